@@ -1,0 +1,80 @@
+/**
+ * The answer envelope the cloud publishes on <prefix>/<device>/answer (QoS 1,
+ * JSON). One shape for success and failure: exactly one of `text` or `error`.
+ */
+import { z } from 'zod';
+import { DEVICE_ID_MAX_LENGTH } from './device-id.ts';
+import { isFrameId } from './wire/frame-id.ts';
+
+export const ANSWER_ERROR_CODES = [
+  'bad-frame',        // the frame did not decode (FrameError code in the message)
+  'device-mismatch',  // topic device differs from the frame header's
+  'unknown-model',    // no loaded model has the frame's model id
+  'answerer-failed',  // the language model or vLLM failed
+  'deadline-exceeded',
+  'overloaded',
+] as const;
+export type AnswerErrorCode = (typeof ANSWER_ERROR_CODES)[number];
+
+const milliseconds = z.number().finite().nonnegative();
+
+export const answerSchema = z
+  .object({
+    v: z.literal(1).describe('answer envelope version'),
+    frameId: z.string().refine(isFrameId, 'expected a UUIDv7 frame id').describe('id of the frame answered'),
+    device: z.string().min(1).max(DEVICE_ID_MAX_LENGTH).describe('device that sent the frame'),
+    modelId: z.string().regex(/^[0-9a-f]{32}$/).describe('model id from the frame header'),
+    sequence: z.number().int().nonnegative().optional().describe("device's sequence number of the frame"),
+    prompt: z.string().nullable().describe('question asked, null for the default prompt'),
+    text: z.string().optional().describe('the answer'),
+    tokens: z.number().int().nonnegative().optional().describe('generated token count'),
+    error: z
+      .object({ code: z.enum(ANSWER_ERROR_CODES), message: z.string().max(2000) })
+      .optional()
+      .describe('why no answer could be given'),
+    timings: z
+      .object({
+        queueMs: milliseconds.optional(),
+        decodeMs: milliseconds.optional(),
+        cloudMs: milliseconds.optional(),
+        tailMs: milliseconds.optional(),
+        languageModelMs: milliseconds.optional(),
+        totalMs: milliseconds,
+      })
+      .describe('where the time went, in the worker'),
+    worker: z.string().optional().describe('worker instance that answered'),
+    answeredAt: z.string().datetime().describe('ISO 8601 time the answer was published'),
+  })
+  .strict()
+  .refine((a) => (a.text === undefined) !== (a.error === undefined), {
+    message: 'exactly one of text or error must be present',
+  });
+
+export type Answer = z.infer<typeof answerSchema>;
+
+export class AnswerError extends Error {
+  override readonly name = 'AnswerError';
+}
+
+/** Parse answer JSON bytes; the error names the first offending path. */
+export function parseAnswer(payload: Uint8Array | string): Answer {
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'));
+  } catch (error) {
+    throw new AnswerError(`answer: not JSON (${(error as Error).message})`);
+  }
+  const result = answerSchema.safeParse(json);
+  if (!result.success) throw new AnswerError(`answer: ${formatIssues(result.error)}`);
+  return result.data;
+}
+
+export function encodeAnswer(answer: Answer): Buffer {
+  return Buffer.from(JSON.stringify(answerSchema.parse(answer)));
+}
+
+export function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .join('; ');
+}

@@ -1,0 +1,35 @@
+/** Every way a wire frame can be malformed; `field` names the part at fault. */
+export type FrameErrorCode =
+  | 'truncated'
+  | 'trailing-bytes'
+  | 'bad-magic'
+  | 'unsupported-version'
+  | 'unknown-codec'
+  | 'unsupported-codec'
+  | 'unknown-quantisation'
+  | 'bad-flags'
+  | 'bad-device-id'
+  | 'bad-prompt'
+  | 'bad-shape'
+  | 'bad-quantisation'
+  | 'bad-payload'
+  | 'bad-sequence'
+  | 'crc-mismatch'
+  | 'too-large';
+
+export class FrameError extends Error {
+  override readonly name = 'FrameError';
+  readonly code: FrameErrorCode;
+  readonly field: string;
+
+  constructor(code: FrameErrorCode, field: string, message: string) {
+    super(`frame ${field}: ${message}`);
+    this.code = code;
+    this.field = field;
+  }
+}
+
+/** Raised when tokens cannot be quantised (NaN, Infinity, wrong length). */
+export class QuantiseError extends Error {
+  override readonly name = 'QuantiseError';
+}
