@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import {
+  decodeFrame,
+  encodeFrame,
+  frameSize,
+  FIXED_HEADER_BYTES,
+  PROMPT_MAX_BYTES,
+  type WireFrame,
+} from '../../protocol/wire/frame.ts';
+import { FrameError } from '../../protocol/wire/errors.ts';
+import { FrameIdGenerator } from '../../protocol/wire/frame-id.ts';
+import { quantise } from '../../protocol/wire/quantise.ts';
+import { reseal, sampleFrame, sampleFrameBytes } from '../helpers/frames.ts';
+
+function expectFrameError(bytes: Uint8Array, code: string, field?: string): FrameError {
+  try {
+    decodeFrame(bytes);
+  } catch (error) {
+    assert.ok(error instanceof FrameError, `expected FrameError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    if (field !== undefined) assert.equal(error.field, field, error.message);
+    return error;
+  }
+  assert.fail(`decoding succeeded, expected ${code}`);
+}
+
+function assertSameFrame(actual: WireFrame, expected: WireFrame): void {
+  const { tokens: a, ...headerA } = actual;
+  const { tokens: e, ...headerE } = expected;
+  assert.deepEqual(headerA, headerE);
+  assert.equal(a.scheme, e.scheme);
+  assert.equal(a.count, e.count);
+  assert.equal(a.width, e.width);
+  assert.deepEqual(a.params.scales, e.params.scales);
+  assert.deepEqual(a.params.zeroPoints, e.params.zeroPoints);
+  assert.deepEqual(a.data, e.data);
+}
+
+describe('wire format v1', () => {
+  it('meets the size bar: 49x64 per-tensor, 16-character device id, no prompt', () => {
+    const bytes = sampleFrameBytes();
+    assert.equal(bytes.length, frameSize(16, 0, 49, 64, 'per-tensor'));
+    assert.ok(bytes.length <= 3136 + 128, `${bytes.length} bytes`);
+    assert.equal(bytes.length, 3231);
+    // The seed sent the same tokens as base64 in JSON: 4,184 bytes for the tokens alone.
+    assert.ok(bytes.length < Math.ceil(3136 / 3) * 4);
+  });
+
+  it('round trips a frame with a prompt and per-token quantisation', () => {
+    const frame = sampleFrame({ prompt: 'Wie viele Münzen? 🪙', scheme: 'per-token' });
+    assertSameFrame(decodeFrame(encodeFrame(frame)), frame);
+  });
+
+  it('round trips random frames (property)', () => {
+    const ids = new FrameIdGenerator();
+    fc.assert(
+      fc.property(
+        fc.record({
+          count: fc.integer({ min: 1, max: 64 }),
+          width: fc.integer({ min: 1, max: 80 }),
+          scheme: fc.constantFrom('per-tensor' as const, 'per-token' as const),
+          deviceId: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/),
+          prompt: fc.option(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 200 }), { nil: null }),
+          sequence: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+          captureTimeMs: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+          clockUnreliable: fc.boolean(),
+          seed: fc.integer({ min: -1e6, max: 1e6 }),
+        }),
+        (r) => {
+          const values = new Float32Array(r.count * r.width).map((_, i) => Math.fround(Math.sin(i * 12.9898 + r.seed) * 3));
+          const frame: WireFrame = {
+            codec: 'neural-u8',
+            modelId: 'fedcba98765432100123456789abcdef',
+            deviceId: r.deviceId,
+            frameId: ids.next(),
+            sequence: r.sequence,
+            captureTimeMs: r.captureTimeMs,
+            clockUnreliable: r.clockUnreliable,
+            prompt: r.prompt,
+            tokens: quantise(values, r.count, r.width, r.scheme),
+          };
+          const bytes = encodeFrame(frame);
+          assert.equal(bytes.length, frameSize(r.deviceId.length, Buffer.byteLength(r.prompt ?? ''), r.count, r.width, r.scheme));
+          assertSameFrame(decodeFrame(bytes), frame);
+        },
+      ),
+      { seed: 20261126, numRuns: 300 },
+    );
+  });
+
+  it('rejects every single-byte corruption', () => {
+    for (const scheme of ['per-tensor', 'per-token'] as const) {
+      const bytes = sampleFrameBytes({ prompt: 'what is on the table?', scheme });
+      for (let at = 0; at < bytes.length; at++) {
+        for (const flip of [0x01, 0x80, 0xff]) {
+          const corrupt = Uint8Array.from(bytes);
+          corrupt[at]! ^= flip;
+          assert.throws(() => decodeFrame(corrupt), FrameError, `corruption at byte ${at} (xor 0x${flip.toString(16)}) was accepted`);
+        }
+      }
+    }
+  });
+
+  it('rejects every truncation, and trailing bytes', () => {
+    const bytes = sampleFrameBytes({ prompt: 'hello' });
+    for (let length = 0; length < bytes.length; length++) {
+      assert.throws(() => decodeFrame(bytes.subarray(0, length)), FrameError, `truncation to ${length} bytes was accepted`);
+    }
+    const longer = new Uint8Array(bytes.length + 1);
+    longer.set(bytes);
+    expectFrameError(longer, 'trailing-bytes', 'frame');
+  });
+
+  it('throws only FrameError for arbitrary bytes (property)', () => {
+    const valid = sampleFrameBytes({ prompt: 'x' });
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 4000 }),
+          // Mutations of a valid frame reach deeper than random bytes.
+          fc.tuple(fc.nat({ max: valid.length - 1 }), fc.integer({ min: 1, max: 255 }), fc.boolean()).map(([at, xor, resealed]) => {
+            const out = Uint8Array.from(valid);
+            out[at]! ^= xor;
+            return resealed ? reseal(out) : out;
+          }),
+        ),
+        (bytes) => {
+          try {
+            decodeFrame(bytes);
+          } catch (error) {
+            assert.ok(error instanceof FrameError, `non-FrameError thrown: ${String(error)}`);
+          }
+        },
+      ),
+      { seed: 7, numRuns: 3000 },
+    );
+  });
+
+  it('names the field of each malformation', () => {
+    const bytes = sampleFrameBytes();
+    const mutate = (at: number, value: number) => {
+      const out = Uint8Array.from(bytes);
+      out[at] = value;
+      return reseal(out);
+    };
+    expectFrameError(mutate(0, 0x00), 'bad-magic', 'magic');
+    expectFrameError(mutate(4, 2), 'unsupported-version', 'version');
+    expectFrameError(mutate(5, 99), 'unknown-codec', 'codec');
+    expectFrameError(mutate(5, 2), 'unsupported-codec', 'codec');
+    expectFrameError(mutate(6, 9), 'unknown-quantisation', 'quantisation');
+    expectFrameError(mutate(7, 0x80), 'bad-flags', 'flags');
+    expectFrameError(mutate(60, 0), 'bad-device-id', 'deviceId.length');
+    expectFrameError(mutate(61, '/'.charCodeAt(0)), 'bad-device-id', 'deviceId');
+    expectFrameError(mutate(61, '+'.charCodeAt(0)), 'bad-device-id', 'deviceId');
+    expectFrameError(mutate(57, 50), 'bad-payload', 'payload'); // 50x64 no longer matches the payload
+    expectFrameError(mutate(56, 0xff), 'bad-shape', 'tokens');
+    expectFrameError(mutate(59, 0), 'bad-shape', 'tokens');
+    expectFrameError(mutate(24 + 6, 0x40), 'bad-payload', 'frameId'); // UUID version nibble 4, not 7
+    const crcBroken = Uint8Array.from(bytes);
+    crcBroken[100]! ^= 1;
+    expectFrameError(crcBroken, 'crc-mismatch', 'crc');
+  });
+
+  it('rejects NaN, infinite, zero and negative scales', () => {
+    const bytes = sampleFrameBytes();
+    const scaleAt = FIXED_HEADER_BYTES + 16 + 2;
+    for (const value of [Number.NaN, Infinity, 0, -1]) {
+      const out = Uint8Array.from(bytes);
+      new DataView(out.buffer).setFloat32(scaleAt, value);
+      expectFrameError(reseal(out), 'bad-quantisation', 'quantisation.scale');
+    }
+    const out = Uint8Array.from(bytes);
+    new DataView(out.buffer).setFloat32(scaleAt + 4, Number.NaN);
+    expectFrameError(reseal(out), 'bad-quantisation', 'quantisation.zeroPoint');
+  });
+
+  it('limits the prompt and checks its UTF-8', () => {
+    assert.throws(() => encodeFrame(sampleFrame({ prompt: 'x'.repeat(PROMPT_MAX_BYTES + 1) })), /prompt/);
+    const atLimit = sampleFrame({ prompt: 'é'.repeat(PROMPT_MAX_BYTES / 2) });
+    assert.equal(decodeFrame(encodeFrame(atLimit)).prompt, atLimit.prompt);
+    const bytes = sampleFrameBytes({ prompt: 'ab' });
+    const promptLengthAt = FIXED_HEADER_BYTES + 16;
+    const tooLong = Uint8Array.from(bytes);
+    new DataView(tooLong.buffer).setUint16(promptLengthAt, PROMPT_MAX_BYTES + 1);
+    expectFrameError(reseal(tooLong), 'bad-prompt', 'prompt.length');
+    const badUtf8 = Uint8Array.from(bytes);
+    badUtf8[promptLengthAt + 2] = 0xc3; // a lead byte followed by ASCII
+    expectFrameError(reseal(badUtf8), 'bad-prompt', 'prompt');
+  });
+
+  it('refuses a payload length beyond the bytes received without allocating it', () => {
+    const bytes = sampleFrameBytes();
+    const payloadLengthAt = FIXED_HEADER_BYTES + 16 + 2 + 8;
+    const out = Uint8Array.from(bytes);
+    new DataView(out.buffer).setUint32(payloadLengthAt, 0xffffffff);
+    expectFrameError(reseal(out), 'truncated', 'payload');
+  });
+
+  it('refuses invalid frames at encode time', () => {
+    assert.throws(() => encodeFrame(sampleFrame({ deviceId: 'a/b' })), /deviceId/);
+    assert.throws(() => encodeFrame({ ...sampleFrame(), modelId: 'xyz' }), /modelId/);
+    assert.throws(() => encodeFrame({ ...sampleFrame(), sequence: -1 }), /sequence/);
+  });
+});
