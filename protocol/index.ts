@@ -12,3 +12,4 @@ export * from './manifest/schema.ts';
 export * from './manifest/model-id.ts';
 export * from './manifest/load.ts';
 export * from './tensor-compare.ts';
+export * from './manifest/onnx-session.ts';

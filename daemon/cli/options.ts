@@ -1,0 +1,14 @@
+/** Option parsers shared by the edge commands; each names the option and what it expects. */
+import { InvalidArgumentError } from 'commander';
+import type { QuantisationScheme } from '../../protocol/wire/quantise.ts';
+
+export function parseThreads(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 256) throw new InvalidArgumentError(`expected an integer 0..256, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+export function parseScheme(value: string): QuantisationScheme {
+  if (value !== 'per-tensor' && value !== 'per-token') throw new InvalidArgumentError(`expected per-tensor or per-token, got ${JSON.stringify(value)}`);
+  return value;
+}

@@ -1,0 +1,67 @@
+/**
+ * One camera image -> one wire frame: preprocess, run the edge model,
+ * quantise, pack. Reports the time of each stage.
+ */
+import { performance } from 'node:perf_hooks';
+import type { LoadedModel } from '../../protocol/manifest/load.ts';
+import type { SessionOptions } from '../../protocol/manifest/onnx-session.ts';
+import { encodeFrame } from '../../protocol/wire/frame.ts';
+import { quantise, type QuantisationScheme } from '../../protocol/wire/quantise.ts';
+import { EdgeEncoder } from './edge-encoder.ts';
+import { preprocessImage } from './preprocess.ts';
+
+export interface FrameMetadata {
+  deviceId: string;
+  frameId: string;
+  sequence: number;
+  captureTimeMs: number;
+  clockUnreliable: boolean;
+  prompt: string | null;
+}
+
+export interface EncodedFrame {
+  bytes: Uint8Array;
+  tokens: Float32Array;
+  timings: { preprocessMs: number; encodeMs: number; quantiseMs: number };
+}
+
+export class FrameEncoder {
+  readonly model: LoadedModel;
+  readonly scheme: QuantisationScheme;
+  readonly #encoder: EdgeEncoder;
+
+  private constructor(model: LoadedModel, encoder: EdgeEncoder, scheme: QuantisationScheme) {
+    this.model = model;
+    this.#encoder = encoder;
+    this.scheme = scheme;
+  }
+
+  static async open(model: LoadedModel, options: SessionOptions & { scheme?: QuantisationScheme } = {}): Promise<FrameEncoder> {
+    const scheme = options.scheme ?? model.manifest.quantisation.default;
+    if (!model.manifest.quantisation.allowed.includes(scheme)) {
+      throw new RangeError(`quantisation ${scheme} is not allowed by model ${model.manifest.name} (allowed: ${model.manifest.quantisation.allowed.join(', ')})`);
+    }
+    return new FrameEncoder(model, await EdgeEncoder.open(model, options), scheme);
+  }
+
+  async encode(image: Buffer | string, meta: FrameMetadata, label?: string): Promise<EncodedFrame> {
+    const t0 = performance.now();
+    const { tensor } = await preprocessImage(image, this.model.manifest.preprocess, label);
+    const t1 = performance.now();
+    const tokens = await this.#encoder.encode(tensor);
+    const t2 = performance.now();
+    const { count, width } = this.model.manifest.tokens;
+    const bytes = encodeFrame({
+      codec: 'neural-u8',
+      modelId: this.model.manifest.modelId,
+      ...meta,
+      tokens: quantise(tokens, count, width, this.scheme),
+    });
+    const t3 = performance.now();
+    return { bytes, tokens, timings: { preprocessMs: t1 - t0, encodeMs: t2 - t1, quantiseMs: t3 - t2 } };
+  }
+
+  async close(): Promise<void> {
+    await this.#encoder.close();
+  }
+}

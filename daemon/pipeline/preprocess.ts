@@ -1,0 +1,96 @@
+/**
+ * Image -> normalised NCHW float32 tensor, exactly as the manifest says
+ * (for SplitOculo: torchvision Resize(224, bicubic) on a PIL RGB image,
+ * CenterCrop(224), ToTensor, Normalize(ImageNet mean, std)).
+ *
+ * Matching the seed's training pipeline matters more than doing what a photo
+ * viewer would: no EXIF auto-rotation (PIL does none), alpha is dropped rather
+ * than composited (PIL's convert('RGB')), grayscale is replicated to RGB.
+ */
+import sharp from 'sharp';
+import type { Manifest } from '../../protocol/manifest/schema.ts';
+
+export class ImageError extends Error {
+  override readonly name = 'ImageError';
+}
+
+/** libvips repeats its complaints over several lines; one line says it. */
+function firstLine(error: unknown): string {
+  return ((error as Error).message ?? String(error)).trim().split('\n')[0]!;
+}
+
+export interface PreprocessedImage {
+  tensor: Float32Array;
+  sourceWidth: number;
+  sourceHeight: number;
+}
+
+/** torchvision Resize(int): the short side becomes `size`, the long side is truncated, not rounded. */
+export function resizedDimensions(width: number, height: number, shortSide: number): { width: number; height: number } {
+  if (width <= height) return { width: shortSide, height: Math.trunc((shortSide * height) / width) };
+  return { width: Math.trunc((shortSide * width) / height), height: shortSide };
+}
+
+/** torchvision CenterCrop offsets: int(round((size - crop) / 2)), Python's round-half-to-even. */
+export function centreCropOffset(size: number, crop: number): number {
+  const exact = (size - crop) / 2;
+  const floor = Math.floor(exact);
+  const diff = exact - floor;
+  if (diff > 0.5) return floor + 1;
+  if (diff < 0.5) return floor;
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
+export async function preprocessImage(input: Buffer | string, pre: Manifest['preprocess'], label = 'image'): Promise<PreprocessedImage> {
+  let width: number | undefined;
+  let height: number | undefined;
+  try {
+    const meta = await sharp(input, { failOn: 'warning' }).metadata();
+    width = meta.width;
+    height = meta.height;
+  } catch (error) {
+    throw new ImageError(`${label}: not a decodable image (${firstLine(error)})`);
+  }
+  if (!width || !height) throw new ImageError(`${label}: image has no dimensions`);
+  const { crop } = pre;
+  const resized = resizedDimensions(width, height, pre.resize.shortSide);
+  if (resized.width < crop.width || resized.height < crop.height) {
+    throw new ImageError(`${label}: ${width}x${height} is too small for a ${crop.width}x${crop.height} crop`);
+  }
+  let pixels: Buffer;
+  try {
+    const { data, info } = await sharp(input, { failOn: 'warning' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .resize(resized.width, resized.height, {
+        fit: 'fill',
+        kernel: pre.resize.kernel === 'bicubic' ? 'cubic' : 'linear',
+        // JPEG shrink-on-load decodes at 1/2..1/8 scale, a different filter than PIL's.
+        fastShrinkOnLoad: false,
+      })
+      .extract({
+        left: centreCropOffset(resized.width, crop.width),
+        top: centreCropOffset(resized.height, crop.height),
+        width: crop.width,
+        height: crop.height,
+      })
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
+    pixels = data;
+  } catch (error) {
+    throw new ImageError(`${label}: not a decodable image (${firstLine(error)})`);
+  }
+  return { tensor: toNormalisedNchw(pixels, crop.width * crop.height, pre), sourceWidth: width, sourceHeight: height };
+}
+
+function toNormalisedNchw(rgb: Uint8Array, plane: number, pre: Manifest['preprocess']): Float32Array {
+  const tensor = new Float32Array(3 * plane);
+  for (let c = 0; c < 3; c++) {
+    const mean = pre.mean[c]!;
+    const std = pre.std[c]!;
+    const offset = c * plane;
+    for (let i = 0; i < plane; i++) tensor[offset + i] = (rgb[i * 3 + c]! * pre.scale - mean) / std;
+  }
+  return tensor;
+}

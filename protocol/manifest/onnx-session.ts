@@ -1,0 +1,43 @@
+/**
+ * Opens one of a manifest's ONNX files with onnxruntime-node and checks that
+ * its input and output names are the ones the manifest promises, so a model
+ * folder assembled from mismatched files fails at start, not per frame.
+ */
+import * as ort from 'onnxruntime-node';
+import type { LoadedModel } from './load.ts';
+import { ManifestError } from './load.ts';
+import type { ModelRole } from './schema.ts';
+
+export interface SessionOptions {
+  /** Threads inside one operator; the daemon's main knob on a small board. */
+  intraOpThreads?: number;
+  executionProviders?: string[];
+}
+
+export async function openSession(model: LoadedModel, role: ModelRole, options: SessionOptions) {
+  const path = model.paths[role];
+  const file = model.manifest.files[role];
+  if (!path || !file) throw new ManifestError(`${model.directory}: the ${role} model was not loaded`);
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(path, {
+      intraOpNumThreads: options.intraOpThreads ?? 0,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      executionProviders: options.executionProviders ?? ['cpu'],
+    });
+  } catch (error) {
+    throw new ManifestError(`${path}: onnxruntime cannot load it (${(error as Error).message})`);
+  }
+  const inputName = file.inputs[0]!.name;
+  const outputName = file.outputs[0]!.name;
+  if (!session.inputNames.includes(inputName) || !session.outputNames.includes(outputName)) {
+    await session.release();
+    throw new ManifestError(
+      `${path}: has inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}], ` +
+        `the manifest expects input ${inputName} and output ${outputName}`,
+    );
+  }
+  return { session, inputName, outputName };
+}

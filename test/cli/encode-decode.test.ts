@@ -1,0 +1,75 @@
+// The two commands as a user runs them: real child processes.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { FRAMES_DIR, REPO_ROOT } from '../helpers/paths.ts';
+
+const run = promisify(execFile);
+const EDGE = join(REPO_ROOT, 'daemon', 'bin', 'splitoculo-edge.ts');
+const CLOUD = join(REPO_ROOT, 'cloud', 'bin', 'splitoculo-cloud.ts');
+
+async function cli(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [script, ...args], { cwd: REPO_ROOT });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('splitoculo-edge encode / splitoculo-cloud decode', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'splitoculo-cli-'));
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('encodes a sample into a frame file and reports size, timings and model', async () => {
+    const out = join(dir, 'coffee.frame');
+    const result = await cli(EDGE, ['encode', join(FRAMES_DIR, 'coffee.png'), '--device', 'cam-0123456789ab', '--out', out, '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout);
+    assert.equal(report.bytes, 3231);
+    assert.equal((await stat(out)).size, 3231);
+    assert.match(report.modelId, /^[0-9a-f]{32}$/);
+    for (const key of ['preprocessMs', 'encodeMs', 'quantiseMs']) assert.ok(report.timings[key] >= 0, key);
+
+    const decoded = await cli(CLOUD, ['decode', out, '--model', join(REPO_ROOT, 'models', 'tiny'), '--json']);
+    assert.equal(decoded.code, 0, decoded.stderr);
+    const header = JSON.parse(decoded.stdout);
+    assert.equal(header.deviceId, 'cam-0123456789ab');
+    assert.equal(header.frameId, report.frameId);
+    assert.deepEqual(header.features.shape, [256, 64]);
+    assert.ok(Math.abs(header.features.mean - -0.022) < 1e-3, 'rescaled to the target mean');
+  });
+
+  it('exits 1 with one line naming a corrupt image, a corrupt frame, a missing model', async () => {
+    const image = await cli(EDGE, ['encode', join(FRAMES_DIR, 'truncated.jpg')]);
+    assert.equal(image.code, 1);
+    assert.match(image.stderr, /^splitoculo-edge: error: .*truncated\.jpg: not a decodable image/);
+    assert.equal(image.stderr.trim().split('\n').length, 1);
+
+    const frame = join(dir, 'coffee.frame');
+    const bytes = await readFile(frame);
+    const cut = join(dir, 'cut.frame');
+    await writeFile(cut, bytes.subarray(0, 500));
+    const truncated = await cli(CLOUD, ['decode', cut]);
+    assert.equal(truncated.code, 1);
+    assert.match(truncated.stderr, /^splitoculo-cloud: error: frame payload: needs 3136 bytes/);
+
+    const model = await cli(EDGE, ['encode', join(FRAMES_DIR, 'coffee.png'), '--model', join(dir, 'no-model')]);
+    assert.equal(model.code, 1);
+    assert.match(model.stderr, /no-model\/manifest\.json: cannot read the model manifest \(ENOENT\)/);
+  });
+
+  it('exits 2 on a bad option value and names the option', async () => {
+    const result = await cli(EDGE, ['encode', 'x.png', '--quantisation', 'per-pixel']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--quantisation <scheme>' argument 'per-pixel' is invalid\. expected per-tensor or per-token/);
+    const device = await cli(EDGE, ['encode', join(FRAMES_DIR, 'coffee.png'), '--device', 'a/b']);
+    assert.equal(device.code, 1);
+    assert.match(device.stderr, /--device: .*no '\+', '#', '\/'/);
+  });
+});
