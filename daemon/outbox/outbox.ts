@@ -1,0 +1,79 @@
+/**
+ * The outbox: every accepted frame is stored here before anything is
+ * published, and leaves only when the broker has acknowledged it. Answers
+ * that come back are kept here too. Implementations must pass
+ * test/daemon/outbox-conformance.ts.
+ */
+export type FullPolicy = 'drop-oldest' | 'drop-newest' | 'reject';
+export type DeliveryOrder = 'oldest-first' | 'newest-first';
+
+export interface OutboxLimits {
+  maxRows: number;
+  maxBytes: number;
+  /** Frames older than this (by capture time) are evicted; 0 keeps them forever. */
+  ttlMs: number;
+  policy: FullPolicy;
+  /** Answers kept; the oldest go first. */
+  maxAnswers: number;
+}
+
+export interface FrameIdentity {
+  sequence: number;
+  frameId: string;
+}
+
+export interface QueuedFrame extends FrameIdentity {
+  capturedAt: number;
+  bytes: Uint8Array;
+  attempts: number;
+}
+
+export type EvictionReason = 'drop-oldest' | 'drop-newest' | 'ttl';
+
+export interface EnqueueResult {
+  /** False when the policy dropped or rejected the new frame itself. */
+  accepted: boolean;
+  /** Frames removed to make room or because they expired, by reason. */
+  evicted: Partial<Record<EvictionReason, number>>;
+}
+
+export interface OutboxStats {
+  rows: number;
+  bytes: number;
+  oldestCapturedAt: number | null;
+  evicted: Record<EvictionReason, number>;
+  rejected: number;
+  answers: number;
+  lastSequence: number;
+}
+
+export interface StoredAnswer {
+  frameId: string;
+  receivedAt: number;
+  payload: string;
+}
+
+export class OutboxFullError extends Error {
+  override readonly name = 'OutboxFullError';
+}
+
+export interface Outbox {
+  /** Sequence number and frame id for the next frame; never reused, even across restarts. */
+  nextIdentity(): FrameIdentity;
+  enqueue(frame: Omit<QueuedFrame, 'attempts'>, now?: number): EnqueueResult;
+  /** Up to `limit` frames not in `exclude`, in the configured delivery order. */
+  peek(limit: number, exclude?: ReadonlySet<number>): QueuedFrame[];
+  markAttempt(sequence: number): void;
+  /** Acknowledged by the broker: remove. Unknown sequences are ignored. */
+  ack(sequences: readonly number[]): void;
+  /** Evict expired frames now; returns how many. */
+  expire(now?: number): number;
+  stats(): OutboxStats;
+  /** Stores an answer once per frame id; false for a duplicate. */
+  storeAnswer(frameId: string, payload: string, receivedAt?: number): boolean;
+  answers(options?: { limit?: number; afterReceivedAt?: number }): StoredAnswer[];
+  /** All queued frames, oldest first, for export and replay. */
+  all(): IterableIterator<QueuedFrame>;
+  purge(): number;
+  close(): void;
+}

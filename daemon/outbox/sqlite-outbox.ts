@@ -1,0 +1,291 @@
+/**
+ * Outbox on better-sqlite3. One file, WAL mode. Each enqueue is one
+ * transaction (a frame is durable before it can be published); acks are
+ * cheap deletes the publisher batches. Payload bytes are bounded by the
+ * limits; the file itself by `max_page_count`, so even a miscounted bound
+ * ends in SQLITE_FULL (handled as "full") rather than a filled disk.
+ */
+import Database from 'better-sqlite3';
+import { FrameIdGenerator } from '../../protocol/wire/frame-id.ts';
+import {
+  OutboxFullError,
+  type DeliveryOrder,
+  type EnqueueResult,
+  type EvictionReason,
+  type FrameIdentity,
+  type Outbox,
+  type OutboxLimits,
+  type OutboxStats,
+  type QueuedFrame,
+  type StoredAnswer,
+} from './outbox.ts';
+
+export type Synchronous = 'off' | 'normal' | 'full' | 'extra';
+
+export interface SqliteOutboxOptions {
+  path: string;
+  limits: OutboxLimits;
+  order?: DeliveryOrder;
+  synchronous?: Synchronous;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS frames (
+  seq INTEGER PRIMARY KEY,
+  frame_id TEXT NOT NULL UNIQUE,
+  captured_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  bytes BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS frames_captured ON frames (captured_at);
+CREATE TABLE IF NOT EXISTS answers (
+  frame_id TEXT PRIMARY KEY,
+  received_at INTEGER NOT NULL,
+  payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS answers_received ON answers (received_at);
+`;
+const PAGE_SIZE = 4096;
+/** Room for the schema, indexes, answers and page slack beyond the payload bound. */
+const FILE_OVERHEAD_FACTOR = 1.5;
+const FILE_OVERHEAD_BYTES = 8 * 1024 * 1024;
+
+interface FrameRow {
+  seq: number;
+  frame_id: string;
+  captured_at: number;
+  attempts: number;
+  bytes: Buffer;
+}
+
+export class SqliteOutbox implements Outbox {
+  readonly #db: Database.Database;
+  readonly #limits: OutboxLimits;
+  readonly #order: DeliveryOrder;
+  readonly #ids: FrameIdGenerator;
+  #lastSequence: number;
+  #rows: number;
+  #bytes: number;
+  #answers: number;
+  readonly #evicted: Record<EvictionReason, number> = { 'drop-oldest': 0, 'drop-newest': 0, ttl: 0 };
+  #rejected = 0;
+  readonly #statements;
+
+  constructor(options: SqliteOutboxOptions) {
+    this.#limits = options.limits;
+    this.#order = options.order ?? 'oldest-first';
+    this.#db = new Database(options.path);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma(`synchronous = ${(options.synchronous ?? 'full').toUpperCase()}`);
+    this.#db.pragma(`page_size = ${PAGE_SIZE}`);
+    // A checkpointed WAL is truncated back to this size, so it cannot creep.
+    this.#db.pragma(`journal_size_limit = ${4 * 1024 * 1024}`);
+    this.#db.exec(SCHEMA);
+    const maxPages = Math.ceil((options.limits.maxBytes * FILE_OVERHEAD_FACTOR + FILE_OVERHEAD_BYTES) / PAGE_SIZE);
+    this.#db.pragma(`max_page_count = ${maxPages}`);
+    const db = this.#db;
+    this.#statements = {
+      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: db.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      insert: db.prepare<[number, string, number, Buffer]>('INSERT INTO frames (seq, frame_id, captured_at, bytes) VALUES (?, ?, ?, ?)'),
+      oldest: db.prepare<[], { seq: number; size: number }>('SELECT seq, length(bytes) AS size FROM frames ORDER BY seq ASC LIMIT 1'),
+      deleteSeq: db.prepare<[number]>('DELETE FROM frames WHERE seq = ?'),
+      sizeOf: db.prepare<[number], { size: number }>('SELECT length(bytes) AS size FROM frames WHERE seq = ?'),
+      expired: db.prepare<[number], { seq: number; size: number }>('SELECT seq, length(bytes) AS size FROM frames WHERE captured_at < ?'),
+      peekOldest: db.prepare<[number], FrameRow>('SELECT seq, frame_id, captured_at, attempts, bytes FROM frames ORDER BY seq ASC LIMIT ?'),
+      peekNewest: db.prepare<[number], FrameRow>('SELECT seq, frame_id, captured_at, attempts, bytes FROM frames ORDER BY seq DESC LIMIT ?'),
+      attempt: db.prepare<[number]>('UPDATE frames SET attempts = attempts + 1 WHERE seq = ?'),
+      all: db.prepare<[], FrameRow>('SELECT seq, frame_id, captured_at, attempts, bytes FROM frames ORDER BY seq ASC'),
+      totals: db.prepare<[], { rows: number; bytes: number | null }>('SELECT count(*) AS rows, sum(length(bytes)) AS bytes FROM frames'),
+      oldestCapture: db.prepare<[], { at: number | null }>('SELECT min(captured_at) AS at FROM frames'),
+      insertAnswer: db.prepare<[string, number, string]>('INSERT OR IGNORE INTO answers (frame_id, received_at, payload) VALUES (?, ?, ?)'),
+      trimAnswers: db.prepare<[number]>('DELETE FROM answers WHERE frame_id IN (SELECT frame_id FROM answers ORDER BY received_at ASC, rowid ASC LIMIT ?)'),
+      countAnswers: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM answers'),
+      answers: db.prepare<[number, number], StoredAnswer>('SELECT frame_id AS frameId, received_at AS receivedAt, payload FROM answers WHERE received_at > ? ORDER BY received_at ASC, rowid ASC LIMIT ?'),
+      purge: db.prepare('DELETE FROM frames'),
+    };
+    const totals = this.#statements.totals.get()!;
+    this.#rows = totals.rows;
+    this.#bytes = totals.bytes ?? 0;
+    this.#answers = this.#statements.countAnswers.get()!.n;
+    this.#lastSequence = Number(this.#statements.getMeta.get('last_sequence')?.value ?? 0);
+    const lastId = this.#statements.getMeta.get('last_frame_id')?.value;
+    this.#ids = new FrameIdGenerator(lastId ? { after: lastId } : {});
+    for (const reason of Object.keys(this.#evicted) as EvictionReason[]) {
+      this.#evicted[reason] = Number(this.#statements.getMeta.get(`evicted_${reason}`)?.value ?? 0);
+    }
+    this.#rejected = Number(this.#statements.getMeta.get('rejected')?.value ?? 0);
+  }
+
+  nextIdentity(): FrameIdentity {
+    this.#lastSequence += 1;
+    return { sequence: this.#lastSequence, frameId: this.#ids.next() };
+  }
+
+  enqueue(frame: Omit<QueuedFrame, 'attempts'>, now = Date.now()): EnqueueResult {
+    const size = frame.bytes.length;
+    const evicted: Partial<Record<EvictionReason, number>> = {};
+    const count = (reason: EvictionReason, n = 1) => {
+      evicted[reason] = (evicted[reason] ?? 0) + n;
+      this.#evicted[reason] += n;
+      this.#statements.setMeta.run(`evicted_${reason}`, String(this.#evicted[reason]));
+    };
+    if (size > this.#limits.maxBytes) throw new OutboxFullError(`frame of ${size} bytes exceeds the outbox byte bound ${this.#limits.maxBytes}`);
+    const run = this.#db.transaction((): boolean => {
+      this.#recordIdentity(frame);
+      const expired = this.#expire(now);
+      if (expired) count('ttl', expired);
+      while (this.#rows + 1 > this.#limits.maxRows || this.#bytes + size > this.#limits.maxBytes) {
+        if (this.#limits.policy === 'drop-oldest') {
+          if (!this.#dropOldest()) break;
+          count('drop-oldest');
+        } else if (this.#limits.policy === 'drop-newest') {
+          count('drop-newest');
+          return false;
+        } else {
+          this.#rejected += 1;
+          this.#statements.setMeta.run('rejected', String(this.#rejected));
+          return false;
+        }
+      }
+      this.#insertWithRoom(frame, count);
+      return true;
+    });
+    const accepted = run();
+    if (!accepted && this.#limits.policy === 'reject') {
+      throw new OutboxFullError(`outbox full (${this.#rows} frames, ${this.#bytes} bytes; bounds ${this.#limits.maxRows} frames, ${this.#limits.maxBytes} bytes): frame ${frame.sequence} rejected`);
+    }
+    return { accepted, evicted };
+  }
+
+  /** Insert; if the file itself is full (SQLITE_FULL: page cap or disk), make room by policy. */
+  #insertWithRoom(frame: Omit<QueuedFrame, 'attempts'>, count: (reason: EvictionReason, n?: number) => void): void {
+    for (;;) {
+      try {
+        this.#statements.insert.run(frame.sequence, frame.frameId, frame.capturedAt, Buffer.from(frame.bytes.buffer, frame.bytes.byteOffset, frame.bytes.byteLength));
+        this.#rows += 1;
+        this.#bytes += frame.bytes.length;
+        return;
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'SQLITE_FULL' || this.#limits.policy !== 'drop-oldest' || !this.#dropOldest()) throw error;
+        count('drop-oldest');
+      }
+    }
+  }
+
+  #recordIdentity(frame: FrameIdentity): void {
+    if (frame.sequence > Number(this.#statements.getMeta.get('last_sequence')?.value ?? 0)) {
+      this.#statements.setMeta.run('last_sequence', String(frame.sequence));
+      this.#statements.setMeta.run('last_frame_id', frame.frameId);
+    }
+    if (frame.sequence > this.#lastSequence) this.#lastSequence = frame.sequence;
+  }
+
+  #dropOldest(): boolean {
+    const oldest = this.#statements.oldest.get();
+    if (!oldest) return false;
+    this.#statements.deleteSeq.run(oldest.seq);
+    this.#rows -= 1;
+    this.#bytes -= oldest.size;
+    return true;
+  }
+
+  #expire(now: number): number {
+    if (this.#limits.ttlMs <= 0) return 0;
+    const rows = this.#statements.expired.all(now - this.#limits.ttlMs);
+    for (const row of rows) {
+      this.#statements.deleteSeq.run(row.seq);
+      this.#rows -= 1;
+      this.#bytes -= row.size;
+    }
+    return rows.length;
+  }
+
+  expire(now = Date.now()): number {
+    const n = this.#db.transaction(() => this.#expire(now))();
+    if (n) {
+      this.#evicted.ttl += n;
+      this.#statements.setMeta.run('evicted_ttl', String(this.#evicted.ttl));
+    }
+    return n;
+  }
+
+  peek(limit: number, exclude: ReadonlySet<number> = new Set()): QueuedFrame[] {
+    const statement = this.#order === 'oldest-first' ? this.#statements.peekOldest : this.#statements.peekNewest;
+    const rows = statement.all(limit + exclude.size);
+    const out: QueuedFrame[] = [];
+    for (const row of rows) {
+      if (exclude.has(row.seq)) continue;
+      out.push(toFrame(row));
+      if (out.length === limit) break;
+    }
+    return out;
+  }
+
+  markAttempt(sequence: number): void {
+    this.#statements.attempt.run(sequence);
+  }
+
+  ack(sequences: readonly number[]): void {
+    if (sequences.length === 0) return;
+    this.#db.transaction(() => {
+      for (const seq of sequences) {
+        const row = this.#statements.sizeOf.get(seq);
+        if (!row) continue;
+        this.#statements.deleteSeq.run(seq);
+        this.#rows -= 1;
+        this.#bytes -= row.size;
+      }
+    })();
+  }
+
+  stats(): OutboxStats {
+    return {
+      rows: this.#rows,
+      bytes: this.#bytes,
+      oldestCapturedAt: this.#statements.oldestCapture.get()!.at,
+      evicted: { ...this.#evicted },
+      rejected: this.#rejected,
+      answers: this.#answers,
+      lastSequence: this.#lastSequence,
+    };
+  }
+
+  storeAnswer(frameId: string, payload: string, receivedAt = Date.now()): boolean {
+    return this.#db.transaction(() => {
+      const inserted = this.#statements.insertAnswer.run(frameId, receivedAt, payload).changes === 1;
+      if (!inserted) return false;
+      this.#answers += 1;
+      if (this.#answers > this.#limits.maxAnswers) {
+        this.#answers -= this.#statements.trimAnswers.run(this.#answers - this.#limits.maxAnswers).changes;
+      }
+      return true;
+    })();
+  }
+
+  answers(options: { limit?: number; afterReceivedAt?: number } = {}): StoredAnswer[] {
+    return this.#statements.answers.all(options.afterReceivedAt ?? -1, options.limit ?? 100);
+  }
+
+  *all(): IterableIterator<QueuedFrame> {
+    for (const row of this.#statements.all.iterate()) yield toFrame(row);
+  }
+
+  purge(): number {
+    const removed = this.#statements.purge.run().changes;
+    this.#rows = 0;
+    this.#bytes = 0;
+    return removed;
+  }
+
+  close(): void {
+    if (!this.#db.open) return;
+    this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    this.#db.close();
+  }
+}
+
+function toFrame(row: FrameRow): QueuedFrame {
+  return { sequence: row.seq, frameId: row.frame_id, capturedAt: row.captured_at, attempts: row.attempts, bytes: new Uint8Array(row.bytes) };
+}

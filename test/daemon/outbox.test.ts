@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { SqliteOutbox } from '../../daemon/outbox/sqlite-outbox.ts';
+import { DEFAULT_TEST_LIMITS, outboxConformance } from './outbox-conformance.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'splitoculo-outbox-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+outboxConformance('SQLite file, synchronous=FULL', (limits, order) =>
+  new SqliteOutbox({ path: join(dir, `full-${n++}.db`), limits: { ...DEFAULT_TEST_LIMITS, ...limits }, ...(order && { order }), synchronous: 'full' }));
+outboxConformance('SQLite file, synchronous=NORMAL', (limits, order) =>
+  new SqliteOutbox({ path: join(dir, `normal-${n++}.db`), limits: { ...DEFAULT_TEST_LIMITS, ...limits }, ...(order && { order }), synchronous: 'normal' }));
+outboxConformance('SQLite in memory', (limits, order) =>
+  new SqliteOutbox({ path: ':memory:', limits: { ...DEFAULT_TEST_LIMITS, ...limits }, ...(order && { order }) }));
+
+describe('SQLite outbox across restarts', () => {
+  it('keeps frames, counters and the identity sequence after reopening', () => {
+    const path = join(dir, 'reopen.db');
+    const first = new SqliteOutbox({ path, limits: { ...DEFAULT_TEST_LIMITS, maxRows: 2 } });
+    const ids = [first.nextIdentity(), first.nextIdentity(), first.nextIdentity()];
+    for (const id of ids) first.enqueue({ ...id, capturedAt: 1, bytes: new Uint8Array(5) });
+    first.close();
+    const second = new SqliteOutbox({ path, limits: { ...DEFAULT_TEST_LIMITS, maxRows: 2 } });
+    assert.deepEqual(second.peek(5).map((f) => f.sequence), [ids[1]!.sequence, ids[2]!.sequence]);
+    assert.equal(second.stats().evicted['drop-oldest'], 1);
+    const next = second.nextIdentity();
+    assert.equal(next.sequence, ids[2]!.sequence + 1);
+    assert.ok(next.frameId > ids[2]!.frameId);
+    second.close();
+  });
+
+  it('keeps the database file within its bound under sustained overflow', () => {
+    const path = join(dir, 'bounded.db');
+    const maxBytes = 2_000_000;
+    const outbox = new SqliteOutbox({ path, limits: { ...DEFAULT_TEST_LIMITS, maxRows: 100_000, maxBytes }, synchronous: 'normal' });
+    for (let i = 0; i < 3000; i++) {
+      const id = outbox.nextIdentity();
+      outbox.enqueue({ ...id, capturedAt: Date.now(), bytes: new Uint8Array(3231).fill(i & 0xff) });
+    }
+    assert.ok(outbox.stats().bytes <= maxBytes);
+    outbox.close();
+    const size = statSync(path).size;
+    assert.ok(size <= maxBytes * 1.5 + 8 * 1024 * 1024, `file is ${size} bytes`);
+  });
+});
