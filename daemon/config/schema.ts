@@ -1,0 +1,108 @@
+/**
+ * The edge daemon's settings. Every field has a title (`describe`); errors
+ * name the path (`mqtt.inflight: expected ...`). Sources: a YAML or JSON file,
+ * then SPLITOCULO_* environment variables, then command-line flags.
+ */
+import { z } from 'zod';
+import { deviceIdProblem } from '../../protocol/device-id.ts';
+import { DEFAULT_TOPIC_PREFIX, topicPrefixProblem } from '../../protocol/topics.ts';
+
+const deviceId = z.string().superRefine((id, ctx) => {
+  const problem = deviceIdProblem(id);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+const fps = z.number().positive().max(60).describe('frames per second the camera delivers');
+
+export const cameraSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('directory').describe('replay image files from a folder, sorted by name'),
+    path: z.string().min(1).describe('folder of JPEG/PNG/WebP files'),
+    loop: z.boolean().default(false).describe('start again after the last file'),
+  }).strict(),
+  z.object({
+    type: z.literal('file').describe('one image, captured again at every tick'),
+    path: z.string().min(1).describe('image file'),
+  }).strict(),
+  z.object({
+    type: z.literal('v4l2').describe('USB/UVC or MIPI camera through a long-lived ffmpeg child'),
+    device: z.string().default('/dev/video0').describe('V4L2 device node'),
+    ffmpeg: z.string().default('ffmpeg').describe('ffmpeg binary'),
+    width: z.number().int().positive().default(640),
+    height: z.number().int().positive().default(480),
+    fps: fps.default(15),
+    inputFormat: z.string().optional().describe('V4L2 input format (mjpeg, yuyv422, ...); default: the driver\'s'),
+    extraArgs: z.array(z.string()).default([]).describe('more ffmpeg input arguments'),
+  }).strict(),
+  z.object({
+    type: z.literal('libcamera').describe('Raspberry Pi / libcamera camera through one long-lived rpicam-vid child'),
+    command: z.string().optional().describe('camera app; default: rpicam-vid, else libcamera-vid'),
+    width: z.number().int().positive().default(640),
+    height: z.number().int().positive().default(480),
+    fps: fps.default(15),
+    camera: z.number().int().nonnegative().default(0).describe('camera index'),
+    extraArgs: z.array(z.string()).default([]).describe('more camera app arguments'),
+  }).strict(),
+]);
+
+export const LINK_PROFILES = ['ble', 'cellular', 'lan'] as const;
+
+export const configSchema = z.object({
+  device: z.object({ id: deviceId.describe('device id: one MQTT topic level, at most 64 characters') }).strict(),
+  model: z.object({
+    path: z.string().min(1).describe('model folder holding manifest.json and edge.onnx'),
+    threads: z.number().int().min(0).max(64).default(1).describe('onnxruntime intra-op threads (0 = all cores)'),
+    quantisation: z.enum(['per-tensor', 'per-token']).optional().describe("default: the manifest's"),
+  }).strict(),
+  camera: cameraSchema.describe('where frames come from'),
+  capture: z.object({
+    intervalMs: z.number().int().min(10).max(86_400_000).default(1000).describe('time between captures'),
+    prompt: z.string().max(1024).nullable().default(null).describe('question sent with every frame; null: the worker\'s default'),
+    paused: z.boolean().default(false).describe('start paused (capture only on command)'),
+    maxFrames: z.number().int().positive().optional().describe('stop capturing after this many frames (tests, replays)'),
+  }).strict().default({ intervalMs: 1000, prompt: null, paused: false }),
+  outbox: z.object({
+    path: z.string().min(1).describe('SQLite file of the queue (keep it on the data partition)'),
+    maxFrames: z.number().int().positive().default(100_000).describe('bound on queued frames'),
+    maxBytes: z.number().int().positive().default(512 * 1024 * 1024).describe('bound on queued frame bytes'),
+    policy: z.enum(['drop-oldest', 'drop-newest', 'reject']).default('drop-oldest').describe('what happens when a bound is hit'),
+    ttlSeconds: z.number().int().nonnegative().default(0).describe('evict frames older than this; 0 keeps them'),
+    order: z.enum(['oldest-first', 'newest-first']).default('oldest-first').describe('delivery order after an outage'),
+    synchronous: z.enum(['normal', 'full']).default('normal').describe('SQLite synchronous: full survives power loss at one fsync per frame'),
+    maxAnswers: z.number().int().positive().default(10_000).describe('answers kept'),
+  }).strict(),
+  mqtt: z.object({
+    url: z.string().min(1).describe('broker URL: mqtt://, mqtts://, mqtt+unix:// ...'),
+    username: z.string().optional(),
+    password: z.string().optional().describe('prefer passwordFile'),
+    passwordFile: z.string().optional().describe('file holding the password'),
+    ca: z.string().optional().describe('CA certificate file (mqtts)'),
+    cert: z.string().optional().describe('client certificate file (mutual TLS)'),
+    key: z.string().optional().describe('client key file (mutual TLS)'),
+    clientId: z.string().optional().describe('default: splitoculo-edge-<device id>'),
+    topicPrefix: z.string().default(DEFAULT_TOPIC_PREFIX).superRefine((p, ctx) => {
+      const problem = topicPrefixProblem(p);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+    link: z.enum(LINK_PROFILES).default('lan').describe('preset for keepalive, in-flight window, backoff and timeouts'),
+    keepaliveSeconds: z.number().int().min(5).max(3600).optional(),
+    inflight: z.number().int().min(1).max(1024).optional().describe('unacknowledged publishes at once'),
+    pubackTimeoutMs: z.number().int().min(100).optional().describe('republish after this long without PUBACK'),
+    backoffInitialMs: z.number().int().min(10).optional(),
+    backoffMaxMs: z.number().int().min(100).optional(),
+    bytesPerSecond: z.number().positive().optional().describe('publish budget (throttles, never drops)'),
+    bytesPerDay: z.number().positive().optional().describe('daily publish budget for metered links'),
+  }).strict(),
+  answers: z.object({
+    jsonlFile: z.string().optional().describe('append each new answer as one JSON line'),
+    command: z.array(z.string()).min(1).optional().describe('run this program with the answer JSON on stdin'),
+  }).strict().default({}),
+  log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') }).strict().default({ level: 'info' }),
+  metrics: z.object({
+    port: z.number().int().min(0).max(65535).optional().describe('Prometheus /metrics port; unset: off'),
+    host: z.string().default('127.0.0.1'),
+  }).strict().default({ host: '127.0.0.1' }),
+}).strict();
+
+export type EdgeConfig = z.infer<typeof configSchema>;
+export type CameraConfig = z.infer<typeof cameraSchema>;

@@ -1,0 +1,17 @@
+/** A camera: something that, when asked, hands over its newest image. */
+export interface CapturedImage {
+  bytes: Buffer;
+  capturedAt: number;
+  /** Where it came from, for log lines and errors (file name, "v4l2 frame 17"). */
+  label: string;
+}
+
+export interface FrameSource {
+  readonly name: string;
+  start(): Promise<void>;
+  /** The newest image not yet handed out, or null if none has arrived (or the source is exhausted). */
+  grab(): Promise<CapturedImage | null>;
+  /** True when no further image will ever come (a directory replayed without loop). */
+  readonly exhausted: boolean;
+  stop(): Promise<void>;
+}
