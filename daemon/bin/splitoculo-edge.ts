@@ -2,7 +2,11 @@
 // splitoculo-edge: the edge daemon and its tools.
 import { Command } from 'commander';
 import { reportFailure } from '../../protocol/cli-errors.ts';
+import { registerAnswers } from '../cli/answers-command.ts';
+import { registerCheck } from '../cli/check-command.ts';
 import { registerEncode } from '../cli/encode-command.ts';
+import { registerQueue } from '../cli/queue-command.ts';
+import { registerRun } from '../cli/run-command.ts';
 import { VERSION } from '../../protocol/version.ts';
 
 const program = new Command('splitoculo-edge')
@@ -10,7 +14,11 @@ const program = new Command('splitoculo-edge')
   .version(VERSION, '-V, --version')
   .showHelpAfterError()
   .exitOverride();
+registerRun(program);
 registerEncode(program);
+registerQueue(program);
+registerAnswers(program);
+registerCheck(program);
 
 try {
   await program.parseAsync(process.argv);

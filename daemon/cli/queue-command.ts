@@ -1,0 +1,71 @@
+/** `splitoculo-edge queue status|export|purge|replay`: the outbox, for operators. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import mqtt from 'mqtt';
+import { decodeFrame } from '../../protocol/wire/frame.ts';
+import { TopicMap } from '../../protocol/topics.ts';
+import { openOutbox } from '../edge-daemon.ts';
+import { addConfigOptions, configFromFlags, type ConfigFlags } from './config-options.ts';
+
+export function registerQueue(program: Command): void {
+  const queue = program.command('queue').description('inspect, export, purge or replay the outbox');
+
+  addConfigOptions(queue.command('status').description('queued frames, bytes, oldest frame, evictions').option('--json', 'print JSON')).action((flags: ConfigFlags & { json?: boolean }) => {
+    const config = configFromFlags(flags);
+    const outbox = openOutbox(config);
+    const stats = outbox.stats();
+    outbox.close();
+    const report = { path: config.outbox.path, ...stats, oldestCaptured: stats.oldestCapturedAt && new Date(stats.oldestCapturedAt).toISOString() };
+    if (flags.json) return console.log(JSON.stringify(report));
+    console.log(`${report.path}: ${stats.rows} frames, ${stats.bytes} bytes queued${report.oldestCaptured ? `, oldest captured ${report.oldestCaptured}` : ''}`);
+    console.log(`evicted: ${Object.entries(stats.evicted).map(([k, v]) => `${k} ${v}`).join(', ')}; rejected ${stats.rejected}; answers kept ${stats.answers}; last sequence ${stats.lastSequence}`);
+  });
+
+  addConfigOptions(queue.command('export').description('write every queued frame to a folder as <sequence>-<frame id>.frame').requiredOption('-o, --out <dir>', 'target folder')).action((flags: ConfigFlags & { out: string }) => {
+    const outbox = openOutbox(configFromFlags(flags));
+    mkdirSync(flags.out, { recursive: true });
+    let n = 0;
+    for (const frame of outbox.all()) {
+      writeFileSync(join(flags.out, `${String(frame.sequence).padStart(10, '0')}-${frame.frameId}.frame`), frame.bytes);
+      n++;
+    }
+    outbox.close();
+    console.log(`exported ${n} frames to ${flags.out}`);
+  });
+
+  addConfigOptions(queue.command('purge').description('delete every queued frame (answers are kept)').requiredOption('--yes', 'confirm')).action((flags: ConfigFlags) => {
+    const outbox = openOutbox(configFromFlags(flags));
+    const n = outbox.purge();
+    outbox.close();
+    console.log(`purged ${n} frames`);
+  });
+
+  addConfigOptions(
+    queue.command('replay').description('publish the queued frames to a broker now, removing each once acknowledged')
+      .option('--to <url>', 'broker URL (default: mqtt.url of the config)')
+      .option('--keep', 'keep frames in the queue after publishing'),
+  ).action(async (flags: ConfigFlags & { to?: string; keep?: boolean }) => {
+    const config = configFromFlags(flags);
+    const outbox = openOutbox(config);
+    const topics = new TopicMap(config.mqtt.topicPrefix);
+    const total = outbox.stats().rows;
+    const client = await mqtt.connectAsync(flags.to ?? config.mqtt.url, { clientId: `splitoculo-replay-${config.device.id}-${process.pid}`, reconnectPeriod: 0, connectTimeout: 10_000 });
+    const tty = process.stderr.isTTY;
+    let done = 0;
+    try {
+      for (const frame of [...outbox.all()]) {
+        const device = decodeFrame(frame.bytes).deviceId; // refuses damaged rows before they reach the broker
+        await client.publishAsync(topics.frame(device), Buffer.from(frame.bytes), { qos: 1 });
+        if (!flags.keep) outbox.ack([frame.sequence]);
+        done++;
+        if (tty) process.stderr.write(`\rreplayed ${done}/${total} ${'#'.repeat(Math.round((done / Math.max(total, 1)) * 30)).padEnd(30, '.')}`);
+      }
+    } finally {
+      if (tty) process.stderr.write('\n');
+      await client.endAsync();
+      outbox.close();
+    }
+    console.log(`replayed ${done} frames to ${flags.to ?? config.mqtt.url}${flags.keep ? ' (kept in the queue)' : ''}`);
+  });
+}

@@ -1,0 +1,38 @@
+/**
+ * Operator commands on <prefix>/<device>/command, as JSON:
+ *   {"command": "set-prompt", "prompt": "How many people?"}   (null: the worker's default)
+ *   {"command": "capture"}                                      one frame now
+ *   {"command": "pause"} / {"command": "resume"}
+ *   {"command": "set-interval", "intervalMs": 5000}
+ * An optional "id" is echoed in the status so the operator can match replies.
+ */
+import { z } from 'zod';
+import { formatIssues } from '../../protocol/answer.ts';
+
+const id = z.string().max(128).optional();
+
+export const commandSchema = z.discriminatedUnion('command', [
+  z.object({ command: z.literal('set-prompt'), prompt: z.string().max(1024).nullable(), id }).strict(),
+  z.object({ command: z.literal('capture'), id }).strict(),
+  z.object({ command: z.literal('pause'), id }).strict(),
+  z.object({ command: z.literal('resume'), id }).strict(),
+  z.object({ command: z.literal('set-interval'), intervalMs: z.number().int().min(10).max(86_400_000), id }).strict(),
+]);
+
+export type EdgeCommand = z.infer<typeof commandSchema>;
+
+export class CommandError extends Error {
+  override readonly name = 'CommandError';
+}
+
+export function parseCommand(payload: Buffer | string): EdgeCommand {
+  let json: unknown;
+  try {
+    json = JSON.parse(payload.toString());
+  } catch (error) {
+    throw new CommandError(`command: not JSON (${(error as Error).message})`);
+  }
+  const result = commandSchema.safeParse(json);
+  if (!result.success) throw new CommandError(`command: ${formatIssues(result.error)}`);
+  return result.data;
+}

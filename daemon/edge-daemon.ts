@@ -1,0 +1,297 @@
+/**
+ * The edge daemon: starts and stops the independent parts (outbox, encoder,
+ * camera, publisher, metrics, systemd) and runs the capture loop.
+ *
+ * Capture is latest-frame: a tick that finds the encoder busy is coalesced
+ * into one pending capture (counted as a drop), so a slow encoder never
+ * builds a backlog in memory. Every encoded frame is committed to the outbox
+ * before the publisher may see it.
+ */
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { parseAnswer, AnswerError } from '../protocol/answer.ts';
+import { loadModel } from '../protocol/manifest/load.ts';
+import { TopicMap } from '../protocol/topics.ts';
+import { VERSION } from '../protocol/version.ts';
+import type { EdgeConfig } from './config/schema.ts';
+import { answerHook } from './control/answer-sink.ts';
+import { parseCommand, type EdgeCommand } from './control/commands.ts';
+import { linkSettings } from './link/profiles.ts';
+import { Publisher } from './link/publisher.ts';
+import { OutboxFullError, type Outbox } from './outbox/outbox.ts';
+import { SqliteOutbox } from './outbox/sqlite-outbox.ts';
+import { EdgeMetrics } from './ops/metrics.ts';
+import { SystemdNotifier } from './ops/systemd.ts';
+import { FrameEncoder } from './pipeline/frame-encoder.ts';
+import { ImageError } from './pipeline/preprocess.ts';
+import { createSource } from './sources/create-source.ts';
+import type { FrameSource } from './sources/source.ts';
+
+export function openOutbox(config: EdgeConfig): SqliteOutbox {
+  const o = config.outbox;
+  return new SqliteOutbox({
+    path: o.path,
+    limits: { maxRows: o.maxFrames, maxBytes: o.maxBytes, ttlMs: o.ttlSeconds * 1000, policy: o.policy, maxAnswers: o.maxAnswers },
+    order: o.order,
+    synchronous: o.synchronous,
+  });
+}
+
+export class EdgeDaemon {
+  readonly config: EdgeConfig;
+  readonly log: Logger;
+  readonly metrics = new EdgeMetrics();
+  readonly #notifier = new SystemdNotifier();
+  #outbox: Outbox | null = null;
+  #encoder: FrameEncoder | null = null;
+  #source: FrameSource | null = null;
+  #publisher: Publisher | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #busy = false;
+  #pending = false;
+  #paused: boolean;
+  #intervalMs: number;
+  #prompt: string | null;
+  #captures = 0;
+  #lastProgressAt = Date.now();
+  #stopped: Promise<void> | null = null;
+  #lastCommand: Record<string, unknown> | null = null;
+  metricsPort: number | null = null;
+
+  constructor(config: EdgeConfig, log: Logger) {
+    this.config = config;
+    this.log = log;
+    this.#paused = config.capture.paused;
+    this.#intervalMs = config.capture.intervalMs;
+    this.#prompt = config.capture.prompt;
+  }
+
+  get outbox(): Outbox {
+    if (!this.#outbox) throw new Error('daemon not started');
+    return this.#outbox;
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this;
+    const model = await loadModel(config.model.path, ['edge']);
+    this.#encoder = await FrameEncoder.open(model, {
+      intraOpThreads: config.model.threads,
+      ...(config.model.quantisation && { scheme: config.model.quantisation }),
+    });
+    this.#outbox = openOutbox(config);
+    const stats = this.#outbox.stats();
+    log.info({ outbox: resolve(config.outbox.path), queued: stats.rows, bytes: stats.bytes, model: model.manifest.name, modelId: model.manifest.modelId }, 'outbox and model open');
+    this.#source = createSource(config.camera, log, {
+      onRestart: () => this.metrics.dropped.inc({ reason: 'camera-restart' }),
+      onFrameReplaced: () => this.metrics.dropped.inc({ reason: 'superseded' }),
+    });
+    await this.#source.start();
+    this.#publisher = new Publisher({
+      mqtt: config.mqtt,
+      deviceId: config.device.id,
+      topics: new TopicMap(config.mqtt.topicPrefix),
+      outbox: this.#outbox,
+      link: linkSettings(config.mqtt),
+      log,
+      status: () => this.#status(),
+      events: {
+        onPublished: (_sequence, bytes, ms) => {
+          this.metrics.published.inc();
+          this.metrics.publishedBytes.inc(bytes);
+          this.metrics.publishSeconds.observe(ms / 1000);
+          this.#lastProgressAt = Date.now();
+        },
+        onPublishTimeout: () => this.metrics.publishTimeouts.inc(),
+        onLinkState: (up) => this.metrics.linkUp.set(up ? 1 : 0),
+        onAnswer: (payload) => this.#onAnswer(payload),
+        onCommand: (payload) => this.#onCommand(payload),
+      },
+    });
+    this.#publisher.start();
+    if (config.metrics.port !== undefined) {
+      this.metricsPort = await this.metrics.serve(config.metrics.port, config.metrics.host);
+      log.info({ port: this.metricsPort, host: config.metrics.host }, 'metrics at /metrics');
+    }
+    this.metrics.queueDepth.set(stats.rows);
+    this.metrics.queueBytes.set(stats.bytes);
+    // Ready once the model and the queue are open: being offline is normal for a board.
+    this.#notifier.ready(`queued ${stats.rows} frames`);
+    this.#notifier.startWatchdog(() => this.#healthy());
+    this.#schedule();
+    log.info({ device: config.device.id, camera: this.#source.name, intervalMs: this.#intervalMs, paused: this.#paused }, 'edge daemon running');
+  }
+
+  #healthy(): boolean {
+    // Capture must keep ticking unless paused or finished; a wedged loop stops the pings.
+    return this.#paused || this.#finishedCapturing() || Date.now() - this.#lastProgressAt < Math.max(60_000, this.#intervalMs * 5);
+  }
+
+  #finishedCapturing(): boolean {
+    const max = this.config.capture.maxFrames;
+    return (max !== undefined && this.#captures >= max) || (this.#source?.exhausted ?? false);
+  }
+
+  #schedule(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = setInterval(() => {
+      if (!this.#paused) this.#tick();
+    }, this.#intervalMs);
+    if (!this.#paused) setImmediate(() => this.#tick());
+  }
+
+  #tick(): void {
+    if (this.#stopped || this.#finishedCapturing()) return;
+    this.#lastProgressAt = Date.now();
+    if (this.#busy) {
+      if (this.#pending) this.metrics.dropped.inc({ reason: 'encoder-busy' });
+      this.#pending = true;
+      return;
+    }
+    void this.#captureOnce();
+  }
+
+  async #captureOnce(): Promise<void> {
+    this.#busy = true;
+    try {
+      do {
+        this.#pending = false;
+        const image = await this.#source!.grab();
+        if (!image) break;
+        this.#captures += 1;
+        this.metrics.captured.inc();
+        await this.#encodeAndQueue(image.bytes, image.capturedAt, image.label);
+      } while (this.#pending && !this.#stopped && !this.#finishedCapturing());
+    } finally {
+      this.#busy = false;
+    }
+    if (this.#finishedCapturing()) this.log.info({ captured: this.#captures }, 'capture finished; the queue keeps draining');
+  }
+
+  async #encodeAndQueue(bytes: Buffer, capturedAt: number, label: string): Promise<void> {
+    const outbox = this.#outbox!;
+    const identity = outbox.nextIdentity();
+    const started = performance.now();
+    let frame;
+    try {
+      frame = await this.#encoder!.encode(bytes, {
+        deviceId: this.config.device.id,
+        ...identity,
+        captureTimeMs: capturedAt,
+        clockUnreliable: false,
+        prompt: this.#prompt,
+      }, label);
+    } catch (error) {
+      if (!(error instanceof ImageError)) throw error;
+      this.metrics.dropped.inc({ reason: 'corrupt-image' });
+      this.log.warn({ image: label, err: error.message }, 'corrupt image skipped');
+      return;
+    }
+    this.metrics.encoded.inc();
+    this.metrics.encodeSeconds.observe((performance.now() - started) / 1000);
+    try {
+      const result = outbox.enqueue({ ...identity, capturedAt, bytes: frame.bytes });
+      for (const [reason, n] of Object.entries(result.evicted)) {
+        this.metrics.evicted.inc({ reason }, n);
+        this.log.warn({ reason, frames: n }, 'outbox evicted frames');
+      }
+      if (result.accepted) this.metrics.queued.inc();
+    } catch (error) {
+      if (!(error instanceof OutboxFullError)) throw error;
+      this.metrics.dropped.inc({ reason: 'outbox-full' });
+      this.log.warn({ err: error.message }, 'frame rejected: outbox full');
+    }
+    const stats = outbox.stats();
+    this.metrics.queueDepth.set(stats.rows);
+    this.metrics.queueBytes.set(stats.bytes);
+    this.#publisher!.pump();
+  }
+
+  #onAnswer(payload: Buffer): void {
+    let answer;
+    try {
+      answer = parseAnswer(payload);
+    } catch (error) {
+      this.metrics.answers.inc({ outcome: 'invalid' });
+      throw error instanceof AnswerError ? error : new AnswerError(String(error));
+    }
+    if (answer.device !== this.config.device.id) {
+      this.metrics.answers.inc({ outcome: 'invalid' });
+      throw new AnswerError(`answer for device ${answer.device} arrived on ${this.config.device.id}'s topic`);
+    }
+    if (!this.#outbox!.storeAnswer(answer.frameId, JSON.stringify(answer))) {
+      this.metrics.answers.inc({ outcome: 'duplicate' });
+      return;
+    }
+    this.metrics.answers.inc({ outcome: answer.error ? 'error' : 'stored' });
+    this.log.info({ frameId: answer.frameId, sequence: answer.sequence, text: answer.text, error: answer.error }, 'answer');
+    answerHook(this.config.answers, this.log)(answer);
+  }
+
+  #onCommand(payload: Buffer): void {
+    let command: EdgeCommand;
+    try {
+      command = parseCommand(payload);
+    } catch (error) {
+      this.metrics.commands.inc({ outcome: 'invalid' });
+      this.#lastCommand = { ok: false, error: (error as Error).message, at: new Date().toISOString() };
+      this.log.warn({ err: (error as Error).message }, 'command rejected');
+      this.#publisher?.publishStatus();
+      return;
+    }
+    this.metrics.commands.inc({ outcome: 'applied' });
+    switch (command.command) {
+      case 'set-prompt':
+        this.#prompt = command.prompt;
+        break;
+      case 'capture':
+        this.#tick();
+        break;
+      case 'pause':
+        this.#paused = true;
+        break;
+      case 'resume':
+        this.#paused = false;
+        this.#schedule();
+        break;
+      case 'set-interval':
+        this.#intervalMs = command.intervalMs;
+        this.#schedule();
+        break;
+    }
+    this.#lastCommand = { ok: true, command: command.command, ...(command.id && { id: command.id }), at: new Date().toISOString() };
+    this.log.info({ command }, 'command applied');
+    this.#publisher?.publishStatus();
+  }
+
+  #status(): Record<string, unknown> {
+    const stats = this.#outbox?.stats();
+    return {
+      version: VERSION,
+      node: process.version,
+      modelId: this.#encoder?.model.manifest.modelId,
+      paused: this.#paused,
+      intervalMs: this.#intervalMs,
+      prompt: this.#prompt,
+      queue: stats && { frames: stats.rows, bytes: stats.bytes, evicted: stats.evicted, rejected: stats.rejected },
+      captured: this.#captures,
+      ...(this.#lastCommand && { lastCommand: this.#lastCommand }),
+    };
+  }
+
+  /** Stop capture, finish the frame in hand, close everything. Safe to call twice. */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      this.#notifier.stopping();
+      if (this.#timer) clearInterval(this.#timer);
+      while (this.#busy) await new Promise((r) => setTimeout(r, 10));
+      await this.#source?.stop();
+      await this.#publisher?.stop();
+      await this.metrics.close();
+      await this.#encoder?.close();
+      this.#outbox?.close();
+      this.#notifier.stop();
+      this.log.info('edge daemon stopped');
+    })();
+    return this.#stopped;
+  }
+}

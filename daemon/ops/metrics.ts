@@ -1,0 +1,46 @@
+/** Prometheus metrics of the edge daemon, served on an optional localhost port. */
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class EdgeMetrics {
+  readonly registry = new Registry();
+  readonly captured = new Counter({ name: 'splitoculo_frames_captured_total', help: 'images taken from the camera', registers: [this.registry] });
+  readonly dropped = new Counter({ name: 'splitoculo_frames_dropped_total', help: 'images skipped, by reason', labelNames: ['reason'], registers: [this.registry] });
+  readonly encoded = new Counter({ name: 'splitoculo_frames_encoded_total', help: 'images encoded into wire frames', registers: [this.registry] });
+  readonly queued = new Counter({ name: 'splitoculo_frames_queued_total', help: 'frames committed to the outbox', registers: [this.registry] });
+  readonly published = new Counter({ name: 'splitoculo_frames_published_total', help: 'frames acknowledged by the broker', registers: [this.registry] });
+  readonly publishedBytes = new Counter({ name: 'splitoculo_published_bytes_total', help: 'frame bytes acknowledged by the broker', registers: [this.registry] });
+  readonly publishTimeouts = new Counter({ name: 'splitoculo_publish_timeouts_total', help: 'publishes without PUBACK in time (sent again)', registers: [this.registry] });
+  readonly evicted = new Counter({ name: 'splitoculo_frames_evicted_total', help: 'frames removed from the outbox by policy', labelNames: ['reason'], registers: [this.registry] });
+  readonly answers = new Counter({ name: 'splitoculo_answers_total', help: 'answers received, by outcome', labelNames: ['outcome'], registers: [this.registry] });
+  readonly commands = new Counter({ name: 'splitoculo_commands_total', help: 'commands received, by outcome', labelNames: ['outcome'], registers: [this.registry] });
+  readonly encodeSeconds = new Histogram({ name: 'splitoculo_encode_seconds', help: 'preprocess + edge model + quantise time', buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2], registers: [this.registry] });
+  readonly publishSeconds = new Histogram({ name: 'splitoculo_publish_seconds', help: 'publish to PUBACK', buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15], registers: [this.registry] });
+  readonly queueDepth = new Gauge({ name: 'splitoculo_queue_frames', help: 'frames in the outbox', registers: [this.registry] });
+  readonly queueBytes = new Gauge({ name: 'splitoculo_queue_bytes', help: 'frame bytes in the outbox', registers: [this.registry] });
+  readonly linkUp = new Gauge({ name: 'splitoculo_link_up', help: '1 while connected to the broker', registers: [this.registry] });
+  #server: Server | null = null;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  async serve(port: number, host: string): Promise<number> {
+    const server = createServer(async (req, res) => {
+      if (req.url !== '/metrics') {
+        res.writeHead(404).end('not found; try /metrics\n');
+        return;
+      }
+      res.writeHead(200, { 'content-type': this.registry.contentType }).end(await this.registry.metrics());
+    });
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
+    const address = server.address();
+    return typeof address === 'object' && address ? address.port : port;
+  }
+
+  async close(): Promise<void> {
+    const server = this.#server;
+    if (server) await new Promise((resolve) => server.close(resolve));
+  }
+}
