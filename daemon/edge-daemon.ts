@@ -95,7 +95,8 @@ export class EdgeDaemon {
       log,
       status: () => this.#status(),
       events: {
-        onPublished: (_sequence, bytes, ms) => {
+        onPublished: (sequence, bytes, ms) => {
+          log.debug({ sequence, ms: Math.round(ms) }, 'frame acknowledged');
           this.metrics.published.inc();
           this.metrics.publishedBytes.inc(bytes);
           this.metrics.publishSeconds.observe(ms / 1000);
@@ -194,7 +195,10 @@ export class EdgeDaemon {
         this.metrics.evicted.inc({ reason }, n);
         this.log.warn({ reason, frames: n }, 'outbox evicted frames');
       }
-      if (result.accepted) this.metrics.queued.inc();
+      if (result.accepted) {
+        this.metrics.queued.inc();
+        this.log.debug({ sequence: identity.sequence, frameId: identity.frameId, bytes: frame.bytes.length, image: label }, 'frame queued');
+      }
     } catch (error) {
       if (!(error instanceof OutboxFullError)) throw error;
       this.metrics.dropped.inc({ reason: 'outbox-full' });
