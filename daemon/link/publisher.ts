@@ -174,7 +174,9 @@ export class Publisher {
     this.#inflight.set(sequence, timer);
     this.#o.outbox.markAttempt(sequence);
     client.publish(this.#o.topics.frame(this.#o.deviceId), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { qos: 1 }, (error) => {
-      if (error) return; // stays queued; the timeout or the reconnect sends it again
+      // An error leaves the frame queued: the timeout or the reconnect sends it again.
+      // After stop() the outbox may be closed; the frame then simply stays queued.
+      if (error || this.#stopping) return;
       if (this.#inflight.get(sequence) === timer) {
         clearTimeout(timer);
         this.#inflight.delete(sequence);
@@ -212,6 +214,7 @@ export class Publisher {
     this.#stopping = true;
     for (const timer of [this.#wakeTimer, this.#reconnectTimer]) if (timer) clearTimeout(timer);
     for (const timer of this.#inflight.values()) clearTimeout(timer);
+    this.#inflight.clear();
     this.flushAcks();
     const client = this.#client;
     if (!client) return;

@@ -1,0 +1,154 @@
+// The publisher against a scripted broker that withholds PUBACKs on purpose,
+// with a real SQLite outbox underneath.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import pino from 'pino';
+import { ByteBudget } from '../../daemon/link/byte-budget.ts';
+import { backoffDelay, linkSettings, type LinkSettings } from '../../daemon/link/profiles.ts';
+import { Publisher } from '../../daemon/link/publisher.ts';
+import { configSchema } from '../../daemon/config/schema.ts';
+import { SqliteOutbox } from '../../daemon/outbox/sqlite-outbox.ts';
+import { TopicMap } from '../../protocol/topics.ts';
+import { decodeFrame } from '../../protocol/wire/frame.ts';
+import { PubackWithholdingBroker } from '../helpers/fake-broker.ts';
+import { sampleFrame } from '../helpers/frames.ts';
+import { encodeFrame } from '../../protocol/wire/frame.ts';
+import { DEFAULT_TEST_LIMITS } from './outbox-conformance.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'splitoculo-publisher-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const log = pino({ level: 'silent' });
+let n = 0;
+
+function fill(outbox: SqliteOutbox, count: number): number[] {
+  return Array.from({ length: count }, () => {
+    const id = outbox.nextIdentity();
+    const bytes = encodeFrame({ ...sampleFrame({ deviceId: 'pub-cam' }), ...id });
+    outbox.enqueue({ ...id, capturedAt: Date.now(), bytes });
+    return id.sequence;
+  });
+}
+
+function publisherFor(url: string, outbox: SqliteOutbox, link: Partial<LinkSettings>) {
+  const mqtt = configSchema.shape.mqtt.parse({ url });
+  return new Publisher({
+    mqtt, deviceId: 'pub-cam', topics: new TopicMap(), outbox, log,
+    link: { ...linkSettings(mqtt), backoffInitialMs: 50, backoffMaxMs: 200, ...link },
+    status: () => ({}),
+    events: { onPublished: () => undefined, onPublishTimeout: () => undefined, onLinkState: () => undefined, onAnswer: () => undefined, onCommand: () => undefined },
+  });
+}
+
+async function until(condition: () => boolean, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('publisher', () => {
+  it('sends a frame again when its PUBACK does not come, and removes it only once acknowledged', async () => {
+    const broker = new PubackWithholdingBroker();
+    const url = await broker.listen();
+    const seen = new Set<number>();
+    broker.shouldAck = (publish) => {
+      if (!publish.topic.endsWith('/frame')) return true;
+      const sequence = decodeFrame(publish.payload).sequence;
+      const first = !seen.has(sequence);
+      seen.add(sequence);
+      return !first; // every frame's first publish goes unanswered
+    };
+    const outbox = new SqliteOutbox({ path: join(dir, `p${n++}.db`), limits: DEFAULT_TEST_LIMITS });
+    const sequences = fill(outbox, 5);
+    const publisher = publisherFor(url, outbox, { pubackTimeoutMs: 300, inflight: 2 });
+    publisher.start();
+    await until(() => { publisher.flushAcks(); return outbox.stats().rows === 0; }, 15_000, 'outbox drained');
+    const frames = broker.received.filter((p) => p.topic.endsWith('/frame')).map((p) => decodeFrame(p.payload).sequence);
+    for (const s of sequences) assert.ok(frames.filter((f) => f === s).length >= 2, `frame ${s} sent ${frames.filter((f) => f === s).length} times`);
+    await publisher.stop();
+    outbox.close();
+    await broker.close();
+  });
+
+  it('keeps at most `inflight` frames unacknowledged', async () => {
+    const broker = new PubackWithholdingBroker();
+    const url = await broker.listen();
+    broker.shouldAck = (publish) => !publish.topic.endsWith('/frame');
+    const outbox = new SqliteOutbox({ path: join(dir, `p${n++}.db`), limits: DEFAULT_TEST_LIMITS });
+    fill(outbox, 10);
+    const publisher = publisherFor(url, outbox, { pubackTimeoutMs: 60_000, inflight: 3 });
+    publisher.start();
+    await until(() => broker.received.filter((p) => p.topic.endsWith('/frame')).length >= 3, 5000, 'three publishes');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(broker.received.filter((p) => p.topic.endsWith('/frame')).length, 3);
+    assert.equal(publisher.inflight, 3);
+    assert.equal(outbox.stats().rows, 10, 'nothing leaves without a PUBACK');
+    await publisher.stop();
+    outbox.close();
+    await broker.close();
+  });
+
+  it('reconnects after the broker drops the connection and sends the unacknowledged frames again', async () => {
+    const broker = new PubackWithholdingBroker();
+    const url = await broker.listen();
+    let withhold = true;
+    broker.shouldAck = (publish) => !(publish.topic.endsWith('/frame') && withhold);
+    const outbox = new SqliteOutbox({ path: join(dir, `p${n++}.db`), limits: DEFAULT_TEST_LIMITS });
+    const sequences = fill(outbox, 4);
+    const publisher = publisherFor(url, outbox, { pubackTimeoutMs: 60_000, inflight: 8 });
+    publisher.start();
+    await until(() => broker.received.filter((p) => p.topic.endsWith('/frame')).length >= 4, 5000, 'first round');
+    withhold = false;
+    broker.dropConnections(); // the link dies with four frames unacknowledged
+    assert.equal(outbox.stats().rows, 4);
+    await until(() => { publisher.flushAcks(); return outbox.stats().rows === 0; }, 10_000, 'drained after reconnecting');
+    assert.ok(publisher.reconnects >= 1);
+    const acked = broker.received.filter((p) => p.acked && p.topic.endsWith('/frame')).map((p) => decodeFrame(p.payload).sequence);
+    assert.deepEqual([...new Set(acked)].sort((a, b) => a - b), sequences);
+    await publisher.stop();
+    outbox.close();
+    await broker.close();
+  });
+});
+
+describe('link settings', () => {
+  it('backoff is full jitter under an exponential ceiling', () => {
+    assert.equal(backoffDelay(0, 100, 10_000, () => 0.999999), 100);
+    assert.equal(backoffDelay(3, 100, 10_000, () => 0.5), 400);
+    assert.equal(backoffDelay(20, 100, 10_000, () => 1), 10_000);
+    assert.equal(backoffDelay(5, 100, 10_000, () => 0), 0);
+  });
+
+  it('presets fill what the config leaves out', () => {
+    const ble = linkSettings(configSchema.shape.mqtt.parse({ url: 'mqtt://x', link: 'ble', inflight: 2 }));
+    assert.equal(ble.inflight, 2);
+    assert.equal(ble.keepaliveSeconds, 60);
+    assert.equal(linkSettings(configSchema.shape.mqtt.parse({ url: 'mqtt://x', link: 'cellular' })).backoffMaxMs, 300_000);
+  });
+
+  it('the byte budget delays, per second and per day, and never refuses', () => {
+    let now = 1_000_000_000;
+    const budget = new ByteBudget(6000, 20_000, () => now);
+    assert.equal(budget.delayFor(3231), 0);
+    budget.spend(3231);
+    const wait = budget.delayFor(3231); // 2,769 bytes left in the bucket
+    assert.ok(wait > 0 && wait <= 1000, `${wait} ms`);
+    now += wait;
+    assert.equal(budget.delayFor(3231), 0);
+    budget.spend(3231);
+    for (let i = 0; i < 4; i++) {
+      now += 1000;
+      assert.equal(budget.delayFor(3231), 0);
+      budget.spend(3231);
+    }
+    assert.equal(budget.usedToday, 6 * 3231);
+    const untilTomorrow = budget.delayFor(3231);
+    assert.ok(untilTomorrow > 1000, 'daily budget spent: wait for the next UTC day');
+    now += untilTomorrow;
+    assert.equal(budget.delayFor(3231), 0);
+  });
+});
