@@ -8,6 +8,7 @@
  * than composited (PIL's convert('RGB')), grayscale is replicated to RGB.
  */
 import sharp from 'sharp';
+import { resizeBicubic } from './bicubic.ts';
 import type { Manifest } from '../../protocol/manifest/schema.ts';
 
 export class ImageError extends Error {
@@ -42,6 +43,12 @@ export function centreCropOffset(size: number, crop: number): number {
 }
 
 export async function preprocessImage(input: Buffer | string, pre: Manifest['preprocess'], label = 'image'): Promise<PreprocessedImage> {
+  const { rgb, sourceWidth, sourceHeight } = await cropToRgb(input, pre, label);
+  return { tensor: toNormalisedNchw(rgb, pre.crop.width * pre.crop.height, pre), sourceWidth, sourceHeight };
+}
+
+/** The resized, centre-cropped RGB pixels (HWC, uint8), before normalisation. */
+export async function cropToRgb(input: Buffer | string, pre: Manifest['preprocess'], label = 'image'): Promise<{ rgb: Buffer; sourceWidth: number; sourceHeight: number }> {
   let width: number | undefined;
   let height: number | undefined;
   try {
@@ -55,36 +62,45 @@ export async function preprocessImage(input: Buffer | string, pre: Manifest['pre
   const { crop } = pre;
   const resized = resizedDimensions(width, height, pre.resize.shortSide);
   if (resized.width < crop.width || resized.height < crop.height) {
-    throw new ImageError(`${label}: ${width}x${height} is too small for a ${crop.width}x${crop.height} crop`);
+    throw new ImageError(`${label}: resizing ${width}x${height} gives ${resized.width}x${resized.height}, smaller than the ${crop.width}x${crop.height} crop`);
   }
+  const left = centreCropOffset(resized.width, crop.width);
+  const top = centreCropOffset(resized.height, crop.height);
   let pixels: Buffer;
   try {
-    const { data, info } = await sharp(input, { failOn: 'warning' })
-      .removeAlpha()
-      .toColourspace('srgb')
-      .resize(resized.width, resized.height, {
-        fit: 'fill',
-        kernel: pre.resize.kernel === 'bicubic' ? 'cubic' : 'linear',
-        // JPEG shrink-on-load decodes at 1/2..1/8 scale, a different filter than PIL's.
-        fastShrinkOnLoad: false,
-      })
-      .extract({
-        left: centreCropOffset(resized.width, crop.width),
-        top: centreCropOffset(resized.height, crop.height),
-        width: crop.width,
-        height: crop.height,
-      })
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
-    pixels = data;
+    // PIL ignores embedded ICC profiles; so must we, or colours shift by up to 12 grey levels.
+    const decoded = sharp(input, { failOn: 'warning', ignoreIcc: true }).removeAlpha().toColourspace('srgb');
+    if (resized.width > width) {
+      // Enlargement: Pillow's bicubic in JS (the image is small), then the crop.
+      const { data, info } = await decoded.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+      if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
+      const big = resizeBicubic(data, info.width, info.height, 3, resized.width, resized.height);
+      pixels = Buffer.alloc(crop.width * crop.height * 3);
+      for (let y = 0; y < crop.height; y++) {
+        const from = ((top + y) * resized.width + left) * 3;
+        pixels.set(big.subarray(from, from + crop.width * 3), y * crop.width * 3);
+      }
+    } else {
+      const { data, info } = await decoded
+        .resize(resized.width, resized.height, {
+          fit: 'fill',
+          kernel: pre.resize.kernel === 'bicubic' ? 'cubic' : 'linear',
+          // JPEG shrink-on-load decodes at 1/2..1/8 scale, a different filter than PIL's.
+          fastShrinkOnLoad: false,
+        })
+        .extract({ left, top, width: crop.width, height: crop.height })
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true });
+      if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
+      pixels = data;
+    }
   } catch (error) {
     throw new ImageError(`${label}: not a decodable image (${firstLine(error)})`);
   }
-  return { tensor: toNormalisedNchw(pixels, crop.width * crop.height, pre), sourceWidth: width, sourceHeight: height };
+  return { rgb: pixels, sourceWidth: width, sourceHeight: height };
 }
 
-function toNormalisedNchw(rgb: Uint8Array, plane: number, pre: Manifest['preprocess']): Float32Array {
+export function toNormalisedNchw(rgb: Uint8Array, plane: number, pre: Manifest['preprocess']): Float32Array {
   const tensor = new Float32Array(3 * plane);
   for (let c = 0; c < 3; c++) {
     const mean = pre.mean[c]!;
