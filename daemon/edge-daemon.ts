@@ -1,11 +1,8 @@
 /**
  * The edge daemon: starts and stops the independent parts (outbox, encoder,
- * camera, publisher, metrics, systemd) and runs the capture loop.
- *
- * Capture is latest-frame: a tick that finds the encoder busy is coalesced
- * into one pending capture (counted as a drop), so a slow encoder never
- * builds a backlog in memory. Every encoded frame is committed to the outbox
- * before the publisher may see it.
+ * camera, capture pipeline, publisher, metrics, systemd) and wires their
+ * events together. Every encoded frame is committed to the outbox before the
+ * publisher may see it.
  */
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -23,9 +20,16 @@ import { SqliteOutbox } from './outbox/sqlite-outbox.ts';
 import { EdgeMetrics } from './ops/metrics.ts';
 import { SystemdNotifier } from './ops/systemd.ts';
 import { FrameEncoder } from './pipeline/frame-encoder.ts';
-import { ImageError } from './pipeline/preprocess.ts';
+import { CapturePipeline } from './pipeline/capture-pipeline.ts';
+import { ImageError, preprocessImage } from './pipeline/preprocess.ts';
 import { createSource } from './sources/create-source.ts';
-import type { FrameSource } from './sources/source.ts';
+import type { CapturedImage, FrameSource } from './sources/source.ts';
+
+interface PreparedImage {
+  image: CapturedImage;
+  tensor: Float32Array;
+  preprocessMs: number;
+}
 
 export function openOutbox(config: EdgeConfig): SqliteOutbox {
   const o = config.outbox;
@@ -46,13 +50,11 @@ export class EdgeDaemon {
   #encoder: FrameEncoder | null = null;
   #source: FrameSource | null = null;
   #publisher: Publisher | null = null;
+  #capture: CapturePipeline<PreparedImage> | null = null;
   #timer: NodeJS.Timeout | null = null;
-  #busy = false;
-  #pending = false;
   #paused: boolean;
   #intervalMs: number;
   #prompt: string | null;
-  #captures = 0;
   #lastProgressAt = Date.now();
   #stopped: Promise<void> | null = null;
   #lastCommand: Record<string, unknown> | null = null;
@@ -86,6 +88,16 @@ export class EdgeDaemon {
       onFrameReplaced: () => this.metrics.dropped.inc({ reason: 'superseded' }),
     });
     await this.#source.start();
+    this.#capture = new CapturePipeline<PreparedImage>(
+      this.#source,
+      { prepare: (image) => this.#prepare(image), commit: (prepared) => this.#commit(prepared) },
+      {
+        onCaptured: () => this.metrics.captured.inc(),
+        onDropped: (reason) => this.metrics.dropped.inc({ reason }),
+        onFinished: (captures) => log.info({ captured: captures }, 'capture finished; the queue keeps draining'),
+      },
+      config.capture.maxFrames,
+    );
     this.#publisher = new Publisher({
       mqtt: config.mqtt,
       deviceId: config.device.id,
@@ -124,86 +136,68 @@ export class EdgeDaemon {
 
   #healthy(): boolean {
     // Capture must keep ticking unless paused or finished; a wedged loop stops the pings.
-    return this.#paused || this.#finishedCapturing() || Date.now() - this.#lastProgressAt < Math.max(60_000, this.#intervalMs * 5);
-  }
-
-  #finishedCapturing(): boolean {
-    const max = this.config.capture.maxFrames;
-    return (max !== undefined && this.#captures >= max) || (this.#source?.exhausted ?? false);
+    return this.#paused || (this.#capture?.finished ?? false) || Date.now() - this.#lastProgressAt < Math.max(60_000, this.#intervalMs * 5);
   }
 
   #schedule(): void {
     if (this.#timer) clearInterval(this.#timer);
-    this.#timer = setInterval(() => {
-      if (!this.#paused) this.#tick();
-    }, this.#intervalMs);
+    this.#timer = null;
+    this.#capture!.continuous = this.#intervalMs === 0 && !this.#paused;
+    if (this.#intervalMs > 0) {
+      this.#timer = setInterval(() => {
+        if (!this.#paused) this.#tick();
+      }, this.#intervalMs);
+    }
     if (!this.#paused) setImmediate(() => this.#tick());
   }
 
   #tick(): void {
-    if (this.#stopped || this.#finishedCapturing()) return;
+    if (this.#stopped) return;
     this.#lastProgressAt = Date.now();
-    if (this.#busy) {
-      if (this.#pending) this.metrics.dropped.inc({ reason: 'encoder-busy' });
-      this.#pending = true;
-      return;
-    }
-    void this.#captureOnce();
+    this.#capture!.tick();
   }
 
-  async #captureOnce(): Promise<void> {
-    this.#busy = true;
-    try {
-      do {
-        this.#pending = false;
-        const image = await this.#source!.grab();
-        if (!image) break;
-        this.#captures += 1;
-        this.metrics.captured.inc();
-        await this.#encodeAndQueue(image.bytes, image.capturedAt, image.label);
-      } while (this.#pending && !this.#stopped && !this.#finishedCapturing());
-    } finally {
-      this.#busy = false;
-    }
-    if (this.#finishedCapturing()) this.log.info({ captured: this.#captures }, 'capture finished; the queue keeps draining');
-  }
-
-  async #encodeAndQueue(bytes: Buffer, capturedAt: number, label: string): Promise<void> {
-    const outbox = this.#outbox!;
-    const identity = outbox.nextIdentity();
+  async #prepare(image: CapturedImage): Promise<PreparedImage | null> {
     const started = performance.now();
-    let frame;
     try {
-      frame = await this.#encoder!.encode(bytes, {
-        deviceId: this.config.device.id,
-        ...identity,
-        captureTimeMs: capturedAt,
-        clockUnreliable: false,
-        prompt: this.#prompt,
-      }, label);
+      const { tensor } = await preprocessImage(image.bytes, this.#encoder!.model.manifest.preprocess, image.label);
+      return { image, tensor, preprocessMs: performance.now() - started };
     } catch (error) {
       if (!(error instanceof ImageError)) throw error;
       this.metrics.dropped.inc({ reason: 'corrupt-image' });
-      this.log.warn({ image: label, err: error.message }, 'corrupt image skipped');
-      return;
+      this.log.warn({ image: image.label, err: error.message }, 'corrupt image skipped');
+      return null;
     }
+  }
+
+  async #commit({ image, tensor, preprocessMs }: PreparedImage): Promise<void> {
+    const outbox = this.#outbox!;
+    const identity = outbox.nextIdentity();
+    const frame = await this.#encoder!.encodeTensor(tensor, {
+      deviceId: this.config.device.id,
+      ...identity,
+      captureTimeMs: image.capturedAt,
+      clockUnreliable: false,
+      prompt: this.#prompt,
+    });
     this.metrics.encoded.inc();
-    this.metrics.encodeSeconds.observe((performance.now() - started) / 1000);
+    this.metrics.encodeSeconds.observe((preprocessMs + frame.timings.encodeMs + frame.timings.quantiseMs) / 1000);
     try {
-      const result = outbox.enqueue({ ...identity, capturedAt, bytes: frame.bytes });
+      const result = outbox.enqueue({ ...identity, capturedAt: image.capturedAt, bytes: frame.bytes });
       for (const [reason, n] of Object.entries(result.evicted)) {
         this.metrics.evicted.inc({ reason }, n);
         this.log.warn({ reason, frames: n }, 'outbox evicted frames');
       }
       if (result.accepted) {
         this.metrics.queued.inc();
-        this.log.debug({ sequence: identity.sequence, frameId: identity.frameId, bytes: frame.bytes.length, image: label }, 'frame queued');
+        this.log.debug({ sequence: identity.sequence, frameId: identity.frameId, bytes: frame.bytes.length, image: image.label }, 'frame queued');
       }
     } catch (error) {
       if (!(error instanceof OutboxFullError)) throw error;
       this.metrics.dropped.inc({ reason: 'outbox-full' });
       this.log.warn({ err: error.message }, 'frame rejected: outbox full');
     }
+    this.#lastProgressAt = Date.now();
     const stats = outbox.stats();
     this.metrics.queueDepth.set(stats.rows);
     this.metrics.queueBytes.set(stats.bytes);
@@ -252,6 +246,7 @@ export class EdgeDaemon {
         break;
       case 'pause':
         this.#paused = true;
+        this.#schedule();
         break;
       case 'resume':
         this.#paused = false;
@@ -277,7 +272,7 @@ export class EdgeDaemon {
       intervalMs: this.#intervalMs,
       prompt: this.#prompt,
       queue: stats && { frames: stats.rows, bytes: stats.bytes, evicted: stats.evicted, rejected: stats.rejected },
-      captured: this.#captures,
+      captured: this.#capture?.captures ?? 0,
       ...(this.#lastCommand && { lastCommand: this.#lastCommand }),
     };
   }
@@ -287,7 +282,7 @@ export class EdgeDaemon {
     this.#stopped ??= (async () => {
       this.#notifier.stopping();
       if (this.#timer) clearInterval(this.#timer);
-      while (this.#busy) await new Promise((r) => setTimeout(r, 10));
+      await this.#capture?.stop();
       await this.#source?.stop();
       await this.#publisher?.stop();
       await this.metrics.close();

@@ -56,7 +56,7 @@ export const configSchema = z.object({
   }).strict(),
   camera: cameraSchema.describe('where frames come from'),
   capture: z.object({
-    intervalMs: z.number().int().min(10).max(86_400_000).default(1000).describe('time between captures'),
+    intervalMs: z.number().int().min(0).max(86_400_000).default(1000).describe('time between captures; 0: as fast as the encoder goes'),
     prompt: z.string().max(1024).nullable().default(null).describe('question sent with every frame; null: the worker\'s default'),
     paused: z.boolean().default(false).describe('start paused (capture only on command)'),
     maxFrames: z.number().int().positive().optional().describe('stop capturing after this many frames (tests, replays)'),

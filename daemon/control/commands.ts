@@ -16,7 +16,7 @@ export const commandSchema = z.discriminatedUnion('command', [
   z.object({ command: z.literal('capture'), id }).strict(),
   z.object({ command: z.literal('pause'), id }).strict(),
   z.object({ command: z.literal('resume'), id }).strict(),
-  z.object({ command: z.literal('set-interval'), intervalMs: z.number().int().min(10).max(86_400_000), id }).strict(),
+  z.object({ command: z.literal('set-interval'), intervalMs: z.number().int().min(0).max(86_400_000), id }).strict(),
 ]);
 
 export type EdgeCommand = z.infer<typeof commandSchema>;

@@ -47,6 +47,13 @@ export class FrameEncoder {
   async encode(image: Buffer | string, meta: FrameMetadata, label?: string): Promise<EncodedFrame> {
     const t0 = performance.now();
     const { tensor } = await preprocessImage(image, this.model.manifest.preprocess, label);
+    const preprocessMs = performance.now() - t0;
+    const frame = await this.encodeTensor(tensor, meta);
+    return { ...frame, timings: { ...frame.timings, preprocessMs } };
+  }
+
+  /** The stages after preprocessing: edge model, quantisation, packing. */
+  async encodeTensor(tensor: Float32Array, meta: FrameMetadata): Promise<EncodedFrame> {
     const t1 = performance.now();
     const tokens = await this.#encoder.encode(tensor);
     const t2 = performance.now();
@@ -58,7 +65,7 @@ export class FrameEncoder {
       tokens: quantise(tokens, count, width, this.scheme),
     });
     const t3 = performance.now();
-    return { bytes, tokens, timings: { preprocessMs: t1 - t0, encodeMs: t2 - t1, quantiseMs: t3 - t2 } };
+    return { bytes, tokens, timings: { preprocessMs: 0, encodeMs: t2 - t1, quantiseMs: t3 - t2 } };
   }
 
   async close(): Promise<void> {

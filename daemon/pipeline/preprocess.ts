@@ -100,13 +100,16 @@ export async function cropToRgb(input: Buffer | string, pre: Manifest['preproces
   return { rgb: pixels, sourceWidth: width, sourceHeight: height };
 }
 
+/** uint8 HWC RGB -> normalised float32 CHW, through one 256-entry table per channel. */
 export function toNormalisedNchw(rgb: Uint8Array, plane: number, pre: Manifest['preprocess']): Float32Array {
   const tensor = new Float32Array(3 * plane);
+  const lut = new Float32Array(256);
   for (let c = 0; c < 3; c++) {
     const mean = pre.mean[c]!;
     const std = pre.std[c]!;
-    const offset = c * plane;
-    for (let i = 0; i < plane; i++) tensor[offset + i] = (rgb[i * 3 + c]! * pre.scale - mean) / std;
+    for (let v = 0; v < 256; v++) lut[v] = (v * pre.scale - mean) / std;
+    const out = tensor.subarray(c * plane, (c + 1) * plane);
+    for (let i = 0, j = c; i < plane; i++, j += 3) out[i] = lut[rgb[j]!]!;
   }
   return tensor;
 }

@@ -7,6 +7,7 @@ const IMAGE_FILE = /\.(jpe?g|png|webp|tiff?|gif|avif)$/i;
 
 export class DirectorySource implements FrameSource {
   readonly name: string;
+  readonly live = false;
   readonly #path: string;
   readonly #loop: boolean;
   #files: string[] = [];
@@ -46,6 +47,7 @@ export class DirectorySource implements FrameSource {
 
 export class FileSource implements FrameSource {
   readonly name: string;
+  readonly live = false;
   readonly exhausted = false;
   readonly #path: string;
 

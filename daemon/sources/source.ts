@@ -8,6 +8,12 @@ export interface CapturedImage {
 
 export interface FrameSource {
   readonly name: string;
+  /**
+   * A live camera keeps producing frames whether or not they are taken, so
+   * the newest wins and older ones are dropped. A replayed file or folder is
+   * not live: nothing is skipped, capture waits for the encoder instead.
+   */
+  readonly live: boolean;
   start(): Promise<void>;
   /** The newest image not yet handed out, or null if none has arrived (or the source is exhausted). */
   grab(): Promise<CapturedImage | null>;

@@ -27,6 +27,7 @@ export interface StreamSourceOptions {
 
 export class StreamSource implements FrameSource {
   readonly name: string;
+  readonly live = true;
   readonly exhausted = false;
   readonly #options: StreamSourceOptions;
   #child: ChildProcess | null = null;

@@ -1,0 +1,130 @@
+// The capture pipeline's scheduling: overlap, latest-frame for live cameras,
+// no skipping for replays, and stop() finishing the frame in hand. The stages
+// here are controllable promises; the daemon tests run the real ones.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CapturePipeline } from '../../daemon/pipeline/capture-pipeline.ts';
+import type { CapturedImage, FrameSource } from '../../daemon/sources/source.ts';
+
+class CountingSource implements FrameSource {
+  readonly name = 'counter';
+  next = 1;
+  readonly live: boolean;
+  readonly limit: number;
+  constructor(live: boolean, limit = Infinity) {
+    this.live = live;
+    this.limit = limit;
+  }
+  get exhausted() {
+    return !this.live && this.next > this.limit;
+  }
+  async start() {}
+  async stop() {}
+  async grab(): Promise<CapturedImage | null> {
+    if (this.exhausted) return null;
+    const n = this.next++;
+    return { bytes: Buffer.from([n]), capturedAt: n, label: `image ${n}` };
+  }
+}
+
+function gate() {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+function harness(source: CountingSource, maxFrames?: number) {
+  const log: string[] = [];
+  const drops: string[] = [];
+  const commitGates: Array<ReturnType<typeof gate>> = [];
+  let finished = -1;
+  const pipeline = new CapturePipeline<number>(
+    source,
+    {
+      prepare: async (image) => {
+        log.push(`prepare ${image.bytes[0]}`);
+        return image.bytes[0]!;
+      },
+      commit: async (n) => {
+        log.push(`commit ${n} start`);
+        const g = gate();
+        commitGates.push(g);
+        await g.promise;
+        log.push(`commit ${n} end`);
+      },
+    },
+    { onCaptured: () => undefined, onDropped: (reason) => drops.push(reason), onFinished: (n) => (finished = n) },
+    maxFrames,
+  );
+  return { pipeline, log, drops, commitGates, finishedAt: () => finished };
+}
+
+describe('capture pipeline', () => {
+  it('prepares the next image while the current one is committed', async () => {
+    const h = harness(new CountingSource(false, 3));
+    h.pipeline.tick();
+    await tick();
+    h.pipeline.tick();
+    await tick();
+    assert.deepEqual(h.log, ['prepare 1', 'commit 1 start', 'prepare 2']);
+    h.commitGates[0]!.open();
+    await tick();
+    await tick();
+    assert.ok(h.log.includes('commit 2 start'));
+  });
+
+  it('never skips a replayed file: the next waits for the slot', async () => {
+    const h = harness(new CountingSource(false, 5));
+    for (let i = 0; i < 20; i++) {
+      h.pipeline.tick();
+      await tick();
+      h.commitGates.forEach((g) => g.open());
+      await tick();
+    }
+    for (let i = 0; i < 10; i++) {
+      h.commitGates.forEach((g) => g.open());
+      await tick();
+    }
+    assert.deepEqual(h.log.filter((l) => l.endsWith('end')), [1, 2, 3, 4, 5].map((n) => `commit ${n} end`));
+    assert.deepEqual(h.drops, []);
+    assert.equal(h.finishedAt(), 5);
+  });
+
+  it('lets the newest live image win and counts what it replaced', async () => {
+    const h = harness(new CountingSource(true));
+    h.pipeline.tick(); // 1 goes to commit and blocks there
+    await tick();
+    for (let i = 0; i < 4; i++) {
+      h.pipeline.tick(); // each prepared image replaces the one waiting
+      await tick();
+    }
+    assert.equal(h.drops.filter((d) => d === 'superseded').length, 3);
+    h.commitGates[0]!.open();
+    await tick();
+    await tick();
+    assert.ok(h.log.includes('commit 5 start'), h.log.join(', '));
+    assert.ok(!h.log.includes('commit 3 start'));
+  });
+
+  it('stop() finishes the image in hand', async () => {
+    const h = harness(new CountingSource(true));
+    h.pipeline.tick();
+    await tick();
+    h.pipeline.tick();
+    await tick(); // image 2 waits in the slot while 1 commits
+    const stopped = h.pipeline.stop();
+    h.commitGates[0]!.open();
+    await tick();
+    h.commitGates[1]?.open();
+    await tick();
+    await tick();
+    h.commitGates.forEach((g) => g.open());
+    await stopped;
+    assert.deepEqual(h.log.filter((l) => l.endsWith('end')), ['commit 1 end', 'commit 2 end']);
+    h.pipeline.tick();
+    await tick();
+    assert.ok(!h.log.includes('prepare 3'), 'no capture after stop');
+  });
+});
