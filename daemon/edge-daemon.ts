@@ -6,6 +6,7 @@
  */
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
+import sharp from 'sharp';
 import { parseAnswer, AnswerError } from '../protocol/answer.ts';
 import { loadModel } from '../protocol/manifest/load.ts';
 import { TopicMap } from '../protocol/topics.ts';
@@ -75,6 +76,10 @@ export class EdgeDaemon {
 
   async start(): Promise<void> {
     const { config, log } = this;
+    // Each image is processed once: libvips' operation cache only holds memory. One
+    // libvips thread leaves the other core to the encoder on a small board.
+    sharp.cache(false);
+    sharp.concurrency(1);
     const model = await loadModel(config.model.path, ['edge']);
     this.#encoder = await FrameEncoder.open(model, {
       intraOpThreads: config.model.threads,

@@ -149,7 +149,8 @@ export class Publisher {
     if (!this.#connected || this.#stopping || !this.#client) return;
     const room = this.#o.link.inflight - this.#inflight.size;
     if (room <= 0) return;
-    const frames = this.#o.outbox.peek(room, new Set(this.#inflight.keys()));
+    // Acknowledged frames stay in the outbox until the next ack flush: never resend those.
+    const frames = this.#o.outbox.peek(room, new Set([...this.#inflight.keys(), ...this.#pendingAcks]));
     for (const frame of frames) {
       const wait = this.#budget.delayFor(frame.bytes.length);
       if (wait > 0) {
@@ -167,12 +168,12 @@ export class Publisher {
     const timer = setTimeout(() => {
       if (this.#inflight.get(sequence) !== timer) return;
       this.#inflight.delete(sequence);
+      this.#o.outbox.markAttempt(sequence);
       this.#o.events.onPublishTimeout(sequence);
       this.#o.log.warn({ sequence, timeoutMs: this.#o.link.pubackTimeoutMs }, 'no PUBACK in time; the frame stays queued and is sent again');
       this.pump();
     }, this.#o.link.pubackTimeoutMs);
     this.#inflight.set(sequence, timer);
-    this.#o.outbox.markAttempt(sequence);
     client.publish(this.#o.topics.frame(this.#o.deviceId), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { qos: 1 }, (error) => {
       // An error leaves the frame queued: the timeout or the reconnect sends it again.
       // After stop() the outbox may be closed; the frame then simply stays queued.

@@ -63,6 +63,7 @@ export interface Outbox {
   enqueue(frame: Omit<QueuedFrame, 'attempts'>, now?: number): EnqueueResult;
   /** Up to `limit` frames not in `exclude`, in the configured delivery order. */
   peek(limit: number, exclude?: ReadonlySet<number>): QueuedFrame[];
+  /** Counts a failed delivery attempt (no PUBACK in time). */
   markAttempt(sequence: number): void;
   /** Acknowledged by the broker: remove. Unknown sequences are ignored. */
   ack(sequences: readonly number[]): void;

@@ -33,12 +33,11 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS frames (
   seq INTEGER PRIMARY KEY,
-  frame_id TEXT NOT NULL UNIQUE,
+  frame_id TEXT NOT NULL,
   captured_at INTEGER NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
   bytes BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS frames_captured ON frames (captured_at);
 CREATE TABLE IF NOT EXISTS answers (
   frame_id TEXT PRIMARY KEY,
   received_at INTEGER NOT NULL,
@@ -65,6 +64,7 @@ export class SqliteOutbox implements Outbox {
   readonly #order: DeliveryOrder;
   readonly #ids: FrameIdGenerator;
   #lastSequence: number;
+  #lastFrameId: string | null;
   #rows: number;
   #bytes: number;
   #answers: number;
@@ -92,7 +92,8 @@ export class SqliteOutbox implements Outbox {
       oldest: db.prepare<[], { seq: number; size: number }>('SELECT seq, length(bytes) AS size FROM frames ORDER BY seq ASC LIMIT 1'),
       deleteSeq: db.prepare<[number]>('DELETE FROM frames WHERE seq = ?'),
       sizeOf: db.prepare<[number], { size: number }>('SELECT length(bytes) AS size FROM frames WHERE seq = ?'),
-      expired: db.prepare<[number], { seq: number; size: number }>('SELECT seq, length(bytes) AS size FROM frames WHERE captured_at < ?'),
+      oldestFew: db.prepare<[], { seq: number; captured_at: number; size: number }>('SELECT seq, captured_at, length(bytes) AS size FROM frames ORDER BY seq ASC LIMIT 64'),
+      newest: db.prepare<[], { seq: number; frame_id: string }>('SELECT seq, frame_id FROM frames ORDER BY seq DESC LIMIT 1'),
       peekOldest: db.prepare<[number], FrameRow>('SELECT seq, frame_id, captured_at, attempts, bytes FROM frames ORDER BY seq ASC LIMIT ?'),
       peekNewest: db.prepare<[number], FrameRow>('SELECT seq, frame_id, captured_at, attempts, bytes FROM frames ORDER BY seq DESC LIMIT ?'),
       attempt: db.prepare<[number]>('UPDATE frames SET attempts = attempts + 1 WHERE seq = ?'),
@@ -109,9 +110,14 @@ export class SqliteOutbox implements Outbox {
     this.#rows = totals.rows;
     this.#bytes = totals.bytes ?? 0;
     this.#answers = this.#statements.countAnswers.get()!.n;
-    this.#lastSequence = Number(this.#statements.getMeta.get('last_sequence')?.value ?? 0);
-    const lastId = this.#statements.getMeta.get('last_frame_id')?.value;
-    this.#ids = new FrameIdGenerator(lastId ? { after: lastId } : {});
+    // The newest identity is the newest stored row's, or, once that row is gone, the one
+    // written to meta when it was removed.
+    const newest = this.#statements.newest.get();
+    const metaSequence = Number(this.#statements.getMeta.get('last_sequence')?.value ?? 0);
+    const useRow = newest !== undefined && newest.seq > metaSequence;
+    this.#lastSequence = useRow ? newest.seq : metaSequence;
+    this.#lastFrameId = useRow ? newest.frame_id : (this.#statements.getMeta.get('last_frame_id')?.value ?? null);
+    this.#ids = new FrameIdGenerator(this.#lastFrameId ? { after: this.#lastFrameId } : {});
     for (const reason of Object.keys(this.#evicted) as EvictionReason[]) {
       this.#evicted[reason] = Number(this.#statements.getMeta.get(`evicted_${reason}`)?.value ?? 0);
     }
@@ -120,7 +126,8 @@ export class SqliteOutbox implements Outbox {
 
   nextIdentity(): FrameIdentity {
     this.#lastSequence += 1;
-    return { sequence: this.#lastSequence, frameId: this.#ids.next() };
+    this.#lastFrameId = this.#ids.next();
+    return { sequence: this.#lastSequence, frameId: this.#lastFrameId };
   }
 
   enqueue(frame: Omit<QueuedFrame, 'attempts'>, now = Date.now()): EnqueueResult {
@@ -133,7 +140,6 @@ export class SqliteOutbox implements Outbox {
     };
     if (size > this.#limits.maxBytes) throw new OutboxFullError(`frame of ${size} bytes exceeds the outbox byte bound ${this.#limits.maxBytes}`);
     const run = this.#db.transaction((): boolean => {
-      this.#recordIdentity(frame);
       const expired = this.#expire(now);
       if (expired) count('ttl', expired);
       while (this.#rows + 1 > this.#limits.maxRows || this.#bytes + size > this.#limits.maxBytes) {
@@ -142,8 +148,10 @@ export class SqliteOutbox implements Outbox {
           count('drop-oldest');
         } else if (this.#limits.policy === 'drop-newest') {
           count('drop-newest');
+          this.#saveIdentity();
           return false;
         } else {
+          this.#saveIdentity();
           this.#rejected += 1;
           this.#statements.setMeta.run('rejected', String(this.#rejected));
           return false;
@@ -174,32 +182,47 @@ export class SqliteOutbox implements Outbox {
     }
   }
 
-  #recordIdentity(frame: FrameIdentity): void {
-    if (frame.sequence > Number(this.#statements.getMeta.get('last_sequence')?.value ?? 0)) {
-      this.#statements.setMeta.run('last_sequence', String(frame.sequence));
-      this.#statements.setMeta.run('last_frame_id', frame.frameId);
-    }
-    if (frame.sequence > this.#lastSequence) this.#lastSequence = frame.sequence;
+  /**
+   * Persists the newest identity issued. Needed only when no stored row holds it any
+   * more (it was acknowledged, evicted or never stored), so it is written with
+   * deletions, not with every insert: one page less per frame on an SD card.
+   */
+  #saveIdentity(): void {
+    this.#statements.setMeta.run('last_sequence', String(this.#lastSequence));
+    if (this.#lastFrameId) this.#statements.setMeta.run('last_frame_id', this.#lastFrameId);
   }
 
   #dropOldest(): boolean {
     const oldest = this.#statements.oldest.get();
     if (!oldest) return false;
+    if (this.#rows === 1) this.#saveIdentity();
     this.#statements.deleteSeq.run(oldest.seq);
     this.#rows -= 1;
     this.#bytes -= oldest.size;
     return true;
   }
 
+  /** Evicts from the oldest end while frames are past their TTL (sequence order, so a clock jump cannot hide old frames). */
   #expire(now: number): number {
     if (this.#limits.ttlMs <= 0) return 0;
-    const rows = this.#statements.expired.all(now - this.#limits.ttlMs);
-    for (const row of rows) {
-      this.#statements.deleteSeq.run(row.seq);
-      this.#rows -= 1;
-      this.#bytes -= row.size;
+    const cutoff = now - this.#limits.ttlMs;
+    let removed = 0;
+    for (;;) {
+      const batch = this.#statements.oldestFew.all();
+      let stop = batch.length === 0;
+      for (const row of batch) {
+        if (row.captured_at >= cutoff) {
+          stop = true;
+          break;
+        }
+        if (this.#rows === 1) this.#saveIdentity();
+        this.#statements.deleteSeq.run(row.seq);
+        this.#rows -= 1;
+        this.#bytes -= row.size;
+        removed += 1;
+      }
+      if (stop) return removed;
     }
-    return rows.length;
   }
 
   expire(now = Date.now()): number {
@@ -230,6 +253,7 @@ export class SqliteOutbox implements Outbox {
   ack(sequences: readonly number[]): void {
     if (sequences.length === 0) return;
     this.#db.transaction(() => {
+      this.#saveIdentity();
       for (const seq of sequences) {
         const row = this.#statements.sizeOf.get(seq);
         if (!row) continue;
@@ -273,6 +297,7 @@ export class SqliteOutbox implements Outbox {
   }
 
   purge(): number {
+    this.#saveIdentity();
     const removed = this.#statements.purge.run().changes;
     this.#rows = 0;
     this.#bytes = 0;

@@ -86,6 +86,9 @@ describe('edge daemon with a real broker', () => {
     const back = await FrameCollector.connect(broker.url, 'collector-absent');
     await back.waitForCount(6);
     assert.deepEqual(back.firstArrivals(), seqs(edge, queued));
+    await waitUntil(() => edge.count(acked) >= 6, 5000, 'acks');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(back.frames.length, 6, 'no frame is published twice on a healthy link');
     assert.deepEqual(seqs(edge, queued), [...seqs(edge, queued)].sort((a, b) => a - b));
     await waitUntil(() => edge.count(acked) >= 6, 5000, 'acks');
     const exit = await edge.stop();

@@ -33,6 +33,28 @@ describe('SQLite outbox across restarts', () => {
     second.close();
   });
 
+  it('continues the identity sequence after every frame was acknowledged or rejected', () => {
+    const path = join(dir, 'identity.db');
+    const first = new SqliteOutbox({ path, limits: { ...DEFAULT_TEST_LIMITS, maxRows: 1, policy: 'drop-newest' } });
+    const a = first.nextIdentity();
+    first.enqueue({ ...a, capturedAt: 1, bytes: new Uint8Array(5) });
+    first.ack([a.sequence]);
+    const b = first.nextIdentity();
+    first.enqueue({ ...b, capturedAt: 1, bytes: new Uint8Array(5) });
+    const c = first.nextIdentity();
+    assert.equal(first.enqueue({ ...c, capturedAt: 1, bytes: new Uint8Array(5) }).accepted, false);
+    first.close();
+    const second = new SqliteOutbox({ path, limits: { ...DEFAULT_TEST_LIMITS, maxRows: 1 } });
+    const d = second.nextIdentity();
+    assert.equal(d.sequence, c.sequence + 1);
+    assert.ok(d.frameId > c.frameId);
+    second.ack([b.sequence]);
+    second.close();
+    const third = new SqliteOutbox({ path, limits: DEFAULT_TEST_LIMITS });
+    assert.equal(third.nextIdentity().sequence, d.sequence + 1, 'even an issued-but-unstored identity is not reused once a later write saved it');
+    third.close();
+  });
+
   it('keeps the database file within its bound under sustained overflow', () => {
     const path = join(dir, 'bounded.db');
     const maxBytes = 2_000_000;
