@@ -41,7 +41,9 @@ export const cameraSchema = z.discriminatedUnion('type', [
     height: z.number().int().positive().default(480),
     fps: fps.default(15),
     camera: z.number().int().nonnegative().default(0).describe('camera index'),
-    extraArgs: z.array(z.string()).default([]).describe('more camera app arguments'),
+    options: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/i), z.union([z.string(), z.number(), z.boolean()])).default({})
+      .describe('more libcamera-apps options by name (hflip, rotation, awb, ev, shutter, ...); true for a flag'),
+    extraArgs: z.array(z.string()).default([]).describe('more camera app arguments, verbatim'),
   }).strict(),
 ]);
 

@@ -1,6 +1,7 @@
 /** Builds the configured camera source. */
 import { spawnSync } from 'node:child_process';
 import type { Logger } from 'pino';
+import type { LibCamera } from 'node-libcamera/dist/LibCamera.js';
 import type { CameraConfig } from '../config/schema.ts';
 import { DirectorySource, FileSource } from './directory-source.ts';
 import type { FrameSource } from './source.ts';
@@ -19,14 +20,30 @@ export function findCameraApp(): string {
   return 'rpicam-vid';
 }
 
+/**
+ * Arguments for one long-lived `rpicam-vid` streaming MJPEG to stdout. The
+ * options are typed by node-libcamera's VideoOptions; its own runner is not
+ * used because it builds a shell command line for one process per capture.
+ */
 export function libcameraArgs(camera: Extract<CameraConfig, { type: 'libcamera' }>): string[] {
-  return [
-    '--codec', 'mjpeg', '-t', '0', '-o', '-', '--nopreview',
-    '--camera', String(camera.camera),
-    '--width', String(camera.width), '--height', String(camera.height),
-    '--framerate', String(camera.fps),
-    ...camera.extraArgs,
-  ];
+  const options: Partial<LibCamera.VideoOptionsObject> = {
+    ...(camera.options as Partial<LibCamera.VideoOptionsObject>),
+    codec: 'mjpeg',
+    timeout: 0,
+    output: '-',
+    nopreview: true,
+    width: camera.width,
+    height: camera.height,
+  };
+  const args: string[] = [];
+  for (const [key, value] of Object.entries(options)) {
+    if (value === false || value === undefined || value === null) continue;
+    args.push(`--${key}`);
+    if (value !== true) args.push(String(value));
+  }
+  // Newer than node-libcamera's typings: rpicam-apps' frame rate and camera index.
+  args.push('--framerate', String(camera.fps), '--camera', String(camera.camera));
+  return [...args, ...camera.extraArgs];
 }
 
 export function v4l2Args(camera: Extract<CameraConfig, { type: 'v4l2' }>): string[] {

@@ -127,7 +127,7 @@ describe('streaming camera child', () => {
     const stalled: string[] = [];
     const stalling = new StreamSource({
       name: 'stalling camera', command: process.execPath, log,
-      args: [FAKE_CAMERA, '--codec', 'mjpeg', '-t', '0', '-o', '-'],
+      args: [FAKE_CAMERA, '--codec', 'mjpeg', '--timeout', '0', '--output', '-'],
       backoffInitialMs: 50, stallTimeoutMs: 600,
       onRestart: (reason) => stalled.push(reason),
     });
@@ -144,9 +144,9 @@ describe('streaming camera child', () => {
   });
 
   it('builds camera app arguments without a shell', () => {
-    const lib = libcameraArgs(cameraSchema.parse({ type: 'libcamera', width: 1280, height: 720, fps: 5 }) as never);
-    assert.deepEqual(lib.slice(0, 6), ['--codec', 'mjpeg', '-t', '0', '-o', '-']);
-    assert.ok(lib.join(' ').includes('--width 1280 --height 720 --framerate 5'));
+    const lib = libcameraArgs(cameraSchema.parse({ type: 'libcamera', width: 1280, height: 720, fps: 5, options: { hflip: true, vflip: false, awb: 'indoor' } }) as never);
+    assert.deepEqual(lib, ['--hflip', '--awb', 'indoor', '--codec', 'mjpeg', '--timeout', '0', '--output', '-', '--nopreview',
+      '--width', '1280', '--height', '720', '--framerate', '5', '--camera', '0']);
     const v4l2 = v4l2Args(cameraSchema.parse({ type: 'v4l2', device: '/dev/video2', inputFormat: 'mjpeg' }) as never);
     assert.deepEqual(v4l2.slice(v4l2.indexOf('-i'), v4l2.indexOf('-i') + 2), ['-i', '/dev/video2']);
     assert.deepEqual(v4l2.slice(-5), ['-f', 'mjpeg', '-q:v', '4', '-']);
