@@ -14,19 +14,21 @@ export interface LogLine {
 
 export class EdgeProcess {
   readonly lines: LogLine[] = [];
+  readonly raw: string[] = [];
   stderr = '';
   readonly child: ChildProcess;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   #waiters: Array<() => void> = [];
 
-  constructor(configPath: string, extraArgs: string[] = []) {
-    this.child = spawn(process.execPath, [EDGE_BIN, 'run', '-c', configPath, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(configPath: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = process.env) {
+    this.child = spawn(process.execPath, [EDGE_BIN, 'run', '-c', configPath, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let partial = '';
     this.child.stdout!.on('data', (chunk: Buffer) => {
       partial += chunk.toString();
       const parts = partial.split('\n');
       partial = parts.pop()!;
       for (const part of parts) {
+        this.raw.push(part);
         try {
           this.lines.push(JSON.parse(part.replace(/^<\d>/, '')));
         } catch {

@@ -1,5 +1,5 @@
 // A subscriber that records every frame delivered, as an integrator's worker would see it.
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { decodeFrame, type WireFrame } from '../../protocol/wire/frame.ts';
 
 export class FrameCollector {
@@ -12,8 +12,8 @@ export class FrameCollector {
   }
 
   /** clean:false with a fixed id: the broker queues frames for it while it (or the broker) is away. */
-  static async connect(url: string, clientId: string, filter = 'splitoculo/v1/+/frame'): Promise<FrameCollector> {
-    const client = await mqtt.connectAsync(url, { clientId, clean: false, reconnectPeriod: 200 });
+  static async connect(url: string, clientId: string, filter = 'splitoculo/v1/+/frame', options: IClientOptions = {}): Promise<FrameCollector> {
+    const client = await mqtt.connectAsync(url, { clientId, clean: false, reconnectPeriod: 200, ...options });
     const collector = new FrameCollector(client);
     await client.subscribeAsync(filter, { qos: 1 });
     return collector;

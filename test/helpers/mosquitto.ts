@@ -15,7 +15,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+async function waitForPort(port: number, timeoutMs: number, log: () => string = () => ''): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const ok = await new Promise<boolean>((resolve) => {
@@ -29,7 +29,7 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
     if (ok) return;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`mosquitto did not listen on ${port} within ${timeoutMs} ms`);
+  throw new Error(`mosquitto did not listen on ${port} within ${timeoutMs} ms${log() ? `: ${log().trim()}` : ''}`);
 }
 
 export class Mosquitto {
@@ -38,15 +38,14 @@ export class Mosquitto {
   #child: ChildProcess | null = null;
   log = '';
 
-  private constructor(port: number) {
+  private constructor(port: number, listeners?: (port: number, dir: string) => string[]) {
     this.port = port;
     // mosquitto started as root drops to its own user before opening files.
     chmodSync(this.dir, 0o777);
     writeFileSync(
       join(this.dir, 'mosquitto.conf'),
       [
-        `listener ${port} 127.0.0.1`,
-        'allow_anonymous true',
+        ...(listeners ? ['per_listener_settings true', ...listeners(port, this.dir)] : [`listener ${port} 127.0.0.1`, 'allow_anonymous true']),
         // Persistence keeps test subscribers' sessions across broker restarts.
         'persistence true',
         `persistence_location ${this.dir}/`,
@@ -59,8 +58,9 @@ export class Mosquitto {
     );
   }
 
-  static async start(port?: number): Promise<Mosquitto> {
-    const broker = new Mosquitto(port ?? (await freePort()));
+  /** `listeners` replaces the default anonymous listener (TLS, passwords); the first must use `port`. */
+  static async start(port?: number, listeners?: (port: number, dir: string) => string[]): Promise<Mosquitto> {
+    const broker = new Mosquitto(port ?? (await freePort()), listeners);
     await broker.start();
     return broker;
   }
@@ -73,7 +73,7 @@ export class Mosquitto {
     const child = spawn('mosquitto', ['-c', join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
     this.#child = child;
-    await waitForPort(this.port, 5000);
+    await waitForPort(this.port, 5000, () => this.log);
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

@@ -1,0 +1,206 @@
+// What operators rely on: TLS and passwords, systemd readiness and watchdog,
+// journald priorities, the libcamera path, queue replay, check, status.
+import assert from 'node:assert/strict';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import mqtt from 'mqtt';
+import { merge } from '../../daemon/config/load.ts';
+import { makePki } from '../helpers/certificates.ts';
+import { EDGE_BIN, EdgeProcess, writeConfig, type LogLine } from '../helpers/edge-process.ts';
+import { FrameCollector } from '../helpers/frame-collector.ts';
+import { freePort, Mosquitto } from '../helpers/mosquitto.ts';
+import { FRAMES_DIR, REPO_ROOT, TINY_MODEL_DIR } from '../helpers/paths.ts';
+
+const run = promisify(execFile);
+const root = mkdtempSync(join(tmpdir(), 'splitoculo-ops-'));
+chmodSync(root, 0o755); // mosquitto reads certificates and password files as its own user
+after(() => rmSync(root, { recursive: true, force: true }));
+let cases = 0;
+
+function setup(url: string, overrides: Record<string, unknown> = {}): { path: string; dir: string } {
+  const dir = join(root, `case-${cases++}`);
+  mkdirSync(dir);
+  const tree = merge(
+    {
+      device: { id: 'ops-cam' },
+      model: { path: TINY_MODEL_DIR, threads: 1 },
+      camera: { type: 'file', path: join(FRAMES_DIR, 'coffee.png') },
+      capture: { intervalMs: 100 },
+      outbox: { path: join(dir, 'outbox.db') },
+      mqtt: { url, backoffInitialMs: 100, backoffMaxMs: 300 },
+      log: { level: 'debug' },
+    },
+    overrides,
+  );
+  if (overrides.camera) tree.camera = overrides.camera; // a different camera type replaces the default one
+  return { path: writeConfig(dir, tree), dir };
+}
+
+const queued = (l: LogLine) => l.msg === 'frame queued';
+const acked = (l: LogLine) => l.msg === 'frame acknowledged';
+
+async function until(condition: () => boolean, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('transport security', () => {
+  it('publishes over mutual TLS, and names the failure when the broker is signed by another CA', async () => {
+    const pki = makePki(join(root, 'pki'));
+    const other = makePki(join(root, 'other-pki'));
+    const port = await freePort();
+    const broker = await Mosquitto.start(port, (p) => [
+      `listener ${p} 127.0.0.1`,
+      `cafile ${pki.ca}`, `certfile ${pki.server.cert}`, `keyfile ${pki.server.key}`,
+      'require_certificate true', 'use_identity_as_username true',
+    ]);
+    try {
+      const url = `mqtts://127.0.0.1:${port}`;
+      const worker = pki.client('worker');
+      const collector = await FrameCollector.connect(url, 'tls-collector', undefined, {
+        ca: readFileSync(pki.ca), cert: readFileSync(worker.cert), key: readFileSync(worker.key),
+      });
+      const device = pki.client('ops-cam');
+      const good = setup(url, { mqtt: { ca: pki.ca, cert: device.cert, key: device.key }, capture: { maxFrames: 2 } });
+      const edge = new EdgeProcess(good.path);
+      await collector.waitForCount(2);
+      assert.equal(collector.frames[0]!.deviceId, 'ops-cam');
+      assert.equal((await edge.stop()).code, 0);
+      await collector.close();
+
+      const bad = setup(url, { mqtt: { ca: other.ca, cert: device.cert, key: device.key }, capture: { maxFrames: 1 } });
+      const refused = new EdgeProcess(bad.path);
+      const error = await refused.waitFor((l) => l.msg === 'mqtt error');
+      assert.match(String(error.err), /self[- ]signed|unable to verify|certificate/i);
+      assert.equal(refused.count(acked), 0);
+      assert.equal((await refused.stop()).code, 0);
+    } finally {
+      await broker.dispose();
+    }
+  });
+
+  it('logs in with a username and a password file, and reports a wrong password', async () => {
+    const port = await freePort();
+    const passwords = join(root, 'passwd');
+    writeFileSync(passwords, '');
+    execFileSync('mosquitto_passwd', ['-b', passwords, 'ops-cam', 'correct horse']);
+    execFileSync('chmod', ['0644', passwords]);
+    const broker = await Mosquitto.start(port, (p) => [`listener ${p} 127.0.0.1`, 'allow_anonymous false', `password_file ${passwords}`]);
+    try {
+      const secret = join(root, 'mqtt-password');
+      writeFileSync(secret, 'correct horse\n', { mode: 0o600 });
+      const good = setup(broker.url, { mqtt: { username: 'ops-cam', passwordFile: secret }, capture: { maxFrames: 1 } });
+      const edge = new EdgeProcess(good.path);
+      await edge.waitFor(acked);
+      assert.equal((await edge.stop()).code, 0);
+
+      const wrong = join(root, 'wrong-password');
+      writeFileSync(wrong, 'battery staple\n', { mode: 0o600 });
+      const bad = setup(broker.url, { mqtt: { username: 'ops-cam', passwordFile: wrong }, capture: { maxFrames: 1 } });
+      const refused = new EdgeProcess(bad.path);
+      const error = await refused.waitFor((l) => l.msg === 'mqtt error');
+      assert.match(String(error.err), /Not authorized|Bad User Name or Password/i);
+      assert.equal((await refused.stop()).code, 0);
+    } finally {
+      await broker.dispose();
+    }
+  });
+});
+
+describe('operations', () => {
+  it('tells systemd it is ready once model and queue are open (broker absent), then pings the watchdog', async () => {
+    const socketPath = join(root, 'notify.sock');
+    const listener = spawn('/usr/bin/python3', [join(REPO_ROOT, 'test', 'fixtures', 'notify_listener.py'), socketPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const messages: string[] = [];
+    listener.stdout.on('data', (d: Buffer) => messages.push(...d.toString().trim().split('\n')));
+    try {
+      await until(() => messages.includes('listening'), 5000, 'listener');
+      const { path } = setup(`mqtt://127.0.0.1:${await freePort()}`);
+      const edge = new EdgeProcess(path, [], { ...process.env, NOTIFY_SOCKET: socketPath, WATCHDOG_USEC: '1000000', JOURNAL_STREAM: '8:1234' });
+      await until(() => messages.some((m) => m.includes('READY=1')), 15_000, 'READY=1');
+      await until(() => messages.filter((m) => m.includes('WATCHDOG=1')).length >= 2, 10_000, 'two watchdog pings');
+      // Under journald every log line carries its syslog priority.
+      assert.ok(edge.raw.length > 0 && edge.raw.every((line) => /^<[0-7]>\{/.test(line)), edge.raw[0]);
+      assert.ok(edge.raw.some((line) => line.startsWith('<6>')));
+      assert.equal((await edge.stop()).code, 0);
+      await until(() => messages.some((m) => m.includes('STOPPING=1')), 5000, 'STOPPING=1');
+    } finally {
+      listener.kill();
+    }
+  });
+
+  it('runs a libcamera camera app as one long-lived child', async () => {
+    const { path } = setup(`mqtt://127.0.0.1:${await freePort()}`, {
+      camera: { type: 'libcamera', command: join(REPO_ROOT, 'test', 'fixtures', 'bin', 'fake-rpicam-vid.ts'), width: 640, height: 427, fps: 15 },
+      capture: { maxFrames: 3, intervalMs: 50 },
+    });
+    const edge = new EdgeProcess(path, [], { ...process.env, FAKE_CAMERA_JPEGS: join(FRAMES_DIR, 'rocket.jpg') });
+    await edge.waitFor((l) => l.msg === 'capture finished; the queue keeps draining', 20_000, 'three frames');
+    assert.equal(edge.count(queued), 3);
+    assert.equal(edge.count((l) => l.msg === 'camera child started'), 1);
+    assert.equal((await edge.stop()).code, 0);
+  });
+
+  it('replays a queue to a broker on demand, and check reports each part', async () => {
+    const nowhere = `mqtt://127.0.0.1:${await freePort()}`;
+    const { path } = setup(nowhere, { capture: { maxFrames: 3 } });
+    const edge = new EdgeProcess(path);
+    await edge.waitFor((l) => l.msg === 'capture finished; the queue keeps draining');
+    assert.equal((await edge.stop()).code, 0);
+
+    const failed = await run(process.execPath, [EDGE_BIN, 'check', '-c', path, '--timeout', '2000']).catch((e) => e);
+    assert.equal(failed.code, 1);
+    assert.match(failed.stdout, /^ok   config: device ops-cam$/m);
+    assert.match(failed.stdout, /^ok   model: tiny [0-9a-f]{32}, edge\.onnx hash verified$/m);
+    assert.match(failed.stdout, /^ok   camera: file .*coffee\.png: got/m);
+    assert.match(failed.stdout, /^FAIL broker: /m);
+
+    const broker = await Mosquitto.start();
+    try {
+      const collector = await FrameCollector.connect(broker.url, 'replay-collector');
+      const ok = await run(process.execPath, [EDGE_BIN, 'check', '-c', path, '--set', `mqtt.url=${broker.url}`]);
+      assert.match(ok.stdout, /^ok   broker: /m);
+      const replay = await run(process.execPath, [EDGE_BIN, 'queue', 'replay', '-c', path, '--to', broker.url]);
+      assert.match(replay.stdout, /replayed 3 frames/);
+      await collector.waitForCount(3);
+      assert.deepEqual(collector.sequences(), [1, 2, 3]);
+      const status = JSON.parse((await run(process.execPath, [EDGE_BIN, 'queue', 'status', '-c', path, '--json'])).stdout);
+      assert.equal(status.rows, 0);
+      await collector.close();
+    } finally {
+      await broker.dispose();
+    }
+  });
+
+  it('republishes its retained status after every reconnect', async () => {
+    const broker = await Mosquitto.start();
+    try {
+      const { path } = setup(broker.url, { capture: { paused: true } });
+      const edge = new EdgeProcess(path);
+      await edge.waitFor((l) => l.msg === 'connected to the broker');
+      const restartedAt = Date.now();
+      await broker.restart('SIGKILL');
+      await until(() => edge.count((l) => l.msg === 'connected to the broker') >= 2, 10_000, 'reconnect');
+      const watcher = await mqtt.connectAsync(broker.url);
+      const retained = new Promise<Record<string, unknown>>((resolve) => watcher.on('message', (_t, p) => resolve(JSON.parse(p.toString()))));
+      await watcher.subscribeAsync('splitoculo/v1/ops-cam/status', { qos: 1 });
+      const status = await retained;
+      assert.equal(status.state, 'online');
+      assert.ok(Date.parse(status.at as string) >= restartedAt, 'published after the restart');
+      assert.match(status.modelId as string, /^[0-9a-f]{32}$/);
+      assert.deepEqual(Object.keys(status.queue as object).sort(), ['bytes', 'evicted', 'frames', 'rejected']);
+      assert.equal(status.paused, true);
+      await watcher.endAsync();
+      assert.equal((await edge.stop()).code, 0);
+    } finally {
+      await broker.dispose();
+    }
+  });
+});
