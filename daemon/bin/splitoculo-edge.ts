@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { reportFailure } from '../../protocol/cli-errors.ts';
 import { registerAnswers } from '../cli/answers-command.ts';
 import { registerCheck } from '../cli/check-command.ts';
+import { registerConfig } from '../cli/config-command.ts';
 import { registerEncode } from '../cli/encode-command.ts';
 import { registerQueue } from '../cli/queue-command.ts';
 import { registerRun } from '../cli/run-command.ts';
@@ -19,6 +20,7 @@ registerEncode(program);
 registerQueue(program);
 registerAnswers(program);
 registerCheck(program);
+registerConfig(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ConfigError, loadConfig, overridesFromEnv } from '../../daemon/config/load.ts';
+import { REPO_ROOT } from '../helpers/paths.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'splitoculo-config-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const minimal = `device: { id: cam1 }
+model: { path: /models/tiny }
+camera: { type: directory, path: /frames }
+outbox: { path: /var/lib/splitoculo/outbox.db }
+mqtt: { url: "mqtt://file:1883", inflight: 4 }
+`;
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('edge configuration', () => {
+  it('accepts the shipped example', () => {
+    const config = loadConfig({ file: join(REPO_ROOT, 'daemon', 'config', 'example.yaml') });
+    assert.equal(config.camera.type, 'libcamera');
+    assert.equal(config.mqtt.link, 'ble');
+  });
+
+  it('fills defaults and applies file < environment < flags', () => {
+    const path = file('a.yaml', minimal);
+    const config = loadConfig({
+      file: path,
+      env: { SPLITOCULO_MQTT__URL: 'mqtt://env:1883', SPLITOCULO_OUTBOX__MAX_FRAMES: '50', SPLITOCULO_MQTT__INFLIGHT: '8', UNRELATED: 'x' },
+      sets: ['mqtt.inflight=16', 'capture.prompt="How many?"'],
+    });
+    assert.equal(config.mqtt.url, 'mqtt://env:1883');
+    assert.equal(config.outbox.maxFrames, 50);
+    assert.equal(config.mqtt.inflight, 16);
+    assert.equal(config.capture.prompt, 'How many?');
+    assert.equal(config.outbox.policy, 'drop-oldest');
+    assert.equal(config.capture.intervalMs, 1000);
+    assert.deepEqual(overridesFromEnv({ SPLITOCULO_CAMERA__EXTRA_ARGS: '["-x"]' }), { camera: { extraArgs: ['-x'] } });
+  });
+
+  it('names the path and the expectation of every error', () => {
+    const path = file('b.yaml', minimal);
+    const cases: Array<[string[], RegExp]> = [
+      [['device.id=a/b'], /device\.id: "a\/b" must start with a letter or digit/],
+      [['mqtt.inflight=0'], /mqtt\.inflight: Too small: expected number to be >=1/],
+      [['camera.type=webcam'], /camera\.type: /],
+      [['outbox.surprise=1'], /outbox: Unrecognized key: "surprise"/],
+      [['mqtt.topicPrefix=a/#'], /mqtt\.topicPrefix: "a\/#" must not contain/],
+      [['capture.intervalMs=fast'], /capture\.intervalMs: Invalid input: expected number, received string/],
+    ];
+    for (const [sets, message] of cases) {
+      assert.throws(() => loadConfig({ file: path, sets }), (e: unknown) => e instanceof ConfigError && message.test(e.message) && e.message.startsWith(path), String(sets));
+    }
+    assert.throws(() => loadConfig({ file: path, sets: ['novalue'] }), /--set novalue: expected path=value/);
+    assert.throws(() => loadConfig({ file: file('c.yaml', 'device: [unclosed') }), /c\.yaml: not valid YAML/);
+    assert.throws(() => loadConfig({ file: join(dir, 'missing.yaml') }), /missing\.yaml: cannot read the config file \(ENOENT\)/);
+    assert.throws(() => loadConfig({ file: file('d.json', '{"device": ') }), /d\.json: not valid JSON/);
+  });
+});
