@@ -5,7 +5,7 @@
  */
 const EXPECTED = new Set([
   'FrameError', 'QuantiseError', 'ManifestError', 'ImageError', 'DeviceIdError', 'TopicError',
-  'AnswerError', 'TokenShapeError', 'ConfigError', 'CommanderError',
+  'AnswerError', 'TokenShapeError', 'ConfigError', 'CommanderError', 'CameraError', 'EncoderError', 'CommandError',
 ]);
 
 export function reportFailure(command: string, error: unknown): number {

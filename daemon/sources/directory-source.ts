@@ -1,7 +1,7 @@
 /** Replays image files: a folder (sorted by name, optionally looping) or one file. */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CapturedImage, FrameSource } from './source.ts';
+import { CameraError, type CapturedImage, type FrameSource } from './source.ts';
 
 const IMAGE_FILE = /\.(jpe?g|png|webp|tiff?|gif|avif)$/i;
 
@@ -24,10 +24,10 @@ export class DirectorySource implements FrameSource {
     try {
       names = await readdir(this.#path);
     } catch (error) {
-      throw new Error(`camera.path ${this.#path}: cannot list the folder (${(error as NodeJS.ErrnoException).code})`);
+      throw new CameraError(`camera.path ${this.#path}: cannot list the folder (${(error as NodeJS.ErrnoException).code})`);
     }
     this.#files = names.filter((n) => IMAGE_FILE.test(n)).sort();
-    if (this.#files.length === 0) throw new Error(`camera.path ${this.#path}: no image files (.jpg, .png, .webp, ...)`);
+    if (this.#files.length === 0) throw new CameraError(`camera.path ${this.#path}: no image files (.jpg, .png, .webp, ...)`);
   }
 
   get exhausted(): boolean {
@@ -58,7 +58,7 @@ export class FileSource implements FrameSource {
 
   async start(): Promise<void> {
     await readFile(this.#path).catch((error: NodeJS.ErrnoException) => {
-      throw new Error(`camera.path ${this.#path}: cannot read the image (${error.code})`);
+      throw new CameraError(`camera.path ${this.#path}: cannot read the image (${error.code})`);
     });
   }
 

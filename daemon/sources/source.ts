@@ -21,3 +21,8 @@ export interface FrameSource {
   readonly exhausted: boolean;
   stop(): Promise<void>;
 }
+
+/** A camera that cannot be opened (missing folder, unreadable file, no camera app). */
+export class CameraError extends Error {
+  override readonly name = 'CameraError';
+}
