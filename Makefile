@@ -32,7 +32,7 @@ typecheck: deps
 test: deps typecheck test-python test-node
 
 test-node: deps
-	node --test --test-reporter=spec 'test/**/*.test.ts'
+	node --test --test-force-exit --test-reporter=spec 'test/**/*.test.ts'
 
 test-python: deps
 	$(PYTHON) -m unittest discover -s test/models -p 'test_*.py' -v

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { DEVICE_ID_MAX_LENGTH } from './device-id.ts';
 import { isFrameId } from './wire/frame-id.ts';
+import { parseJsonInput } from './json-input.ts';
 
 export const ANSWER_ERROR_CODES = [
   'bad-frame',        // the frame did not decode (FrameError code in the message)
@@ -58,23 +59,9 @@ export class AnswerError extends Error {
 
 /** Parse answer JSON bytes; the error names the first offending path. */
 export function parseAnswer(payload: Uint8Array | string): Answer {
-  let json: unknown;
-  try {
-    json = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'));
-  } catch (error) {
-    throw new AnswerError(`answer: not JSON (${(error as Error).message})`);
-  }
-  const result = answerSchema.safeParse(json);
-  if (!result.success) throw new AnswerError(`answer: ${formatIssues(result.error)}`);
-  return result.data;
+  return parseJsonInput(answerSchema, payload, 'answer', (message) => new AnswerError(message));
 }
 
 export function encodeAnswer(answer: Answer): Buffer {
   return Buffer.from(JSON.stringify(answerSchema.parse(answer)));
-}
-
-export function formatIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
-    .join('; ');
 }

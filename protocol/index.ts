@@ -13,3 +13,4 @@ export * from './manifest/model-id.ts';
 export * from './manifest/load.ts';
 export * from './tensor-compare.ts';
 export * from './manifest/onnx-session.ts';
+export * from './json-input.ts';

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { formatIssues } from '../../protocol/answer.ts';
+import { formatIssues } from '../../protocol/json-input.ts';
 import { configSchema, type EdgeConfig } from './schema.ts';
 
 export class ConfigError extends Error {

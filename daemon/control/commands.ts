@@ -7,7 +7,7 @@
  * An optional "id" is echoed in the status so the operator can match replies.
  */
 import { z } from 'zod';
-import { formatIssues } from '../../protocol/answer.ts';
+import { parseJsonInput } from '../../protocol/json-input.ts';
 
 const id = z.string().max(128).optional();
 
@@ -26,13 +26,5 @@ export class CommandError extends Error {
 }
 
 export function parseCommand(payload: Buffer | string): EdgeCommand {
-  let json: unknown;
-  try {
-    json = JSON.parse(payload.toString());
-  } catch (error) {
-    throw new CommandError(`command: not JSON (${(error as Error).message})`);
-  }
-  const result = commandSchema.safeParse(json);
-  if (!result.success) throw new CommandError(`command: ${formatIssues(result.error)}`);
-  return result.data;
+  return parseJsonInput(commandSchema, payload, 'command', (message) => new CommandError(message));
 }

@@ -5,19 +5,13 @@
 import { performance } from 'node:perf_hooks';
 import type { LoadedModel } from '../../protocol/manifest/load.ts';
 import type { SessionOptions } from '../../protocol/manifest/onnx-session.ts';
-import { encodeFrame } from '../../protocol/wire/frame.ts';
+import { encodeFrame, type FrameHeader } from '../../protocol/wire/frame.ts';
 import { quantise, type QuantisationScheme } from '../../protocol/wire/quantise.ts';
 import { EdgeEncoder } from './edge-encoder.ts';
 import { preprocessImage } from './preprocess.ts';
 
-export interface FrameMetadata {
-  deviceId: string;
-  frameId: string;
-  sequence: number;
-  captureTimeMs: number;
-  clockUnreliable: boolean;
-  prompt: string | null;
-}
+/** Everything in a frame header that the encoder does not decide itself. */
+export type FrameMetadata = Omit<FrameHeader, 'codec' | 'modelId'>;
 
 export interface EncodedFrame {
   bytes: Uint8Array;

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { formatIssues } from '../answer.ts';
+import { formatIssues } from '../json-input.ts';
 import { computeModelId } from './model-id.ts';
 import { manifestSchema, type Manifest, type ModelFile, type ModelRole } from './schema.ts';
 

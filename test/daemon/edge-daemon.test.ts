@@ -13,6 +13,7 @@ import { merge } from '../../daemon/config/load.ts';
 import { EDGE_BIN, EdgeProcess, writeConfig, type LogLine } from '../helpers/edge-process.ts';
 import { FrameCollector } from '../helpers/frame-collector.ts';
 import { freePort, Mosquitto } from '../helpers/mosquitto.ts';
+import { waitUntil } from '../helpers/wait.ts';
 import { FRAMES_DIR, TINY_MODEL_DIR } from '../helpers/paths.ts';
 
 const run = promisify(execFile);
@@ -52,13 +53,6 @@ const acked = (l: LogLine) => l.msg === 'frame acknowledged';
 const finished = (l: LogLine) => l.msg === 'capture finished; the queue keeps draining';
 const seqs = (edge: EdgeProcess, predicate: (l: LogLine) => boolean) => edge.lines.filter(predicate).map((l) => l.sequence as number);
 
-async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function queueStatus(configPath: string) {
   const { stdout } = await run(process.execPath, [EDGE_BIN, 'queue', 'status', '-c', configPath, '--json']);

@@ -13,6 +13,7 @@ import { makePki } from '../helpers/certificates.ts';
 import { EDGE_BIN, EdgeProcess, writeConfig, type LogLine } from '../helpers/edge-process.ts';
 import { FrameCollector } from '../helpers/frame-collector.ts';
 import { freePort, Mosquitto } from '../helpers/mosquitto.ts';
+import { waitUntil } from '../helpers/wait.ts';
 import { FRAMES_DIR, REPO_ROOT, TINY_MODEL_DIR } from '../helpers/paths.ts';
 
 const run = promisify(execFile);
@@ -43,13 +44,6 @@ function setup(url: string, overrides: Record<string, unknown> = {}): { path: st
 const queued = (l: LogLine) => l.msg === 'frame queued';
 const acked = (l: LogLine) => l.msg === 'frame acknowledged';
 
-async function until(condition: () => boolean, timeoutMs: number, what: string) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('transport security', () => {
   it('publishes over mutual TLS, and names the failure when the broker is signed by another CA', async () => {
@@ -121,16 +115,16 @@ describe('operations', () => {
     const messages: string[] = [];
     listener.stdout.on('data', (d: Buffer) => messages.push(...d.toString().trim().split('\n')));
     try {
-      await until(() => messages.includes('listening'), 5000, 'listener');
+      await waitUntil(() => messages.includes('listening'), 5000, 'listener');
       const { path } = setup(`mqtt://127.0.0.1:${await freePort()}`);
       const edge = new EdgeProcess(path, [], { ...process.env, NOTIFY_SOCKET: socketPath, WATCHDOG_USEC: '1000000', JOURNAL_STREAM: '8:1234' });
-      await until(() => messages.some((m) => m.includes('READY=1')), 15_000, 'READY=1');
-      await until(() => messages.filter((m) => m.includes('WATCHDOG=1')).length >= 2, 10_000, 'two watchdog pings');
+      await waitUntil(() => messages.some((m) => m.includes('READY=1')), 15_000, 'READY=1');
+      await waitUntil(() => messages.filter((m) => m.includes('WATCHDOG=1')).length >= 2, 10_000, 'two watchdog pings');
       // Under journald every log line carries its syslog priority.
       assert.ok(edge.raw.length > 0 && edge.raw.every((line) => /^<[0-7]>\{/.test(line)), edge.raw[0]);
       assert.ok(edge.raw.some((line) => line.startsWith('<6>')));
       assert.equal((await edge.stop()).code, 0);
-      await until(() => messages.some((m) => m.includes('STOPPING=1')), 5000, 'STOPPING=1');
+      await waitUntil(() => messages.some((m) => m.includes('STOPPING=1')), 5000, 'STOPPING=1');
     } finally {
       listener.kill();
     }
@@ -187,7 +181,7 @@ describe('operations', () => {
       await edge.waitFor((l) => l.msg === 'connected to the broker');
       const restartedAt = Date.now();
       await broker.restart('SIGKILL');
-      await until(() => edge.count((l) => l.msg === 'connected to the broker') >= 2, 10_000, 'reconnect');
+      await waitUntil(() => edge.count((l) => l.msg === 'connected to the broker') >= 2, 10_000, 'reconnect');
       const watcher = await mqtt.connectAsync(broker.url);
       const retained = new Promise<Record<string, unknown>>((resolve) => watcher.on('message', (_t, p) => resolve(JSON.parse(p.toString()))));
       await watcher.subscribeAsync('splitoculo/v1/ops-cam/status', { qos: 1 });

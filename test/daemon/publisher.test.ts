@@ -16,6 +16,7 @@ import { decodeFrame } from '../../protocol/wire/frame.ts';
 import { PubackWithholdingBroker } from '../helpers/fake-broker.ts';
 import { sampleFrame } from '../helpers/frames.ts';
 import { encodeFrame } from '../../protocol/wire/frame.ts';
+import { waitUntil } from '../helpers/wait.ts';
 import { DEFAULT_TEST_LIMITS } from './outbox-conformance.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'splitoculo-publisher-'));
@@ -42,13 +43,6 @@ function publisherFor(url: string, outbox: SqliteOutbox, link: Partial<LinkSetti
   });
 }
 
-async function until(condition: () => boolean, timeoutMs: number, what: string) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('publisher', () => {
   it('sends a frame again when its PUBACK does not come, and removes it only once acknowledged', async () => {
@@ -66,7 +60,7 @@ describe('publisher', () => {
     const sequences = fill(outbox, 5);
     const publisher = publisherFor(url, outbox, { pubackTimeoutMs: 300, inflight: 2 });
     publisher.start();
-    await until(() => { publisher.flushAcks(); return outbox.stats().rows === 0; }, 15_000, 'outbox drained');
+    await waitUntil(() => { publisher.flushAcks(); return outbox.stats().rows === 0; }, 15_000, 'outbox drained');
     const frames = broker.received.filter((p) => p.topic.endsWith('/frame')).map((p) => decodeFrame(p.payload).sequence);
     for (const s of sequences) assert.ok(frames.filter((f) => f === s).length >= 2, `frame ${s} sent ${frames.filter((f) => f === s).length} times`);
     await publisher.stop();
@@ -82,7 +76,7 @@ describe('publisher', () => {
     fill(outbox, 10);
     const publisher = publisherFor(url, outbox, { pubackTimeoutMs: 60_000, inflight: 3 });
     publisher.start();
-    await until(() => broker.received.filter((p) => p.topic.endsWith('/frame')).length >= 3, 5000, 'three publishes');
+    await waitUntil(() => broker.received.filter((p) => p.topic.endsWith('/frame')).length >= 3, 5000, 'three publishes');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(broker.received.filter((p) => p.topic.endsWith('/frame')).length, 3);
     assert.equal(publisher.inflight, 3);
@@ -101,11 +95,11 @@ describe('publisher', () => {
     const sequences = fill(outbox, 4);
     const publisher = publisherFor(url, outbox, { pubackTimeoutMs: 60_000, inflight: 8 });
     publisher.start();
-    await until(() => broker.received.filter((p) => p.topic.endsWith('/frame')).length >= 4, 5000, 'first round');
+    await waitUntil(() => broker.received.filter((p) => p.topic.endsWith('/frame')).length >= 4, 5000, 'first round');
     withhold = false;
     broker.dropConnections(); // the link dies with four frames unacknowledged
     assert.equal(outbox.stats().rows, 4);
-    await until(() => { publisher.flushAcks(); return outbox.stats().rows === 0; }, 10_000, 'drained after reconnecting');
+    await waitUntil(() => { publisher.flushAcks(); return outbox.stats().rows === 0; }, 10_000, 'drained after reconnecting');
     assert.ok(publisher.reconnects >= 1);
     const acked = broker.received.filter((p) => p.acked && p.topic.endsWith('/frame')).map((p) => decodeFrame(p.payload).sequence);
     assert.deepEqual([...new Set(acked)].sort((a, b) => a - b), sequences);

@@ -12,6 +12,12 @@ export interface LogLine {
   [key: string]: unknown;
 }
 
+// Children left by a failed test must not outlive the test file.
+const live = new Set<EdgeProcess>();
+process.on('exit', () => {
+  for (const edge of live) edge.child.kill('SIGKILL');
+});
+
 export class EdgeProcess {
   readonly lines: LogLine[] = [];
   readonly raw: string[] = [];
@@ -39,6 +45,8 @@ export class EdgeProcess {
     });
     this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
     this.exited = new Promise((resolve) => this.child.once('close', (code, signal) => resolve({ code, signal })));
+    live.add(this);
+    void this.exited.then(() => live.delete(this));
   }
 
   async waitFor(predicate: (line: LogLine) => boolean, timeoutMs = 20_000, what = 'log line'): Promise<LogLine> {

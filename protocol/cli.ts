@@ -1,0 +1,38 @@
+/**
+ * The shell both commands share. On failure a command prints one line naming
+ * the input and what was expected, and exits 1; a bad option exits 2.
+ * Errors of the project's own kinds are expected failures (bad input);
+ * anything else is a bug and keeps its stack (exit 70).
+ */
+import { Command } from 'commander';
+import { VERSION } from './version.ts';
+
+const EXPECTED = new Set([
+  'FrameError', 'QuantiseError', 'ManifestError', 'ImageError', 'DeviceIdError', 'TopicError',
+  'AnswerError', 'TokenShapeError', 'ConfigError', 'CommanderError', 'CameraError', 'EncoderError', 'CommandError',
+]);
+
+/** The root command of a bin; configured before subcommands are added, which inherit it. */
+export function createProgram(name: string, description: string): Command {
+  return new Command(name).description(description).version(VERSION, '-V, --version').showHelpAfterError().exitOverride();
+}
+
+export async function runCommandLine(program: Command, name: string): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') process.exit(0);
+    if (typeof code === 'string' && code.startsWith('commander.')) process.exit(2);
+    process.exitCode = reportFailure(name, error);
+  }
+}
+
+export function reportFailure(command: string, error: unknown): number {
+  if (error instanceof Error && (EXPECTED.has(error.name) || (error as NodeJS.ErrnoException).code === 'ENOENT')) {
+    process.stderr.write(`${command}: error: ${error.message}\n`);
+    return 1;
+  }
+  process.stderr.write(`${command}: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  return 70;
+}
