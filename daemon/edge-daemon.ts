@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import { parseAnswer, AnswerError } from '../protocol/answer.ts';
 import { loadModel } from '../protocol/manifest/load.ts';
 import { TopicMap } from '../protocol/topics.ts';
+import { BUILD_TIME_MS } from '../protocol/build-info.ts';
 import { VERSION } from '../protocol/version.ts';
 import type { EdgeConfig } from './config/schema.ts';
 import { answerHook } from './control/answer-sink.ts';
@@ -18,6 +19,7 @@ import { linkSettings } from './link/profiles.ts';
 import { Publisher } from './link/publisher.ts';
 import { OutboxFullError, type Outbox } from './outbox/outbox.ts';
 import { SqliteOutbox } from './outbox/sqlite-outbox.ts';
+import { ClockGuard } from './ops/clock-guard.ts';
 import { EdgeMetrics } from './ops/metrics.ts';
 import { SystemdNotifier } from './ops/systemd.ts';
 import { FrameEncoder } from './pipeline/frame-encoder.ts';
@@ -47,6 +49,7 @@ export class EdgeDaemon {
   readonly log: Logger;
   readonly metrics = new EdgeMetrics();
   readonly #notifier = new SystemdNotifier();
+  readonly #clock: ClockGuard;
   #outbox: Outbox | null = null;
   #encoder: FrameEncoder | null = null;
   #source: FrameSource | null = null;
@@ -67,6 +70,7 @@ export class EdgeDaemon {
     this.#paused = config.capture.paused;
     this.#intervalMs = config.capture.intervalMs;
     this.#prompt = config.capture.prompt;
+    this.#clock = new ClockGuard(BUILD_TIME_MS, log);
   }
 
   get outbox(): Outbox {
@@ -181,8 +185,8 @@ export class EdgeDaemon {
     const frame = await this.#encoder!.encodeTensor(tensor, {
       deviceId: this.config.device.id,
       ...identity,
-      captureTimeMs: image.capturedAt,
-      clockUnreliable: false,
+      captureTimeMs: Math.max(0, image.capturedAt),
+      clockUnreliable: this.#clock.unreliable(),
       prompt: this.#prompt,
     });
     this.metrics.encoded.inc();

@@ -2,13 +2,14 @@
 // journald priorities, the libcamera path, queue replay, check, status.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import mqtt from 'mqtt';
 import { merge } from '../../daemon/config/load.ts';
+import { decodeFrame } from '../../protocol/wire/frame.ts';
 import { makePki } from '../helpers/certificates.ts';
 import { EDGE_BIN, EdgeProcess, writeConfig, type LogLine } from '../helpers/edge-process.ts';
 import { FrameCollector } from '../helpers/frame-collector.ts';
@@ -171,6 +172,21 @@ describe('operations', () => {
     } finally {
       await broker.dispose();
     }
+  });
+
+  it('marks frames captured before the build time as clock-unreliable, in sequence order, with one warning', async () => {
+    const { path, dir } = setup(`mqtt://127.0.0.1:${await freePort()}`, { capture: { maxFrames: 3 } });
+    // libfaketime preloaded into the daemon itself (the faketime wrapper would not pass SIGTERM on).
+    const libfaketime = readdirSync('/usr/lib').map((d) => join('/usr/lib', d, 'faketime', 'libfaketime.so.1')).find((f) => existsSync(f));
+    assert.ok(libfaketime, 'libfaketime (Debian package faketime) is installed');
+    const edge = new EdgeProcess(path, [], { ...process.env, LD_PRELOAD: libfaketime, FAKETIME: '@1970-01-02 00:00:00' });
+    await edge.waitFor((l) => l.msg === 'capture finished; the queue keeps draining', 20_000, 'three frames');
+    assert.equal(edge.count((l) => typeof l.msg === 'string' && l.msg.startsWith('the system clock is earlier than this build')), 1);
+    assert.equal((await edge.stop()).code, 0);
+    await run(process.execPath, [EDGE_BIN, 'queue', 'export', '-c', path, '--out', join(dir, 'export')]);
+    const frames = readdirSync(join(dir, 'export')).sort().map((f) => decodeFrame(readFileSync(join(dir, 'export', f))));
+    assert.deepEqual(frames.map((f) => f.sequence), [1, 2, 3]);
+    assert.ok(frames.every((f) => f.clockUnreliable && f.captureTimeMs < 2 * 86_400_000));
   });
 
   it('republishes its retained status after every reconnect', async () => {
