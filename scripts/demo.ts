@@ -6,14 +6,14 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { CloudDecoder } from '../cloud/pipeline/cloud-decoder.ts';
 import { FrameEncoder } from '../daemon/pipeline/frame-encoder.ts';
-import { DEFAULT_MODEL_DIR } from '../protocol/defaults.ts';
+import { defaultModelDir } from '../runtime/defaults.ts';
 import { loadModel } from '../protocol/manifest/load.ts';
 import { compareTensors } from '../protocol/tensor-compare.ts';
 import { FrameIdGenerator } from '../protocol/wire/frame-id.ts';
 import { decodeFrame } from '../protocol/wire/frame.ts';
 
 const framesDir = fileURLToPath(new URL('../test/fixtures/frames', import.meta.url));
-const model = await loadModel(process.env.SPLITOCULO_MODEL ?? DEFAULT_MODEL_DIR, ['edge', 'cloud']);
+const model = await loadModel(process.env.SPLITOCULO_MODEL ?? defaultModelDir(), ['edge', 'cloud']);
 const encoder = await FrameEncoder.open(model);
 const decoder = await CloudDecoder.open(model);
 const ids = new FrameIdGenerator();

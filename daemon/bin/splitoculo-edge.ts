@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // splitoculo-edge: the edge daemon and its tools.
-import { createProgram, runCommandLine } from '../../protocol/cli.ts';
+import { createProgram, runCommandLine } from '../../runtime/cli.ts';
 import { registerAnswers } from '../cli/answers-command.ts';
 import { registerCheck } from '../cli/check-command.ts';
 import { registerConfig } from '../cli/config-command.ts';
@@ -16,4 +16,4 @@ registerAnswers(program);
 registerCheck(program);
 registerConfig(program);
 
-await runCommandLine(program, 'splitoculo-edge');
+void runCommandLine(program, 'splitoculo-edge');

@@ -1,7 +1,7 @@
 /** `--config` / `--set` handling shared by the commands that read the daemon's configuration. */
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_MODEL_DIR, defaultDeviceId } from '../../protocol/defaults.ts';
+import { defaultDeviceId, defaultModelDir } from '../../runtime/defaults.ts';
 import { loadConfig } from '../config/load.ts';
 import type { EdgeConfig } from '../config/schema.ts';
 
@@ -24,7 +24,7 @@ export function configFromFlags(flags: ConfigFlags, env: NodeJS.ProcessEnv = pro
     sets: flags.set,
     defaults: {
       device: { id: defaultDeviceId() },
-      model: { path: DEFAULT_MODEL_DIR },
+      model: { path: defaultModelDir() },
       outbox: { path: stateDir ? join(stateDir, 'outbox.db') : 'splitoculo-outbox.db' },
     },
   });

@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { assertDeviceId } from '../../protocol/device-id.ts';
-import { DEFAULT_MODEL_DIR, defaultDeviceId } from '../../protocol/defaults.ts';
+import { defaultDeviceId, defaultModelDir } from '../../runtime/defaults.ts';
 import { loadModel } from '../../protocol/manifest/load.ts';
 import { FrameIdGenerator } from '../../protocol/wire/frame-id.ts';
 import type { QuantisationScheme } from '../../protocol/wire/quantise.ts';
@@ -24,7 +24,7 @@ export function registerEncode(program: Command): void {
     .command('encode')
     .description('encode one image into a wire frame and print its size and timings')
     .argument('<image>', 'image file (JPEG, PNG, WebP, ...)')
-    .option('-m, --model <dir>', 'model folder with manifest.json', DEFAULT_MODEL_DIR)
+    .option('-m, --model <dir>', 'model folder with manifest.json', defaultModelDir())
     .option('-d, --device <id>', 'device id written into the frame', defaultDeviceId())
     .option('-p, --prompt <text>', 'question to send with the frame')
     .option('-q, --quantisation <scheme>', 'per-tensor or per-token (default: the manifest\'s)', parseScheme)

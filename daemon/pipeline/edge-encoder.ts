@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import type { LoadedModel } from '../../protocol/manifest/load.ts';
 import { ManifestError } from '../../protocol/manifest/load.ts';
 import type { SessionOptions } from '../../protocol/manifest/onnx-session.ts';
+import { embeddedText, isSingleBinary } from '../../runtime/sea.ts';
 import type { EncoderReply, EncoderRequest, EncoderWorkerData } from './encoder-worker.ts';
 
 export class EncoderError extends Error {
@@ -46,9 +47,11 @@ export class EdgeEncoder {
   }
 
   static async open(model: LoadedModel, options: SessionOptions = {}): Promise<EdgeEncoder> {
-    const worker = new Worker(new URL('./encoder-worker.ts', import.meta.url), {
-      workerData: { model, options } satisfies EncoderWorkerData,
-    });
+    const workerData: EncoderWorkerData & { nativeDir?: string } = { model, options };
+    // The single binary carries the worker's code as an embedded asset, not as a file.
+    const worker = isSingleBinary()
+      ? new Worker(embeddedText('encoder-worker.cjs'), { eval: true, workerData: { ...workerData, nativeDir: globalThis.__splitoculoNative?.dir } })
+      : new Worker(new URL('./encoder-worker.ts', import.meta.url), { workerData });
     await new Promise<void>((resolve, reject) => {
       const onMessage = (reply: EncoderReply) => {
         if (reply.id !== -1) return;

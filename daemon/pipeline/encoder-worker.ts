@@ -19,9 +19,7 @@ export type EncoderReply =
   | { id: -1; ready: true }
   | { id: -1; error: string; name: string };
 
-const { model, options } = workerData as EncoderWorkerData;
-const port = parentPort!;
-try {
+async function serve(port: NonNullable<typeof parentPort>, { model, options }: EncoderWorkerData): Promise<void> {
   const { session, inputName, outputName } = await openSession(model, 'edge', options);
   const size = model.manifest.preprocess.crop.width;
   port.on('message', async (request: EncoderRequest) => {
@@ -42,6 +40,11 @@ try {
     }
   });
   port.postMessage({ id: -1, ready: true } satisfies EncoderReply);
-} catch (error) {
-  port.postMessage({ id: -1, error: (error as Error).message, name: (error as Error).name } satisfies EncoderReply);
+}
+
+if (parentPort) {
+  const port = parentPort;
+  serve(port, workerData as EncoderWorkerData).catch((error: Error) => {
+    port.postMessage({ id: -1, error: error.message, name: error.name } satisfies EncoderReply);
+  });
 }

@@ -5,7 +5,7 @@
  * anything else is a bug and keeps its stack (exit 70).
  */
 import { Command } from 'commander';
-import { VERSION } from './version.ts';
+import { versionReport } from './version.ts';
 
 const EXPECTED = new Set([
   'FrameError', 'QuantiseError', 'ManifestError', 'ImageError', 'DeviceIdError', 'TopicError',
@@ -14,10 +14,18 @@ const EXPECTED = new Set([
 
 /** The root command of a bin; configured before subcommands are added, which inherit it. */
 export function createProgram(name: string, description: string): Command {
-  return new Command(name).description(description).version(VERSION, '-V, --version').showHelpAfterError().exitOverride();
+  const program = new Command(name).description(description).showHelpAfterError().exitOverride();
+  // Not commander's .version(): the report loads the native addons, so runCommandLine
+  // answers it before parsing, and only when asked.
+  program.option('-V, --version', 'print the version, the git commit and the versions of Node and the native addons');
+  return program;
 }
 
 export async function runCommandLine(program: Command, name: string): Promise<void> {
+  if (process.argv[2] === '-V' || process.argv[2] === '--version') {
+    process.stdout.write(`${await versionReport(name)}\n`);
+    return;
+  }
   try {
     await program.parseAsync(process.argv);
   } catch (error) {

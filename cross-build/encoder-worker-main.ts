@@ -1,0 +1,3 @@
+// The edge model worker as embedded in the binary: addons, then the worker.
+import './worker-entry.ts';
+import '../daemon/pipeline/encoder-worker.ts';
