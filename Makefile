@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/.cache/node/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 # onnxruntime-node's install script fetches CUDA files from outside the npm registry.
 export ONNXRUNTIME_NODE_INSTALL := skip
 
-.PHONY: all deps test test-node test-python typecheck demo models-tiny models-full clean
+.PHONY: all deps test test-node test-python typecheck demo models-tiny models-full binary binary-check install uninstall clean
 
 all: deps
 
@@ -29,7 +29,7 @@ node_modules/.installed: package.json package-lock.json .cache/node/bin/node
 typecheck: deps
 	tsc -p tsconfig.json
 
-test: deps typecheck test-python test-node
+test: deps typecheck test-python test-node binary-check
 
 test-node: deps
 	node --test --test-force-exit --test-reporter=spec 'test/**/*.test.ts'
@@ -45,6 +45,26 @@ models-tiny: deps
 
 models-full: deps
 	$(PYTHON) models/export.py --preset full --split-layer 4 --random-seed 1 --out .cache/models/full
+
+# One self-contained executable per target in dist/, with tarballs and SHA256SUMS.
+binary: deps .cache/cross.ok
+	node cross-build/build.ts
+
+.cache/cross.ok: scripts/ensure-apt.sh Makefile
+	scripts/ensure-apt.sh binutils binutils-aarch64-linux-gnu qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross
+	@mkdir -p .cache && touch $@
+
+# The binaries do real work: natively (x64) and under qemu-user (arm64).
+binary-check: binary
+	node --test --test-force-exit --test-reporter=spec cross-build/binary-check.test.ts
+
+# DESTDIR=/tmp/root make install; ARCH=arm64 for the board's binary.
+ARCH ?= $(shell uname -m | sed -e s/x86_64/x64/ -e s/aarch64/arm64/)
+install:
+	BINARY=dist/splitoculo-edge-linux-$(ARCH) cross-build/install.sh install
+
+uninstall:
+	cross-build/install.sh uninstall
 
 clean:
 	rm -rf node_modules .cache dist

@@ -2,7 +2,7 @@
 // machine, with nothing fetched but npm packages. Fails loudly, never leaves
 // a half-built artifact: each artifact is written under a temporary name and
 // renamed into place only when complete.
-//   node cross-build/build.ts [edge-linux-x64 edge-linux-arm64 cloud-linux-x64 ...]
+//   node cross-build/build.ts [edge-linux-x64 edge-linux-arm64]
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,11 +22,11 @@ interface Target { name: string; kind: 'edge' | 'cloud'; arch: Arch }
 const TARGETS: Record<string, Target> = {
   'edge-linux-x64': { name: 'splitoculo-edge-linux-x64', kind: 'edge', arch: 'x64' },
   'edge-linux-arm64': { name: 'splitoculo-edge-linux-arm64', kind: 'edge', arch: 'arm64' },
-  'cloud-linux-x64': { name: 'splitoculo-cloud-linux-x64', kind: 'cloud', arch: 'x64' },
+  // The cloud worker's binary joins once `splitoculo-cloud run` and its unit exist (issue 5).
 };
 
 function run(command: string, args: string[], cwd = ROOT): string {
-  return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28 });
 }
 
 /** The official Node binary of the target arch, from the npm registry's node-linux-<arch> package. */
@@ -171,10 +171,40 @@ async function buildTarget(target: Target): Promise<void> {
   run(target.arch === 'x64' ? 'strip' : 'aarch64-linux-gnu-strip', ['--strip-all', binary]);
   run(join(ROOT, 'node_modules', '.bin', 'postject'), [binary, 'NODE_SEA_BLOB', join(work, 'sea-prep.blob'),
     '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2', '--overwrite']);
+  const floor = glibcFloor([binary, ...natives.values()], target.arch);
   mkdirSync(DIST, { recursive: true });
   renameSync(binary, join(DIST, `${target.name}.partial`));
   renameSync(join(DIST, `${target.name}.partial`), join(DIST, target.name));
-  console.log(`built dist/${target.name} (${pkg.version}, ${commit})`);
+  console.log(`built dist/${target.name} (${pkg.version}, ${commit}); needs glibc >= ${floor}`);
+  packageTarball(target, work);
+}
+
+/** The highest GLIBC_x.y symbol version any of the files needs. */
+function glibcFloor(files: string[], arch: Arch): string {
+  const objdump = arch === 'x64' ? 'objdump' : 'aarch64-linux-gnu-objdump';
+  const versions = new Set<string>();
+  for (const file of files) {
+    for (const match of run(objdump, ['-T', file]).matchAll(/GLIBC_(\d+\.\d+(?:\.\d+)?)/g)) versions.add(match[1]!);
+  }
+  const key = (v: string) => v.split('.').map((n) => n.padStart(3, '0')).join('.');
+  return [...versions].sort((a, b) => key(a).localeCompare(key(b))).pop() ?? 'unknown';
+}
+
+/** <name>.tar.gz: the binary, its unit file and an example config, then SHA256SUMS for everything in dist/. */
+function packageTarball(target: Target, work: string): void {
+  const stage = join(work, 'package', target.name);
+  mkdirSync(stage, { recursive: true });
+  copyFileSync(join(DIST, target.name), join(stage, `splitoculo-${target.kind}`));
+  chmodSync(join(stage, `splitoculo-${target.kind}`), 0o755);
+  copyFileSync(join(ROOT, 'systemd', `splitoculo-${target.kind}.service`), join(stage, `splitoculo-${target.kind}.service`));
+  copyFileSync(join(ROOT, target.kind === 'edge' ? 'daemon' : 'cloud', 'config', 'example.yaml'), join(stage, `${target.kind}.example.yaml`));
+  copyFileSync(join(ROOT, 'cross-build', 'install.sh'), join(stage, 'install.sh'));
+  chmodSync(join(stage, 'install.sh'), 0o755);
+  const tarball = join(DIST, `${target.name}.tar.gz`);
+  run('tar', ['czf', `${tarball}.partial`, '--owner=0', '--group=0', '--sort=name', '-C', join(work, 'package'), target.name]);
+  renameSync(`${tarball}.partial`, tarball);
+  const sums = run('ls', ['-1', DIST]).trim().split('\n').filter((f) => f.startsWith('splitoculo-') && !f.endsWith('.partial'));
+  writeFileSync(join(DIST, 'SHA256SUMS'), run('sha256sum', sums, DIST));
 }
 
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(TARGETS);

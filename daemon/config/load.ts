@@ -57,11 +57,18 @@ function envKey(part: string): string {
   return part.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
+/**
+ * Only variables naming a settings section count (SPLITOCULO_MQTT__URL); others
+ * with the prefix belong to the program itself (SPLITOCULO_CONFIG, SPLITOCULO_CACHE_DIR).
+ */
 export function overridesFromEnv(env: NodeJS.ProcessEnv): Tree {
+  const sections = new Set(Object.keys(configSchema.shape));
   const tree: Tree = {};
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith('SPLITOCULO_') || value === undefined || name === 'SPLITOCULO_CONFIG' || name === 'SPLITOCULO_MODEL') continue;
-    setPath(tree, name.slice('SPLITOCULO_'.length).split('__').map(envKey), parseScalar(value));
+    if (!name.startsWith('SPLITOCULO_') || value === undefined) continue;
+    const path = name.slice('SPLITOCULO_'.length).split('__').map(envKey);
+    if (!sections.has(path[0]!)) continue;
+    setPath(tree, path, parseScalar(value));
   }
   return tree;
 }

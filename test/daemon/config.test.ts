@@ -41,7 +41,7 @@ describe('edge configuration', () => {
     assert.equal(config.capture.prompt, 'How many?');
     assert.equal(config.outbox.policy, 'drop-oldest');
     assert.equal(config.capture.intervalMs, 1000);
-    assert.deepEqual(overridesFromEnv({ SPLITOCULO_CAMERA__EXTRA_ARGS: '["-x"]' }), { camera: { extraArgs: ['-x'] } });
+    assert.deepEqual(overridesFromEnv({ SPLITOCULO_CAMERA__EXTRA_ARGS: '["-x"]', SPLITOCULO_CACHE_DIR: '/var/cache/x', SPLITOCULO_CONFIG: 'a.yaml' }), { camera: { extraArgs: ['-x'] } });
   });
 
   it('names the path and the expectation of every error', () => {

@@ -1,0 +1,137 @@
+// `make binary-check`: the built executables do real work, natively (x64) and
+// under qemu-user (arm64), with the repository's node_modules hidden so
+// nothing can be loaded from outside the binary.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import mqtt from 'mqtt';
+import { compareTensors } from '../protocol/tensor-compare.ts';
+import { decodeFrame } from '../protocol/wire/frame.ts';
+import { dequantise } from '../protocol/wire/quantise.ts';
+import { FrameCollector } from '../test/helpers/frame-collector.ts';
+import { Mosquitto } from '../test/helpers/mosquitto.ts';
+import { FRAMES_DIR, REPO_ROOT } from '../test/helpers/paths.ts';
+import { waitUntil } from '../test/helpers/wait.ts';
+
+const exec = promisify(execFile);
+const work = mkdtempSync(join(tmpdir(), 'splitoculo-binary-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+const ARTIFACTS = [
+  { name: 'splitoculo-edge-linux-x64', emulated: false },
+  { name: 'splitoculo-edge-linux-arm64', emulated: true },
+];
+
+/** Runs an artifact from outside the repository with node_modules masked; arm64 through qemu. */
+function command(artifact: { name: string; emulated: boolean }, args: string[]): [string, string[]] {
+  const binary = join(REPO_ROOT, 'dist', artifact.name);
+  const inner = artifact.emulated ? [join(REPO_ROOT, 'cross-build', 'qemu', 'run-arm64.sh'), binary, ...args] : [binary, ...args];
+  const script = 'mount -t tmpfs none "$0/node_modules" && cd / && exec "$@"';
+  return ['unshare', ['--mount', '--propagation', 'private', '--', 'bash', '-c', script, REPO_ROOT, ...inner]];
+}
+
+async function runArtifact(artifact: { name: string; emulated: boolean }, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const [file, argv] = command(artifact, args);
+  return exec(file, argv, { env: { ...process.env, SPLITOCULO_CACHE_DIR: join(work, `cache-${artifact.name}`), ...env }, timeout: 180_000 });
+}
+
+async function sourceFrame(out: string): Promise<void> {
+  await exec(process.execPath, [join(REPO_ROOT, 'daemon', 'bin', 'splitoculo-edge.ts'), 'encode', join(FRAMES_DIR, 'coffee.png'), '--device', 'cam-0123456789ab', '--out', out]);
+}
+
+describe('install.sh', () => {
+  it('installs binary, unit and config into DESTDIR, keeps an edited config, and uninstalls without the data', async () => {
+    const dest = join(work, 'root');
+    const env = { ...process.env, DESTDIR: dest, BINARY: join(REPO_ROOT, 'dist', 'splitoculo-edge-linux-x64') };
+    const script = join(REPO_ROOT, 'cross-build', 'install.sh');
+    await exec(script, ['install'], { env });
+    for (const path of ['usr/bin/splitoculo-edge', 'usr/lib/systemd/system/splitoculo-edge.service', 'etc/splitoculo/edge.yaml']) {
+      assert.ok(existsSync(join(dest, path)), path);
+    }
+    writeFileSync(join(dest, 'etc/splitoculo/edge.yaml'), 'device: { id: edited }\n');
+    await exec(script, ['install'], { env });
+    assert.equal(readFileSync(join(dest, 'etc/splitoculo/edge.yaml'), 'utf8'), 'device: { id: edited }\n');
+    const { stdout } = await exec(join(dest, 'usr/bin/splitoculo-edge'), ['--version'], { env: { ...process.env, SPLITOCULO_CACHE_DIR: join(work, 'cache-install') } });
+    assert.match(stdout, /^splitoculo-edge /);
+    await exec(script, ['uninstall'], { env });
+    assert.ok(!existsSync(join(dest, 'usr/bin/splitoculo-edge')));
+    assert.ok(!existsSync(join(dest, 'usr/lib/systemd/system/splitoculo-edge.service')));
+    assert.ok(existsSync(join(dest, 'etc/splitoculo/edge.yaml')), 'configuration kept');
+  });
+});
+
+describe('single binaries', () => {
+  const reference = join(work, 'source.frame');
+
+  for (const artifact of ARTIFACTS) {
+    describe(artifact.name, () => {
+      it('exists and reports its versions', async () => {
+        assert.ok(existsSync(join(REPO_ROOT, 'dist', artifact.name)), 'run `make binary` first');
+        const { stdout } = await runArtifact(artifact, ['--version']);
+        assert.match(stdout, /^splitoculo-edge \d+\.\d+\.\d+ \(commit [0-9a-f]{12}, built \d{4}-/);
+        assert.match(stdout, /^node 24\.21\.0$/m);
+        assert.match(stdout, /^sharp 0\.35\.5 \(libvips 8\.\d+\.\d+\)$/m);
+        assert.match(stdout, /^better-sqlite3 13\.\d+\.\d+ \(SQLite 3\.\d+\.\d+\)$/m);
+      });
+
+      it('encodes a sample into the same frame as the source tree (tokens within quantisation)', async () => {
+        if (!existsSync(reference)) await sourceFrame(reference);
+        const out = join(work, `${artifact.name}.frame`);
+        await runArtifact(artifact, ['encode', join(FRAMES_DIR, 'coffee.png'), '--device', 'cam-0123456789ab', '--out', out]);
+        const ours = decodeFrame(readFileSync(out));
+        const theirs = decodeFrame(readFileSync(reference));
+        for (const field of ['codec', 'modelId', 'deviceId', 'sequence', 'prompt', 'clockUnreliable'] as const) assert.deepEqual(ours[field], theirs[field], field);
+        assert.equal(readFileSync(out).length, readFileSync(reference).length);
+        const a = dequantise(ours.tokens);
+        const b = dequantise(theirs.tokens);
+        const step = Math.max(ours.tokens.params.scales[0]!, theirs.tokens.params.scales[0]!);
+        assert.ok(compareTensors(a, b).maxAbsError <= 2 * step, `tokens differ by more than two quantisation steps`);
+      });
+
+      it('runs the daemon: frames reach the broker, an answer comes back and is stored', async () => {
+        const broker = await Mosquitto.start();
+        try {
+          const collector = await FrameCollector.connect(broker.url, `check-${artifact.name}`);
+          const dir = join(work, `run-${artifact.name}`);
+          mkdirSync(dir);
+          const config = join(dir, 'edge.json');
+          writeFileSync(config, JSON.stringify({
+            device: { id: 'binary-cam' },
+            camera: { type: 'directory', path: FRAMES_DIR },
+            capture: { intervalMs: 100, maxFrames: 2 },
+            outbox: { path: join(dir, 'outbox.db') },
+            mqtt: { url: broker.url, backoffInitialMs: 200, backoffMaxMs: 1000 },
+          }));
+          const [file, argv] = command(artifact, ['run', '-c', config]);
+          const { spawn } = await import('node:child_process');
+          const child = spawn(file, argv, { env: { ...process.env, SPLITOCULO_CACHE_DIR: join(work, `cache-${artifact.name}`) }, stdio: 'ignore' });
+          try {
+            await collector.waitForCount(2, 120_000);
+            const frame = collector.frames[0]!;
+            const answerer = await mqtt.connectAsync(broker.url);
+            await answerer.publishAsync('splitoculo/v1/binary-cam/answer', JSON.stringify({
+              v: 1, frameId: frame.frameId, device: 'binary-cam', modelId: frame.modelId, sequence: frame.sequence,
+              prompt: null, text: 'checked', tokens: 1, timings: { totalMs: 1 }, answeredAt: new Date().toISOString(),
+            }), { qos: 1 });
+            await answerer.endAsync();
+            let stored = '';
+            await waitUntil(() => existsSync(join(dir, 'outbox.db')), 1000, 'outbox');
+            for (let i = 0; i < 60 && !stored.includes('checked'); i++) {
+              stored = (await runArtifact(artifact, ['answers', '-c', config, '--json'])).stdout;
+            }
+            assert.match(stored, /"text":"checked"/);
+          } finally {
+            child.kill('SIGTERM');
+          }
+          await collector.close();
+        } finally {
+          await broker.dispose();
+        }
+      });
+    });
+  }
+});
