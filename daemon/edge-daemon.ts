@@ -7,7 +7,7 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import sharp from 'sharp';
-import { parseAnswer, AnswerError } from '../protocol/answer.ts';
+import { parseAnswer, AnswerError, type Answer } from '../protocol/answer.ts';
 import { loadModel } from '../protocol/manifest/load.ts';
 import { TopicMap } from '../protocol/topics.ts';
 import { BUILD_TIME_MS } from '../runtime/build-info.ts';
@@ -41,6 +41,7 @@ export function openOutbox(config: EdgeConfig): SqliteOutbox {
     limits: { maxRows: o.maxFrames, maxBytes: o.maxBytes, ttlMs: o.ttlSeconds * 1000, policy: o.policy, maxAnswers: o.maxAnswers },
     order: o.order,
     synchronous: o.synchronous,
+    minFreeBytes: o.minFreeBytes,
   });
 }
 
@@ -50,6 +51,7 @@ export class EdgeDaemon {
   readonly metrics = new EdgeMetrics();
   readonly #notifier = new SystemdNotifier();
   readonly #clock: ClockGuard;
+  readonly #answerHook: (answer: Answer) => void;
   #outbox: Outbox | null = null;
   #encoder: FrameEncoder | null = null;
   #source: FrameSource | null = null;
@@ -71,6 +73,7 @@ export class EdgeDaemon {
     this.#intervalMs = config.capture.intervalMs;
     this.#prompt = config.capture.prompt;
     this.#clock = new ClockGuard(BUILD_TIME_MS, log);
+    this.#answerHook = answerHook(config.answers, log);
   }
 
   get outbox(): Outbox {
@@ -231,7 +234,7 @@ export class EdgeDaemon {
     }
     this.metrics.answers.inc({ outcome: answer.error ? 'error' : 'stored' });
     this.log.info({ frameId: answer.frameId, sequence: answer.sequence, text: answer.text, error: answer.error }, 'answer');
-    answerHook(this.config.answers, this.log)(answer);
+    this.#answerHook(answer);
   }
 
   #onCommand(payload: Buffer): void {

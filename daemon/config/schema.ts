@@ -72,6 +72,8 @@ export const configSchema = z.object({
     order: z.enum(['oldest-first', 'newest-first']).default('oldest-first').describe('delivery order after an outage'),
     synchronous: z.enum(['normal', 'full']).default('normal').describe('SQLite synchronous: full survives power loss at one fsync per frame'),
     maxAnswers: z.number().int().positive().default(10_000).describe('answers kept'),
+    minFreeBytes: z.number().int().nonnegative().default(8 * 1024 * 1024)
+      .describe('free disk space to keep: below it the outbox counts as full (the policy applies)'),
   }).strict(),
   mqtt: z.object({
     url: z.string().min(1).describe('broker URL: mqtt://, mqtts://, mqtt+unix:// ...'),

@@ -5,6 +5,8 @@
  * limits; the file itself by `max_page_count`, so even a miscounted bound
  * ends in SQLITE_FULL (handled as "full") rather than a filled disk.
  */
+import { statfsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { FrameIdGenerator } from '../../protocol/wire/frame-id.ts';
 import {
@@ -25,6 +27,13 @@ export type Synchronous = 'off' | 'normal' | 'full' | 'extra';
 export interface SqliteOutboxOptions {
   path: string;
   limits: OutboxLimits;
+  /**
+   * Free space the file system must keep: below it the outbox counts as full
+   * (drop-oldest evicts, the others refuse). SQLite's WAL needs room for every
+   * write, deletions included, so a disk filled to the last byte could no
+   * longer even evict.
+   */
+  minFreeBytes?: number;
   order?: DeliveryOrder;
   synchronous?: Synchronous;
 }
@@ -61,12 +70,14 @@ interface FrameRow {
 export class SqliteOutbox implements Outbox {
   readonly #db: Database.Database;
   readonly #limits: OutboxLimits;
+  readonly #path: string;
+  readonly #minFreeBytes: number;
   readonly #order: DeliveryOrder;
   readonly #ids: FrameIdGenerator;
   #lastSequence: number;
   #lastFrameId: string | null;
-  #rows: number;
-  #bytes: number;
+  #rows = 0;
+  #bytes = 0;
   #answers: number;
   readonly #evicted: Record<EvictionReason, number> = { 'drop-oldest': 0, 'drop-newest': 0, ttl: 0 };
   #rejected = 0;
@@ -74,13 +85,17 @@ export class SqliteOutbox implements Outbox {
 
   constructor(options: SqliteOutboxOptions) {
     this.#limits = options.limits;
+    this.#path = options.path;
+    this.#minFreeBytes = options.minFreeBytes ?? 8 * 1024 * 1024;
     this.#order = options.order ?? 'oldest-first';
     this.#db = new Database(options.path);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma(`synchronous = ${(options.synchronous ?? 'full').toUpperCase()}`);
     this.#db.pragma(`page_size = ${PAGE_SIZE}`);
-    // A checkpointed WAL is truncated back to this size, so it cannot creep.
-    this.#db.pragma(`journal_size_limit = ${4 * 1024 * 1024}`);
+    // Small WAL: checkpoint every 256 KiB and truncate back to 1 MiB, so the log
+    // cannot take a small card's last megabytes.
+    this.#db.pragma('wal_autocheckpoint = 64');
+    this.#db.pragma(`journal_size_limit = ${1024 * 1024}`);
     this.#db.exec(SCHEMA);
     const maxPages = Math.ceil((options.limits.maxBytes * FILE_OVERHEAD_FACTOR + FILE_OVERHEAD_BYTES) / PAGE_SIZE);
     this.#db.pragma(`max_page_count = ${maxPages}`);
@@ -106,9 +121,7 @@ export class SqliteOutbox implements Outbox {
       answers: db.prepare<[number, number], StoredAnswer>('SELECT frame_id AS frameId, received_at AS receivedAt, payload FROM answers WHERE received_at > ? ORDER BY received_at ASC, rowid ASC LIMIT ?'),
       purge: db.prepare('DELETE FROM frames'),
     };
-    const totals = this.#statements.totals.get()!;
-    this.#rows = totals.rows;
-    this.#bytes = totals.bytes ?? 0;
+    this.#reload();
     this.#answers = this.#statements.countAnswers.get()!.n;
     // The newest identity is the newest stored row's, or, once that row is gone, the one
     // written to meta when it was removed.
@@ -118,10 +131,6 @@ export class SqliteOutbox implements Outbox {
     this.#lastSequence = useRow ? newest.seq : metaSequence;
     this.#lastFrameId = useRow ? newest.frame_id : (this.#statements.getMeta.get('last_frame_id')?.value ?? null);
     this.#ids = new FrameIdGenerator(this.#lastFrameId ? { after: this.#lastFrameId } : {});
-    for (const reason of Object.keys(this.#evicted) as EvictionReason[]) {
-      this.#evicted[reason] = Number(this.#statements.getMeta.get(`evicted_${reason}`)?.value ?? 0);
-    }
-    this.#rejected = Number(this.#statements.getMeta.get('rejected')?.value ?? 0);
   }
 
   nextIdentity(): FrameIdentity {
@@ -131,6 +140,29 @@ export class SqliteOutbox implements Outbox {
   }
 
   enqueue(frame: Omit<QueuedFrame, 'attempts'>, now = Date.now()): EnqueueResult {
+    if (frame.bytes.length > this.#limits.maxBytes) {
+      throw new OutboxFullError(`frame of ${frame.bytes.length} bytes exceeds the outbox byte bound ${this.#limits.maxBytes}`);
+    }
+    const evictedForSpace: Partial<Record<EvictionReason, number>> = {};
+    // SQLITE_FULL (the file's page cap, or the disk itself) rolls the transaction back;
+    // under drop-oldest, free the oldest frame and try again, otherwise refuse the frame.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = this.#enqueueOnce(frame, now);
+        for (const [reason, n] of Object.entries(evictedForSpace)) result.evicted[reason as EvictionReason] = (result.evicted[reason as EvictionReason] ?? 0) + n;
+        return result;
+      } catch (error) {
+        this.#reload(); // the rolled-back transaction may have changed our counters
+        if ((error as { code?: string }).code !== 'SQLITE_FULL') throw error;
+        if (this.#limits.policy !== 'drop-oldest' || attempt >= 256 || !this.#evictForSpace()) {
+          throw new OutboxFullError(`outbox storage is full (database page limit or disk; ${this.#rows} frames, ${this.#bytes} bytes queued): frame ${frame.sequence} refused`);
+        }
+        evictedForSpace['drop-oldest'] = (evictedForSpace['drop-oldest'] ?? 0) + 1;
+      }
+    }
+  }
+
+  #enqueueOnce(frame: Omit<QueuedFrame, 'attempts'>, now: number): EnqueueResult {
     const size = frame.bytes.length;
     const evicted: Partial<Record<EvictionReason, number>> = {};
     const count = (reason: EvictionReason, n = 1) => {
@@ -138,11 +170,10 @@ export class SqliteOutbox implements Outbox {
       this.#evicted[reason] += n;
       this.#statements.setMeta.run(`evicted_${reason}`, String(this.#evicted[reason]));
     };
-    if (size > this.#limits.maxBytes) throw new OutboxFullError(`frame of ${size} bytes exceeds the outbox byte bound ${this.#limits.maxBytes}`);
-    const run = this.#db.transaction((): boolean => {
+    const accepted = this.#db.transaction((): boolean => {
       const expired = this.#expire(now);
       if (expired) count('ttl', expired);
-      while (this.#rows + 1 > this.#limits.maxRows || this.#bytes + size > this.#limits.maxBytes) {
+      while (this.#rows + 1 > this.#limits.maxRows || this.#bytes + size > this.#limits.maxBytes || this.#diskLow(size)) {
         if (this.#limits.policy === 'drop-oldest') {
           if (!this.#dropOldest()) break;
           count('drop-oldest');
@@ -157,29 +188,74 @@ export class SqliteOutbox implements Outbox {
           return false;
         }
       }
-      this.#insertWithRoom(frame, count);
+      this.#statements.insert.run(frame.sequence, frame.frameId, frame.capturedAt, Buffer.from(frame.bytes.buffer, frame.bytes.byteOffset, frame.bytes.byteLength));
+      this.#rows += 1;
+      this.#bytes += size;
       return true;
-    });
-    const accepted = run();
+    })();
     if (!accepted && this.#limits.policy === 'reject') {
-      throw new OutboxFullError(`outbox full (${this.#rows} frames, ${this.#bytes} bytes; bounds ${this.#limits.maxRows} frames, ${this.#limits.maxBytes} bytes): frame ${frame.sequence} rejected`);
+      throw new OutboxFullError(`outbox full (${this.#fullReason(size)}): frame ${frame.sequence} rejected`);
     }
     return { accepted, evicted };
   }
 
-  /** Insert; if the file itself is full (SQLITE_FULL: page cap or disk), make room by policy. */
-  #insertWithRoom(frame: Omit<QueuedFrame, 'attempts'>, count: (reason: EvictionReason, n?: number) => void): void {
-    for (;;) {
-      try {
-        this.#statements.insert.run(frame.sequence, frame.frameId, frame.capturedAt, Buffer.from(frame.bytes.buffer, frame.bytes.byteOffset, frame.bytes.byteLength));
-        this.#rows += 1;
-        this.#bytes += frame.bytes.length;
-        return;
-      } catch (error) {
-        if ((error as { code?: string }).code !== 'SQLITE_FULL' || this.#limits.policy !== 'drop-oldest' || !this.#dropOldest()) throw error;
-        count('drop-oldest');
-      }
+  /**
+   * Deletes the oldest frame in a transaction of its own; false if none is left or
+   * the storage refuses even that. On a full disk the WAL is what fills it: fold it
+   * into the database first (freed pages there are reused by the next insert).
+   */
+  #evictForSpace(): boolean {
+    this.#checkpoint();
+    try {
+      const dropped = this.#db.transaction(() => {
+        if (!this.#dropOldest()) return false;
+        this.#evicted['drop-oldest'] += 1;
+        this.#statements.setMeta.run('evicted_drop-oldest', String(this.#evicted['drop-oldest']));
+        return true;
+      })();
+      this.#checkpoint();
+      return dropped;
+    } catch (error) {
+      this.#reload();
+      if ((error as { code?: string }).code === 'SQLITE_FULL') return false;
+      throw error;
     }
+  }
+
+  /** Folds the WAL into the database and truncates it; a full disk may refuse, which is fine. */
+  #checkpoint(): void {
+    try {
+      this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_FULL') throw error;
+    }
+  }
+
+  /**
+   * True when writing `bytes` more would leave less than the reserved free space.
+   * Pages freed inside the database file count as free: the next insert reuses them.
+   */
+  #diskLow(bytes: number): boolean {
+    if (this.#path === ':memory:' || this.#minFreeBytes <= 0) return false;
+    const fs = statfsSync(dirname(resolve(this.#path)));
+    const reusable = (this.#db.pragma('freelist_count', { simple: true }) as number) * PAGE_SIZE;
+    return fs.bavail * fs.bsize + reusable - 2 * bytes < this.#minFreeBytes;
+  }
+
+  #fullReason(size: number): string {
+    if (this.#diskLow(size)) return `disk: less than ${this.#minFreeBytes} bytes would stay free`;
+    return `${this.#rows} frames, ${this.#bytes} bytes; bounds ${this.#limits.maxRows} frames, ${this.#limits.maxBytes} bytes`;
+  }
+
+  /** Counters from the database itself, after a transaction was rolled back. */
+  #reload(): void {
+    const totals = this.#statements.totals.get()!;
+    this.#rows = totals.rows;
+    this.#bytes = totals.bytes ?? 0;
+    for (const reason of Object.keys(this.#evicted) as EvictionReason[]) {
+      this.#evicted[reason] = Number(this.#statements.getMeta.get(`evicted_${reason}`)?.value ?? 0);
+    }
+    this.#rejected = Number(this.#statements.getMeta.get('rejected')?.value ?? 0);
   }
 
   /**
@@ -306,7 +382,7 @@ export class SqliteOutbox implements Outbox {
 
   close(): void {
     if (!this.#db.open) return;
-    this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    this.#checkpoint(); // the next start then reads one file
     this.#db.close();
   }
 }
