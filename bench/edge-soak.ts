@@ -1,6 +1,6 @@
 // Runs the edge daemon as a child process against a real mosquitto for a
 // while and samples its resident memory and disk writes.
-//   node bench/edge-soak.ts [--minutes 10] [--model DIR] [--interval-ms 100] [--synchronous normal|full]
+//   node bench/edge-soak.ts [--minutes 10] [--model DIR] [--interval-ms 100] [--synchronous normal|full] [--binary dist/splitoculo-edge-linux-x64]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ const { values } = parseArgs({
     model: { type: 'string', default: '.cache/models/full' },
     'interval-ms': { type: 'string', default: '100' },
     synchronous: { type: 'string', default: 'normal' },
+    binary: { type: 'string' },
   },
 });
 const minutes = Number(values.minutes);
@@ -35,7 +36,7 @@ const config = writeConfig(dir, {
   mqtt: { url: broker.url },
   log: { level: 'info' },
 });
-const edge = new EdgeProcess(config);
+const edge = new EdgeProcess(config, [], { ...process.env, SPLITOCULO_CACHE_DIR: join(dir, 'cache') }, values.binary ? [values.binary] : undefined);
 await edge.waitFor((l) => l.msg === 'connected to the broker');
 const pid = edge.child.pid!;
 const status = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024;
@@ -53,7 +54,7 @@ while (Date.now() - start < minutes * 60_000) {
 const written = writes() - w0;
 const peak = status('VmHWM');
 await edge.stop();
-console.log(`\n${minutes} min at ${values['interval-ms']} ms per capture, synchronous=${values.synchronous}`);
+console.log(`\n${values.binary ?? 'source tree'}: ${minutes} min at ${values['interval-ms']} ms per capture, synchronous=${values.synchronous}`);
 console.log(`frames delivered: ${delivered}; resident memory at the end ${(samples.at(-1)!.rss / 1048576).toFixed(1)} MiB, peak ${(peak / 1048576).toFixed(1)} MiB`);
 console.log(`disk writes: ${written} bytes, ${(written / Math.max(delivered, 1)).toFixed(0)} bytes per frame (frame itself: 3,226 bytes)`);
 await collector.close();

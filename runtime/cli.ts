@@ -12,8 +12,23 @@ const EXPECTED = new Set([
   'AnswerError', 'TokenShapeError', 'ConfigError', 'CommanderError', 'CameraError', 'EncoderError', 'CommandError',
 ]);
 
+/**
+ * mqtt 5 parses broker URLs with url.parse, which Node 24 deprecates (DEP0169)
+ * on every start; the warning tells an operator nothing they can act on.
+ */
+function silenceUrlParseDeprecation(): void {
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
+    const options = rest[0];
+    const code = typeof options === 'object' && options !== null ? (options as { code?: string }).code : rest[1];
+    if (code === 'DEP0169') return;
+    emit(warning, ...rest);
+  }) as typeof process.emitWarning;
+}
+
 /** The root command of a bin; configured before subcommands are added, which inherit it. */
 export function createProgram(name: string, description: string): Command {
+  silenceUrlParseDeprecation();
   const program = new Command(name).description(description).showHelpAfterError().exitOverride();
   // Not commander's .version(): the report loads the native addons, so runCommandLine
   // answers it before parsing, and only when asked.

@@ -26,8 +26,9 @@ export class EdgeProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   #waiters: Array<() => void> = [];
 
-  constructor(configPath: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = process.env) {
-    this.child = spawn(process.execPath, [EDGE_BIN, 'run', '-c', configPath, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  /** `program` runs another build of the daemon, e.g. ['dist/splitoculo-edge-linux-x64']. */
+  constructor(configPath: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = process.env, program: string[] = [process.execPath, EDGE_BIN]) {
+    this.child = spawn(program[0]!, [...program.slice(1), 'run', '-c', configPath, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let partial = '';
     this.child.stdout!.on('data', (chunk: Buffer) => {
       partial += chunk.toString();
