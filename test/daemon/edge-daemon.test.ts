@@ -5,12 +5,13 @@ import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { merge } from '../../daemon/config/load.ts';
-import { EDGE_BIN, EdgeProcess, writeConfig, type LogLine } from '../helpers/edge-process.ts';
+import { EDGE_BIN, EdgeProcess, stopAllEdges, writeConfig, type LogLine } from '../helpers/edge-process.ts';
+import { TcpRelay } from '../helpers/tcp-proxy.ts';
 import { FrameCollector } from '../helpers/frame-collector.ts';
 import { freePort, Mosquitto } from '../helpers/mosquitto.ts';
 import { waitUntil } from '../helpers/wait.ts';
@@ -59,6 +60,8 @@ async function queueStatus(configPath: string) {
   return JSON.parse(stdout);
 }
 
+afterEach(stopAllEdges);
+
 describe('edge daemon with a real broker', () => {
   let broker: Mosquitto;
   before(async () => {
@@ -67,28 +70,30 @@ describe('edge daemon with a real broker', () => {
   after(async () => broker.dispose());
 
   it('queues while the broker is absent, then delivers every frame in order when it appears', async () => {
+    // The daemon reaches the broker through a relay that is not listening yet;
+    // the collector is connected to the broker all along.
+    const relay = new TcpRelay(await freePort(), broker.port);
     const collector = await FrameCollector.connect(broker.url, 'collector-absent');
-    await new Promise((r) => setTimeout(r, 1500)); // let mosquitto save the subscription
-    await collector.close();
-    await broker.stop();
-    const { path } = setup(broker.url, { capture: { maxFrames: 6 } });
+    const { path } = setup(relay.url, { capture: { maxFrames: 6 } });
     const edge = new EdgeProcess(path);
     await edge.waitFor(finished, 30_000, 'capture to finish');
     assert.equal(edge.count(queued), 6);
     assert.equal(edge.count(acked), 0);
-    await broker.start();
-    const back = await FrameCollector.connect(broker.url, 'collector-absent');
-    await back.waitForCount(6);
-    assert.deepEqual(back.firstArrivals(), seqs(edge, queued));
-    await waitUntil(() => edge.count(acked) >= 6, 5000, 'acks');
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(back.frames.length, 6, 'no frame is published twice on a healthy link');
-    assert.deepEqual(seqs(edge, queued), [...seqs(edge, queued)].sort((a, b) => a - b));
-    await waitUntil(() => edge.count(acked) >= 6, 5000, 'acks');
-    const exit = await edge.stop();
-    assert.equal(exit.code, 0, edge.stderr);
-    assert.equal((await queueStatus(path)).rows, 0);
-    await back.close();
+    await relay.open();
+    try {
+      await collector.waitForCount(6);
+      assert.deepEqual(collector.firstArrivals(), seqs(edge, queued));
+      assert.deepEqual(seqs(edge, queued), [...seqs(edge, queued)].sort((a, b) => a - b));
+      await waitUntil(() => edge.count(acked) >= 6, 5000, 'acks');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(collector.frames.length, 6, 'no frame is published twice on a healthy link');
+      const exit = await edge.stop();
+      assert.equal(exit.code, 0, edge.stderr);
+      assert.equal((await queueStatus(path)).rows, 0);
+    } finally {
+      await relay.close();
+      await collector.close();
+    }
   });
 
   it('survives the broker being killed and restarted mid-stream', async () => {

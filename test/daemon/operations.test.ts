@@ -5,13 +5,13 @@ import { execFile, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, afterEach, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import mqtt from 'mqtt';
 import { merge } from '../../daemon/config/load.ts';
 import { decodeFrame } from '../../protocol/wire/frame.ts';
 import { makePki } from '../helpers/certificates.ts';
-import { EDGE_BIN, EdgeProcess, writeConfig, type LogLine } from '../helpers/edge-process.ts';
+import { EDGE_BIN, EdgeProcess, stopAllEdges, writeConfig, type LogLine } from '../helpers/edge-process.ts';
 import { FrameCollector } from '../helpers/frame-collector.ts';
 import { freePort, Mosquitto } from '../helpers/mosquitto.ts';
 import { waitUntil } from '../helpers/wait.ts';
@@ -22,6 +22,7 @@ const root = mkdtempSync(join(tmpdir(), 'splitoculo-ops-'));
 chmodSync(root, 0o755); // mosquitto reads certificates and password files as its own user
 after(() => rmSync(root, { recursive: true, force: true }));
 let cases = 0;
+afterEach(stopAllEdges);
 
 function setup(url: string, overrides: Record<string, unknown> = {}): { path: string; dir: string } {
   const dir = join(root, `case-${cases++}`);

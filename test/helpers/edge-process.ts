@@ -18,6 +18,11 @@ process.on('exit', () => {
   for (const edge of live) edge.child.kill('SIGKILL');
 });
 
+/** For afterEach hooks: a failed test must not leave its daemon fighting the next one for a client id. */
+export async function stopAllEdges(): Promise<void> {
+  await Promise.all([...live].map((edge) => edge.stop('SIGKILL')));
+}
+
 export class EdgeProcess {
   readonly lines: LogLine[] = [];
   readonly raw: string[] = [];
