@@ -40,6 +40,7 @@ export interface EnqueueResult {
 export interface OutboxStats {
   rows: number;
   bytes: number;
+  /** Capture time of the oldest frame by sequence; null when empty. */
   oldestCapturedAt: number | null;
   evicted: Record<EvictionReason, number>;
   rejected: number;

@@ -114,7 +114,9 @@ export class SqliteOutbox implements Outbox {
       attempt: db.prepare<[number]>('UPDATE frames SET attempts = attempts + 1 WHERE seq = ?'),
       all: db.prepare<[], FrameRow>('SELECT seq, frame_id, captured_at, attempts, bytes FROM frames ORDER BY seq ASC'),
       totals: db.prepare<[], { rows: number; bytes: number | null }>('SELECT count(*) AS rows, sum(length(bytes)) AS bytes FROM frames'),
-      oldestCapture: db.prepare<[], { at: number | null }>('SELECT min(captured_at) AS at FROM frames'),
+      // The oldest by sequence (the primary key): stats() runs per frame, and a min()
+      // over captured_at would scan the whole queue without an index.
+      oldestCapture: db.prepare<[], { at: number }>('SELECT captured_at AS at FROM frames ORDER BY seq ASC LIMIT 1'),
       insertAnswer: db.prepare<[string, number, string]>('INSERT OR IGNORE INTO answers (frame_id, received_at, payload) VALUES (?, ?, ?)'),
       trimAnswers: db.prepare<[number]>('DELETE FROM answers WHERE frame_id IN (SELECT frame_id FROM answers ORDER BY received_at ASC, rowid ASC LIMIT ?)'),
       countAnswers: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM answers'),
@@ -344,7 +346,7 @@ export class SqliteOutbox implements Outbox {
     return {
       rows: this.#rows,
       bytes: this.#bytes,
-      oldestCapturedAt: this.#statements.oldestCapture.get()!.at,
+      oldestCapturedAt: this.#statements.oldestCapture.get()?.at ?? null,
       evicted: { ...this.#evicted },
       rejected: this.#rejected,
       answers: this.#answers,
