@@ -107,6 +107,11 @@ export class EdgeDaemon {
         onCaptured: () => this.metrics.captured.inc(),
         onDropped: (reason) => this.metrics.dropped.inc({ reason }),
         onFinished: (captures) => log.info({ captured: captures }, 'capture finished; the queue keeps draining'),
+        // Not progress: if every frame fails, the watchdog pings stop and systemd restarts us.
+        onFailed: (stage, error) => {
+          this.metrics.dropped.inc({ reason: `${stage}-failed` });
+          log.error({ stage, err: (error as Error).message ?? String(error) }, 'frame lost in the pipeline');
+        },
       },
       config.capture.maxFrames,
     );
@@ -165,7 +170,6 @@ export class EdgeDaemon {
 
   #tick(): void {
     if (this.#stopped) return;
-    this.#lastProgressAt = Date.now();
     this.#capture!.tick();
   }
 
@@ -173,9 +177,11 @@ export class EdgeDaemon {
     const started = performance.now();
     try {
       const { tensor } = await preprocessImage(image.bytes, this.#encoder!.model.manifest.preprocess, image.label);
+      this.#lastProgressAt = Date.now();
       return { image, tensor, preprocessMs: performance.now() - started };
     } catch (error) {
       if (!(error instanceof ImageError)) throw error;
+      this.#lastProgressAt = Date.now(); // a corrupt image is bad input, not a wedged pipeline
       this.metrics.dropped.inc({ reason: 'corrupt-image' });
       this.log.warn({ image: image.label, err: error.message }, 'corrupt image skipped');
       return null;

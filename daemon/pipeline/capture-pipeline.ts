@@ -25,6 +25,8 @@ export interface CaptureEvents {
   onCaptured(): void;
   onDropped(reason: DropReason): void;
   onFinished(captures: number): void;
+  /** A stage threw: the image is lost, the pipeline carries on with the next one. */
+  onFailed(stage: 'capture' | 'commit', error: unknown): void;
 }
 
 export class CapturePipeline<Prepared> {
@@ -81,6 +83,8 @@ export class CapturePipeline<Prepared> {
       if (prepared === null) return;
       if (this.#slot !== null) this.#events.onDropped('superseded');
       this.#slot = prepared;
+    } catch (error) {
+      this.#events.onFailed('capture', error);
     } finally {
       this.#preparing = false;
       this.#settle();
@@ -96,7 +100,11 @@ export class CapturePipeline<Prepared> {
         const job = this.#slot;
         this.#slot = null;
         this.#settle(); // a replay may prepare its next file while this one encodes
-        await this.#stages.commit(job);
+        try {
+          await this.#stages.commit(job);
+        } catch (error) {
+          this.#events.onFailed('commit', error);
+        }
       }
     } finally {
       this.#committing = false;

@@ -38,6 +38,7 @@ const tick = () => new Promise((r) => setImmediate(r));
 function harness(source: CountingSource, maxFrames?: number) {
   const log: string[] = [];
   const drops: string[] = [];
+  const failures: string[] = [];
   const commitGates: Array<ReturnType<typeof gate>> = [];
   let finished = -1;
   const pipeline = new CapturePipeline<number>(
@@ -55,10 +56,10 @@ function harness(source: CountingSource, maxFrames?: number) {
         log.push(`commit ${n} end`);
       },
     },
-    { onCaptured: () => undefined, onDropped: (reason) => drops.push(reason), onFinished: (n) => (finished = n) },
+    { onCaptured: () => undefined, onDropped: (reason) => drops.push(reason), onFinished: (n) => (finished = n), onFailed: (stage) => failures.push(stage) },
     maxFrames,
   );
-  return { pipeline, log, drops, commitGates, finishedAt: () => finished };
+  return { pipeline, log, drops, failures, commitGates, finishedAt: () => finished };
 }
 
 describe('capture pipeline', () => {
@@ -106,6 +107,28 @@ describe('capture pipeline', () => {
     await tick();
     assert.ok(h.log.includes('commit 5 start'), h.log.join(', '));
     assert.ok(!h.log.includes('commit 3 start'));
+  });
+
+  it('reports a failing stage and goes on with the next image', async () => {
+    let calls = 0;
+    const failures: string[] = [];
+    const committed: number[] = [];
+    const pipeline = new CapturePipeline<number>(
+      new CountingSource(false, 3),
+      {
+        prepare: async (image) => image.bytes[0]!,
+        commit: async (n) => {
+          if (++calls === 1) throw new Error('encoder worker died');
+          committed.push(n);
+        },
+      },
+      { onCaptured: () => undefined, onDropped: () => undefined, onFinished: () => undefined, onFailed: (stage) => failures.push(stage) },
+    );
+    pipeline.continuous = true;
+    pipeline.tick();
+    for (let i = 0; i < 20; i++) await tick();
+    assert.deepEqual(failures, ['commit']);
+    assert.deepEqual(committed, [2, 3]);
   });
 
   it('stop() finishes the image in hand', async () => {
