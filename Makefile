@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/.cache/node/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 # onnxruntime-node's install script fetches CUDA files from outside the npm registry.
 export ONNXRUNTIME_NODE_INSTALL := skip
 
-.PHONY: all deps test test-node test-python typecheck demo models-tiny models-full binary binary-check install uninstall clean
+.PHONY: all deps test test-node test-python typecheck demo models-tiny models-tiny-qwen models-full binary binary-check install uninstall clean
 
 all: deps
 
@@ -42,6 +42,11 @@ demo: deps
 
 models-tiny: deps
 	$(PYTHON) models/export.py --preset tiny --split-layer 4 --random-seed 1 --out models/tiny
+
+# Random-weight Qwen2.5-VL stand-in (real tokenizer and layout; answers are noise), made by the same
+# commands a user runs on real weights: models/qwen.py tail / language-model.
+models-tiny-qwen: deps
+	$(PYTHON) models/qwen.py tiny --split-layer 4 --seed 1 --out models/tiny-qwen
 
 models-full: deps
 	$(PYTHON) models/export.py --preset full --split-layer 4 --random-seed 1 --out .cache/models/full

