@@ -115,26 +115,15 @@ export class LocalAnswerer implements Answerer {
   }
 
   async answerAll(requests: readonly AnswerRequest[]): Promise<PromiseSettledResult<Answer>[]> {
-    const results: PromiseSettledResult<Answer>[] = new Array(requests.length);
-    const byModel = new Map<string, number[]>();
-    requests.forEach((request, i) => byModel.set(request.manifest.modelId, [...(byModel.get(request.manifest.modelId) ?? []), i]));
-    for (const indexes of byModel.values()) {
-      const group = indexes.map((i) => requests[i]!);
-      const started = performance.now();
-      let embeds: Float32Array[];
+    const tails = await this.#tails.runRequests(requests);
+    const results: PromiseSettledResult<Answer>[] = [];
+    // One generation at a time: the language model already uses every core for one sequence on a CPU.
+    for (const [i, tail] of tails.entries()) {
       try {
-        embeds = await this.#tails.run(group[0]!.manifest, group.map((r) => r.features));
+        if ('error' in tail) throw tail.error;
+        results.push({ status: 'fulfilled', value: await this.#generate(requests[i]!, tail.embeds, tail.tailMs) });
       } catch (error) {
-        for (const i of indexes) results[i] = { status: 'rejected', reason: error };
-        continue;
-      }
-      const tailMs = (performance.now() - started) / group.length;
-      for (const [k, i] of indexes.entries()) {
-        try {
-          results[i] = { status: 'fulfilled', value: await this.#generate(requests[i]!, embeds[k]!, tailMs) };
-        } catch (error) {
-          results[i] = { status: 'rejected', reason: error };
-        }
+        results.push({ status: 'rejected', reason: error });
       }
     }
     return results;

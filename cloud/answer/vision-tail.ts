@@ -6,8 +6,12 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { Manifest } from '../../protocol/manifest/schema.ts';
+import type { AnswerRequest } from './answerer.ts';
 import { AnswererError } from './errors.ts';
 import { findTail, tailBaseName, type QwenFolder, type TailDescription } from './qwen-folder.ts';
+
+/** A request's image embeddings and its share of the batched tail run, or why there are none. */
+export type TailResult = { embeds: Float32Array; tailMs: number } | { error: Error };
 
 export interface TailOptions {
   executionProviders?: string[];
@@ -70,6 +74,34 @@ export class VisionTails {
     const embeds = outputs['image_embeds']!.data as Float32Array;
     const size = description.imageTokens * description.outHiddenSize;
     return features.map((_, i) => embeds.slice(i * size, (i + 1) * size));
+  }
+
+  /**
+   * Embeddings for every request: one tail run per model, a request whose
+   * features have the wrong size failing alone instead of failing its batch.
+   */
+  async runRequests(requests: readonly AnswerRequest[]): Promise<TailResult[]> {
+    const results: TailResult[] = new Array(requests.length);
+    const byModel = new Map<string, number[]>();
+    requests.forEach((request, i) => {
+      const { tokens, hiddenSize } = request.manifest.target;
+      if (request.features.length !== tokens * hiddenSize) {
+        results[i] = { error: new AnswererError('bad-shape', `features hold ${request.features.length} values, model ${request.manifest.name} predicts ${tokens}x${hiddenSize} = ${tokens * hiddenSize}`) };
+        return;
+      }
+      byModel.set(request.manifest.modelId, [...(byModel.get(request.manifest.modelId) ?? []), i]);
+    });
+    for (const indexes of byModel.values()) {
+      const started = performance.now();
+      try {
+        const embeds = await this.run(requests[indexes[0]!]!.manifest, indexes.map((i) => requests[i]!.features));
+        const tailMs = (performance.now() - started) / indexes.length;
+        indexes.forEach((i, k) => (results[i] = { embeds: embeds[k]!, tailMs }));
+      } catch (error) {
+        for (const i of indexes) results[i] = { error: error as Error };
+      }
+    }
+    return results;
   }
 
   async close(): Promise<void> {
