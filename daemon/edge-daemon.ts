@@ -21,7 +21,7 @@ import { OutboxFullError, type Outbox } from './outbox/outbox.ts';
 import { SqliteOutbox } from './outbox/sqlite-outbox.ts';
 import { ClockGuard } from './ops/clock-guard.ts';
 import { EdgeMetrics } from './ops/metrics.ts';
-import { SystemdNotifier } from './ops/systemd.ts';
+import { SystemdNotifier } from '../runtime/systemd.ts';
 import { FrameEncoder } from './pipeline/frame-encoder.ts';
 import { CapturePipeline } from './pipeline/capture-pipeline.ts';
 import { ImageError, preprocessImage } from './pipeline/preprocess.ts';
@@ -233,6 +233,12 @@ export class EdgeDaemon {
     if (answer.device !== this.config.device.id) {
       this.metrics.answers.inc({ outcome: 'invalid' });
       throw new AnswerError(`answer for device ${answer.device} arrived on ${this.config.device.id}'s topic`);
+    }
+    if (answer.frameId === null) {
+      // The worker could not read some frame of ours (corrupted in transit): nothing to file it under.
+      this.metrics.answers.inc({ outcome: 'unreadable-frame' });
+      this.log.warn({ error: answer.error }, 'the cloud could not read a frame from this device');
+      return;
     }
     if (!this.#outbox!.storeAnswer(answer.frameId, JSON.stringify(answer))) {
       this.metrics.answers.inc({ outcome: 'duplicate' });

@@ -11,6 +11,7 @@ export const ANSWER_ERROR_CODES = [
   'bad-frame',        // the frame did not decode (FrameError code in the message)
   'device-mismatch',  // topic device differs from the frame header's
   'unknown-model',    // no loaded model has the frame's model id
+  'bad-prompt',       // the frame's prompt cannot be put to the model (control tokens)
   'answerer-failed',  // the language model or vLLM failed
   'deadline-exceeded',
   'overloaded',
@@ -22,9 +23,9 @@ const milliseconds = z.number().finite().nonnegative();
 export const answerSchema = z
   .object({
     v: z.literal(1).describe('answer envelope version'),
-    frameId: z.string().refine(isFrameId, 'expected a UUIDv7 frame id').describe('id of the frame answered'),
+    frameId: z.string().refine(isFrameId, 'expected a UUIDv7 frame id').nullable().describe('id of the frame answered; null when the frame could not be read'),
     device: z.string().min(1).max(DEVICE_ID_MAX_LENGTH).describe('device that sent the frame'),
-    modelId: z.string().regex(/^[0-9a-f]{32}$/).describe('model id from the frame header'),
+    modelId: z.string().regex(/^[0-9a-f]{32}$/).nullable().describe('model id from the frame header; null when the frame could not be read'),
     sequence: z.number().int().nonnegative().optional().describe("device's sequence number of the frame"),
     prompt: z.string().nullable().describe('question asked, null for the default prompt'),
     text: z.string().optional().describe('the answer'),
@@ -49,6 +50,9 @@ export const answerSchema = z
   .strict()
   .refine((a) => (a.text === undefined) !== (a.error === undefined), {
     message: 'exactly one of text or error must be present',
+  })
+  .refine((a) => a.frameId !== null || a.error?.code === 'bad-frame', {
+    message: 'frameId may only be null in a bad-frame error',
   });
 
 export type Answer = z.infer<typeof answerSchema>;

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import mqtt from 'mqtt';
 import { loadModel } from '../../protocol/manifest/load.ts';
-import { createLogger } from '../ops/logger.ts';
+import { createLogger } from '../../runtime/logger.ts';
 import { createSource } from '../sources/create-source.ts';
 import { addConfigOptions, configFromFlags, type ConfigFlags } from './config-options.ts';
 

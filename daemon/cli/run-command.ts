@@ -1,7 +1,7 @@
 /** `splitoculo-edge run`: the daemon. SIGTERM/SIGINT stop it cleanly (exit 0). */
 import type { Command } from 'commander';
 import { EdgeDaemon } from '../edge-daemon.ts';
-import { createLogger } from '../ops/logger.ts';
+import { createLogger } from '../../runtime/logger.ts';
 import { addConfigOptions, configFromFlags, type ConfigFlags } from './config-options.ts';
 
 export function registerRun(program: Command): void {

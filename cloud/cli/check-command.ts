@@ -1,0 +1,47 @@
+/** `splitoculo-cloud check`: config, models, answerer files and broker, each reported; exit 1 if any fails. */
+import type { Command } from 'commander';
+import mqtt from 'mqtt';
+import { loadModel } from '../../protocol/manifest/load.ts';
+import { createAnswerer } from '../answer/create-answerer.ts';
+import { addConfigOptions, cloudConfigFromFlags, type ConfigFlags } from './config-options.ts';
+
+export function registerCheck(program: Command): void {
+  addConfigOptions(program.command('check').description('validate config, models, the answerer\'s files and the broker, then exit')
+    .option('--timeout <ms>', 'broker check', (v) => Number(v), 10_000)).action(async (flags: ConfigFlags & { timeout: number }) => {
+    const config = cloudConfigFromFlags(flags); // throws ConfigError naming the path
+    console.log(`ok   config: ${config.models.paths.length} model(s), ${config.answerer.type} answerer`);
+    const manifests: Awaited<ReturnType<typeof loadModel>>['manifest'][] = [];
+    const checks: Array<[string, () => Promise<string>]> = [
+      ...config.models.paths.map((path): [string, () => Promise<string>] => [`model ${path}`, async () => {
+        const model = await loadModel(path, ['cloud']);
+        manifests.push(model.manifest);
+        return `${model.manifest.name} ${model.manifest.modelId}, split layer ${model.manifest.splitLayer}, cloud.onnx hash verified`;
+      }]),
+      ['answerer', async () => {
+        const answerer = await createAnswerer(config.answerer);
+        try {
+          await answerer.prepare(manifests);
+          return `${answerer.description}: vision tails for ${manifests.length} model(s) loaded`;
+        } finally {
+          await answerer.close();
+        }
+      }],
+      ['broker', async () => {
+        if (!config.mqtt.url) return 'embedded broker (started by run)';
+        const client = await mqtt.connectAsync(config.mqtt.url, { reconnectPeriod: 0, connectTimeout: flags.timeout, clientId: `splitoculo-cloud-check-${process.pid}` });
+        await client.endAsync();
+        return `${config.mqtt.url} reachable`;
+      }],
+    ];
+    let failed = 0;
+    for (const [name, check] of checks) {
+      try {
+        console.log(`ok   ${name}: ${await check()}`);
+      } catch (error) {
+        failed++;
+        console.log(`FAIL ${name}: ${(error as Error).message}`);
+      }
+    }
+    if (failed) process.exitCode = 1;
+  });
+}

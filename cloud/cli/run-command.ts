@@ -1,0 +1,42 @@
+/** `splitoculo-cloud run`: the worker. SIGTERM/SIGINT finish the frames in progress, then exit 0. */
+import { type Command, InvalidArgumentError } from 'commander';
+import { createLogger } from '../../runtime/logger.ts';
+import { CloudWorker } from '../worker/cloud-worker.ts';
+import { addConfigOptions, cloudConfigFromFlags, type ConfigFlags } from './config-options.ts';
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new InvalidArgumentError(`expected a TCP port 0..65535, got ${JSON.stringify(value)}`);
+  return port;
+}
+
+export function registerRun(program: Command): void {
+  addConfigOptions(
+    program.command('run').description('run the cloud worker: frames from MQTT -> features -> Qwen2.5-VL -> answers on MQTT')
+      .option('--embedded-broker [port]', 'also run an in-process MQTT 3.1.1 broker on this port (default 1883)', parsePort),
+  ).action(async (flags: ConfigFlags & { embeddedBroker?: number | true }) => {
+    const broker = flags.embeddedBroker === undefined ? [] : ['broker.embedded=true', ...(flags.embeddedBroker === true ? [] : [`broker.port=${flags.embeddedBroker}`])];
+    const config = cloudConfigFromFlags(flags, broker);
+    const log = createLogger(config.log.level, { name: 'splitoculo-cloud' });
+    const worker = new CloudWorker(config, log);
+    let signalled = false;
+    const stop = (signal: string) => {
+      if (signalled) return;
+      signalled = true;
+      log.info({ signal }, 'stopping: finishing frames in progress');
+      worker.stop().then(() => process.exit(0), (error) => {
+        log.error({ err: (error as Error).message }, 'stop failed');
+        process.exit(1);
+      });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    try {
+      await worker.start();
+    } catch (error) {
+      await worker.stop().catch(() => undefined);
+      throw error;
+    }
+    await new Promise(() => undefined); // runs until a signal
+  });
+}

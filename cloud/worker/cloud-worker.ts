@@ -1,0 +1,212 @@
+/**
+ * The cloud worker: starts and stops the independent parts (models, dedup
+ * store, answerer, embedded broker, subscriber, metrics, systemd) and wires
+ * frames through them: intake -> dedup -> batcher -> processor -> publish ->
+ * acknowledge. A frame is acknowledged to the broker only after its answer
+ * (or its error answer) has been acknowledged by the broker in turn.
+ */
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { encodeAnswer, type Answer as AnswerEnvelope } from '../../protocol/answer.ts';
+import { TopicMap } from '../../protocol/topics.ts';
+import { SystemdNotifier } from '../../runtime/systemd.ts';
+import { VERSION } from '../../runtime/version.ts';
+import type { Answerer } from '../answer/answerer.ts';
+import { createAnswerer } from '../answer/create-answerer.ts';
+import type { CloudConfig } from '../config/schema.ts';
+import { CloudMetrics } from '../ops/metrics.ts';
+import { Batcher } from './batcher.ts';
+import { DedupStore } from './dedup-store.ts';
+import { EmbeddedBroker } from './embedded-broker.ts';
+import { envelope, processBatch, type FrameJob } from './frame-processor.ts';
+import { takeFrame } from './frame-intake.ts';
+import { FrameSubscriber, type IncomingFrame } from './frame-subscriber.ts';
+import { ModelRegistry } from './model-registry.ts';
+
+interface Job extends FrameJob {
+  /** The message and any redelivered copies that arrived while it was in progress. */
+  messages: IncomingFrame[];
+}
+
+export interface WorkerDeps {
+  /** Replaces the configured answerer (benchmarks, tests of the MQTT side). */
+  answerer?: Answerer;
+}
+
+export class CloudWorker {
+  readonly config: CloudConfig;
+  readonly log: Logger;
+  readonly metrics = new CloudMetrics();
+  readonly workerId: string;
+  readonly topics: TopicMap;
+  readonly #deps: WorkerDeps;
+  readonly #notifier = new SystemdNotifier();
+  readonly #inProgress = new Map<string, Job>();
+  readonly #stopController = new AbortController();
+  #models: ModelRegistry | null = null;
+  #dedup: DedupStore | null = null;
+  #answerer: Answerer | null = null;
+  #broker: EmbeddedBroker | null = null;
+  #subscriber: FrameSubscriber | null = null;
+  #batcher: Batcher<Job> | null = null;
+  #stopped: Promise<void> | null = null;
+  metricsPort: number | null = null;
+  brokerPort: number | null = null;
+
+  constructor(config: CloudConfig, log: Logger, deps: WorkerDeps = {}) {
+    this.config = config;
+    this.log = log;
+    this.#deps = deps;
+    this.workerId = config.worker.id ?? `${hostname()}-${process.pid}`;
+    this.topics = new TopicMap(config.mqtt.topicPrefix);
+  }
+
+  get pending(): number {
+    return this.#subscriber?.pending ?? 0;
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this;
+    this.#dedup = new DedupStore(config.dedup.path, { maxEntries: config.dedup.maxEntries, ttlMs: config.dedup.ttlHours * 3_600_000 });
+    this.#models = await ModelRegistry.open(config.models.paths, { threads: config.models.threads, log });
+    this.#answerer = this.#deps.answerer ?? (await createAnswerer(config.answerer));
+    await this.#answerer.prepare(this.#models.all.map((served) => served.model.manifest));
+    log.info({ answerer: this.#answerer.description }, 'answerer ready');
+    if (config.metrics.port !== undefined) this.metricsPort = await this.metrics.serve(config.metrics.port, config.metrics.host);
+    if (config.broker.embedded) {
+      this.#broker = await EmbeddedBroker.start(config.broker.host, config.broker.port, log);
+      this.brokerPort = this.#broker.port;
+    }
+    const w = config.worker;
+    this.#batcher = new Batcher<Job>({
+      batchSize: w.batchSize,
+      waitMs: w.batchWaitMs,
+      concurrency: w.concurrency,
+      keyOf: (job) => job.frame.modelId,
+      run: (jobs) => this.#runBatch(jobs),
+    });
+    const host = ['0.0.0.0', '::'].includes(config.broker.host) ? '127.0.0.1' : config.broker.host;
+    const url = config.mqtt.url ?? `mqtt://${host}:${this.brokerPort}`;
+    this.#subscriber = new FrameSubscriber({
+      mqtt: { ...config.mqtt, url },
+      clientId: config.mqtt.clientId ?? `splitoculo-cloud-${this.workerId}`.slice(0, 128),
+      topics: this.topics,
+      maxPending: w.maxPending,
+      log,
+      onFrame: (frame) => this.#onFrame(frame),
+      onConnection: (up) => this.metrics.brokerUp.set(up ? 1 : 0),
+    });
+    await this.#subscriber.start();
+    log.info({ worker: this.workerId, version: VERSION, models: this.#models.ids, protocol: this.#subscriber.protocol }, 'cloud worker running');
+    this.#notifier.ready(`serving ${this.#models.ids.length} model(s)`);
+    this.#notifier.startWatchdog(() => this.#subscriber?.connected ?? false);
+  }
+
+  #onFrame(message: IncomingFrame): void {
+    this.metrics.received.inc();
+    this.metrics.pending.set(this.pending);
+    const receivedAt = performance.now();
+    const intake = takeFrame(message.topic, message.payload, this.topics, this.#models!);
+    if (!intake.ok) {
+      if (intake.rejection === null) {
+        this.metrics.ignored.inc();
+        this.log.warn({ topic: message.topic, reason: intake.reason }, 'message ignored');
+        message.ack();
+        return;
+      }
+      const { rejection } = intake;
+      this.metrics.failed.inc({ reason: rejection.code });
+      this.log.warn({ device: rejection.deviceId, frameId: rejection.frame?.frameId, code: rejection.code, reason: rejection.message }, 'frame refused');
+      const answer = envelope({ deviceId: rejection.deviceId, receivedAt, ...(rejection.frame && { frame: rejection.frame }) }, this.workerId,
+        { error: { code: rejection.code, message: rejection.message } }, {});
+      void this.#deliver(answer, [message]);
+      return;
+    }
+    const { frame } = intake;
+    const stored = this.#dedup!.get(frame.frameId);
+    if (stored !== undefined) {
+      this.metrics.duplicates.inc();
+      this.log.debug({ frameId: frame.frameId }, 'duplicate frame: answering from the dedup store');
+      void this.#publish(intake.deviceId, frame.frameId, Buffer.from(stored), [message]);
+      return;
+    }
+    const running = this.#inProgress.get(frame.frameId);
+    if (running) {
+      this.metrics.duplicates.inc();
+      running.messages.push(message);
+      return;
+    }
+    const job: Job = { ...intake, receivedAt, deadline: Date.now() + this.config.worker.deadlineMs, messages: [message] };
+    this.#inProgress.set(frame.frameId, job);
+    this.#batcher!.add(job);
+  }
+
+  async #runBatch(jobs: Job[]): Promise<void> {
+    this.metrics.batchSize.observe(jobs.length);
+    const answers = await processBatch(jobs, {
+      answerer: this.#answerer!,
+      defaultPrompt: this.config.worker.defaultPrompt,
+      workerId: this.workerId,
+      signal: this.#stopController.signal,
+    });
+    await Promise.all(answers.map((answer, i) => {
+      const job = jobs[i]!;
+      this.#inProgress.delete(job.frame.frameId);
+      if (answer.error && this.#stopController.signal.aborted) {
+        // Cut short by a stop: leave the frame unacknowledged for the next worker run instead of answering an error.
+        for (const message of job.messages) message.release();
+        return undefined;
+      }
+      if (answer.error) this.metrics.failed.inc({ reason: answer.error.code });
+      else this.metrics.answered.inc();
+      for (const [stage, ms] of Object.entries(answer.timings)) this.metrics.stageSeconds.observe({ stage: stage.replace(/Ms$/, '') }, ms / 1000);
+      this.log.info({ device: job.deviceId, frameId: job.frame.frameId, text: answer.text, error: answer.error, timings: answer.timings }, 'answered');
+      return this.#deliver(answer, job.messages);
+    }));
+  }
+
+  /** Remembers the answer (when it has a frame id), publishes it, then acknowledges the frame messages. */
+  async #deliver(answer: AnswerEnvelope, messages: IncomingFrame[]): Promise<void> {
+    const payload = encodeAnswer(answer);
+    if (answer.frameId !== null) this.#dedup!.put(answer.frameId, payload.toString('utf8'));
+    await this.#publish(answer.device, answer.frameId, payload, messages);
+  }
+
+  async #publish(deviceId: string, frameId: string | null, payload: Buffer, messages: IncomingFrame[]): Promise<void> {
+    try {
+      await this.#subscriber!.publish(this.topics.answer(deviceId), payload);
+      for (const message of messages) message.ack();
+    } catch (error) {
+      // Not acknowledged: the broker redelivers the frame after a reconnect, and the dedup store answers it.
+      this.metrics.publishFailures.inc();
+      this.log.warn({ device: deviceId, frameId, err: (error as Error).message }, 'answer not delivered; the frame stays unacknowledged');
+      for (const message of messages) message.release();
+    } finally {
+      this.metrics.pending.set(this.pending);
+    }
+  }
+
+  /** Finishes the frames in progress (up to worker.stopTimeoutMs), then closes everything. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
+    this.#notifier.stopping();
+    this.#notifier.stop();
+    this.#subscriber?.pause();
+    if (this.#batcher) {
+      const timeout = setTimeout(() => this.#stopController.abort('worker stopping'), this.config.worker.stopTimeoutMs);
+      await this.#batcher.drain();
+      clearTimeout(timeout);
+    }
+    await this.#subscriber?.stop();
+    await this.#answerer?.close().catch((error) => this.log.warn({ err: (error as Error).message }, 'answerer close failed'));
+    await this.#models?.close();
+    this.#dedup?.close();
+    await this.#broker?.stop();
+    await this.metrics.close();
+    this.log.info('cloud worker stopped');
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Answers already given, by frame id, in a small SQLite file. QoS 1 delivers
+ * a frame at least once; a redelivered frame gets its stored answer again
+ * instead of a second inference. The window is bounded by count and age.
+ */
+import Database from 'better-sqlite3';
+
+export interface DedupLimits {
+  maxEntries: number;
+  ttlMs: number;
+}
+
+const PRUNE_EVERY = 256;
+
+export class DedupStore {
+  readonly #db: Database.Database;
+  readonly #limits: DedupLimits;
+  readonly #get: Database.Statement<[string], { payload: string }>;
+  readonly #put: Database.Statement<[string, number, string]>;
+  readonly #pruneOld: Database.Statement<[number]>;
+  readonly #pruneCount: Database.Statement<[number]>;
+  #writes = 0;
+
+  constructor(path: string, limits: DedupLimits) {
+    this.#db = new Database(path);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = NORMAL');
+    this.#db.exec('CREATE TABLE IF NOT EXISTS answered (frame_id TEXT PRIMARY KEY, answered_at INTEGER NOT NULL, payload TEXT NOT NULL) WITHOUT ROWID');
+    this.#db.exec('CREATE INDEX IF NOT EXISTS answered_at ON answered (answered_at)');
+    this.#limits = limits;
+    this.#get = this.#db.prepare('SELECT payload FROM answered WHERE frame_id = ?');
+    this.#put = this.#db.prepare('INSERT OR REPLACE INTO answered (frame_id, answered_at, payload) VALUES (?, ?, ?)');
+    this.#pruneOld = this.#db.prepare('DELETE FROM answered WHERE answered_at < ?');
+    this.#pruneCount = this.#db.prepare(
+      'DELETE FROM answered WHERE frame_id IN (SELECT frame_id FROM answered ORDER BY answered_at DESC LIMIT -1 OFFSET ?)',
+    );
+    this.prune();
+  }
+
+  /** The stored answer JSON for a frame id, if it is still in the window. */
+  get(frameId: string): string | undefined {
+    return this.#get.get(frameId)?.payload;
+  }
+
+  put(frameId: string, payload: string, now = Date.now()): void {
+    this.#put.run(frameId, now, payload);
+    if (++this.#writes % PRUNE_EVERY === 0) this.prune(now);
+  }
+
+  prune(now = Date.now()): void {
+    this.#pruneOld.run(now - this.#limits.ttlMs);
+    this.#pruneCount.run(this.#limits.maxEntries);
+  }
+
+  get size(): number {
+    return (this.#db.prepare('SELECT count(*) AS n FROM answered').get() as { n: number }).n;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * One batch of frames of one model: cloud.onnx on all of them at once (with
+ * the manifest's rescale), then the answerer, then the answer envelopes with
+ * the time each stage took. Failures become error answers, one per frame.
+ */
+import type { Answer as AnswerEnvelope, AnswerErrorCode } from '../../protocol/answer.ts';
+import type { WireFrame } from '../../protocol/wire/frame.ts';
+import type { Answer, Answerer } from '../answer/answerer.ts';
+import { AnswererError } from '../answer/errors.ts';
+import type { ServedModel } from './model-registry.ts';
+
+export interface FrameJob {
+  deviceId: string;
+  frame: WireFrame;
+  served: ServedModel;
+  /** Wire decoding and checks, at intake. */
+  decodeMs: number;
+  /** performance.now() at arrival. */
+  receivedAt: number;
+  /** Epoch milliseconds after which the answer is no longer wanted. */
+  deadline: number;
+}
+
+export interface ProcessorDeps {
+  answerer: Answerer;
+  defaultPrompt: string;
+  workerId: string;
+  /** Aborted when the worker stops without time to finish. */
+  signal?: AbortSignal;
+}
+
+export interface StageTimes {
+  queueMs: number;
+  cloudMs: number;
+  tailMs?: number;
+  languageModelMs?: number;
+}
+
+export function envelope(job: Pick<FrameJob, 'deviceId' | 'receivedAt'> & { frame?: WireFrame }, workerId: string,
+  outcome: { text: string; tokens: number } | { error: { code: AnswerErrorCode; message: string } }, timings: Partial<StageTimes> & { decodeMs?: number }): AnswerEnvelope {
+  const { frame } = job;
+  return {
+    v: 1,
+    frameId: frame?.frameId ?? null,
+    device: job.deviceId,
+    modelId: frame?.modelId ?? null,
+    ...(frame && { sequence: frame.sequence }),
+    prompt: frame?.prompt ?? null,
+    ...outcome,
+    ...('error' in outcome && { error: { code: outcome.error.code, message: outcome.error.message.slice(0, 2000) } }),
+    timings: { ...roundAll(timings), totalMs: round(performance.now() - job.receivedAt) },
+    worker: workerId,
+    answeredAt: new Date().toISOString(),
+  };
+}
+
+function round(ms: number): number {
+  return Math.max(0, Math.round(ms * 10) / 10);
+}
+
+function roundAll(timings: Record<string, number | undefined>): Record<string, number> {
+  return Object.fromEntries(Object.entries(timings).filter(([, v]) => v !== undefined).map(([k, v]) => [k, round(v!)]));
+}
+
+function errorCode(error: unknown): AnswerErrorCode {
+  if (error instanceof AnswererError) {
+    if (error.code === 'deadline') return 'deadline-exceeded';
+    if (error.code === 'bad-prompt') return 'bad-prompt';
+  }
+  return 'answerer-failed';
+}
+
+/** Answer envelopes for the jobs, in order; all jobs are for the same model. */
+export async function processBatch(jobs: readonly FrameJob[], deps: ProcessorDeps): Promise<AnswerEnvelope[]> {
+  const started = performance.now();
+  const queueMs = jobs.map((job) => started - job.receivedAt);
+  const { decoder, model } = jobs[0]!.served;
+  let features: Float32Array[];
+  try {
+    features = await decoder.decode(jobs.map((job) => job.frame.tokens));
+  } catch (error) {
+    return jobs.map((job, i) => envelope(job, deps.workerId, { error: { code: 'answerer-failed', message: `cloud network failed: ${(error as Error).message}` } }, { queueMs: queueMs[i]!, decodeMs: job.decodeMs }));
+  }
+  const cloudMs = (performance.now() - started) / jobs.length;
+  const results: PromiseSettledResult<Answer>[] = await deps.answerer.answerAll(jobs.map((job, i) => ({
+    features: features[i]!,
+    manifest: model.manifest,
+    prompt: job.frame.prompt ?? deps.defaultPrompt,
+    deadline: job.deadline,
+    ...(deps.signal && { signal: deps.signal }),
+  })));
+  return jobs.map((job, i) => {
+    const result = results[i]!;
+    const base = { queueMs: queueMs[i]!, decodeMs: job.decodeMs, cloudMs };
+    if (result.status === 'rejected') {
+      const error = result.reason as Error;
+      return envelope(job, deps.workerId, { error: { code: errorCode(error), message: error.message } }, base);
+    }
+    const { text, tokens, timings } = result.value;
+    return envelope(job, deps.workerId, { text, tokens }, { ...base, tailMs: timings.tailMs, languageModelMs: timings.languageMs });
+  });
+}
