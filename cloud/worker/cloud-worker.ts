@@ -72,7 +72,10 @@ export class CloudWorker {
     this.#answerer = this.#deps.answerer ?? (await createAnswerer(config.answerer));
     await this.#answerer.prepare(this.#models.all.map((served) => served.model.manifest));
     log.info({ answerer: this.#answerer.description }, 'answerer ready');
-    if (config.metrics.port !== undefined) this.metricsPort = await this.metrics.serve(config.metrics.port, config.metrics.host);
+    if (config.metrics.port !== undefined) {
+      this.metricsPort = await this.metrics.serve(config.metrics.port, config.metrics.host);
+      log.info({ host: config.metrics.host, port: this.metricsPort }, 'metrics listening');
+    }
     if (config.broker.embedded) {
       this.#broker = await EmbeddedBroker.start(config.broker.host, config.broker.port, log);
       this.brokerPort = this.#broker.port;

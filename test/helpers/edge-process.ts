@@ -1,10 +1,12 @@
-// The edge daemon as a real child process, with its JSON log lines collected.
+// The edge daemon (or, with program = [node, CLOUD_BIN], the cloud worker) as a
+// real child process, with its JSON log lines collected.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './paths.ts';
 
 export const EDGE_BIN = join(REPO_ROOT, 'daemon', 'bin', 'splitoculo-edge.ts');
+export const CLOUD_BIN = join(REPO_ROOT, 'cloud', 'bin', 'splitoculo-cloud.ts');
 
 export interface LogLine {
   level: number;
@@ -60,7 +62,7 @@ export class EdgeProcess {
     for (;;) {
       const found = this.lines.find(predicate);
       if (found) return found;
-      if (this.child.exitCode !== null) throw new Error(`edge exited (${this.child.exitCode}) before ${what}; stderr: ${this.stderr}`);
+      if (this.child.exitCode !== null) throw new Error(`process exited (${this.child.exitCode}) before ${what}; stderr: ${this.stderr}`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out waiting for ${what}; last lines: ${JSON.stringify(this.lines.slice(-5))}`);
       await new Promise<void>((resolve) => {
