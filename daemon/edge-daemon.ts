@@ -208,7 +208,10 @@ export class EdgeDaemon {
       }
       if (result.accepted) {
         this.metrics.queued.inc();
-        this.log.debug({ sequence: identity.sequence, frameId: identity.frameId, bytes: frame.bytes.length, image: image.label }, 'frame queued');
+        this.log.debug({
+          sequence: identity.sequence, frameId: identity.frameId, bytes: frame.bytes.length, image: image.label, capturedAt: image.capturedAt,
+          preprocessMs: Math.round(preprocessMs * 10) / 10, encodeMs: Math.round(frame.timings.encodeMs * 10) / 10,
+        }, 'frame queued');
       }
     } catch (error) {
       if (!(error instanceof OutboxFullError)) throw error;

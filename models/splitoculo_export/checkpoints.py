@@ -145,9 +145,15 @@ def save_unsplit_checkpoint(edge: EdgeNetwork, cloud: CloudNetwork, path: Path) 
 
 def random_networks(edge_arch: EdgeArch, cloud_arch: CloudArch, seed: int) -> tuple[EdgeNetwork, CloudNetwork]:
     """Random weights from a seed, with non-trivial BatchNorm statistics so parity
-    checks exercise every folded constant."""
+    checks exercise every folded constant. Convolutions get variance-preserving
+    (He) weights: PyTorch's default initialisation shrinks the signal at every
+    layer until the tokens no longer depend on the image, and the stand-in
+    models should at least tell images apart."""
     torch.manual_seed(seed)
     edge, cloud = EdgeNetwork(edge_arch), CloudNetwork(cloud_arch)
+    for module in edge.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
     for net in (edge, cloud):
         for module in net.modules():
             if isinstance(module, nn.BatchNorm2d):
