@@ -102,7 +102,9 @@ export class CloudWorker {
     await this.#subscriber.start();
     log.info({ worker: this.workerId, version: VERSION, models: this.#models.ids, protocol: this.#subscriber.protocol }, 'cloud worker running');
     this.#notifier.ready(`serving ${this.#models.ids.length} model(s)`);
-    this.#notifier.startWatchdog(() => this.#subscriber?.connected ?? false);
+    // Pings prove the event loop turns (a wedged inference stops them); a broker outage must not restart
+    // the worker into systemd's start limit.
+    this.#notifier.startWatchdog(() => true);
   }
 
   #onFrame(message: IncomingFrame): void {

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .onnx_files import export_and_place
 from .safetensors_io import read_folder
 from .text_config import TextConfig, text_config
 from .vision_config import QwenFolderError
@@ -149,20 +150,23 @@ def load_language_model(folder: Path) -> LanguageModel:
 
 
 def export_language_model(model: LanguageModel, onnx_dir: Path, storage: torch.dtype = torch.float32, opset: int = 17) -> list[Path]:
-    """Writes embed_tokens.onnx and decoder_model_merged.onnx; big weights go to `<file>_data` beside them."""
-    import onnx
-
+    """Writes embed_tokens.onnx and decoder_model_merged.onnx; big weights go to `<file>_data` beside them
+    (the suffix transformers.js looks for)."""
     c = model.config
-    onnx_dir.mkdir(parents=True, exist_ok=True)
     embed_path, decoder_path = onnx_dir / "embed_tokens.onnx", onnx_dir / "decoder_model_merged.onnx"
-    with torch.no_grad():
-        torch.onnx.export(
-            EmbedTokens(model.embed_tokens, storage), (torch.zeros(1, 3, dtype=torch.int64),), str(embed_path),
-            opset_version=opset, input_names=["input_ids"], output_names=["inputs_embeds"],
-            dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "inputs_embeds": {0: "batch", 1: "sequence"}},
-        )
-        past_names = [f"past_key_values.{i}.{kind}" for i in range(c.num_hidden_layers) for kind in ("key", "value")]
-        present_names = [f"present.{i}.{kind}" for i in range(c.num_hidden_layers) for kind in ("key", "value")]
+
+    def export_embed(path: Path) -> None:
+        with torch.no_grad():
+            torch.onnx.export(
+                EmbedTokens(model.embed_tokens, storage), (torch.zeros(1, 3, dtype=torch.int64),), str(path),
+                opset_version=opset, input_names=["input_ids"], output_names=["inputs_embeds"],
+                dynamic_axes={"input_ids": {0: "batch_size", 1: "sequence_length"}, "inputs_embeds": {0: "batch_size", 1: "sequence_length"}},
+            )
+
+    past_names = [f"past_key_values.{i}.{kind}" for i in range(c.num_hidden_layers) for kind in ("key", "value")]
+    present_names = [f"present.{i}.{kind}" for i in range(c.num_hidden_layers) for kind in ("key", "value")]
+
+    def export_decoder(path: Path) -> None:
         batch, seq, past = 1, 3, 2
         example = (
             torch.zeros(batch, seq, c.hidden_size), torch.ones(batch, past + seq, dtype=torch.int64),
@@ -171,23 +175,20 @@ def export_language_model(model: LanguageModel, onnx_dir: Path, storage: torch.d
         )
         dynamic = {"inputs_embeds": {0: "batch_size", 1: "sequence_length"}, "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
                    "position_ids": {1: "batch_size", 2: "sequence_length"}, "logits": {0: "batch_size", 1: "sequence_length"}}
+        # transformers.js sizes the empty first cache from these names: batch_size is resolved, others are 0.
         dynamic.update({name: {0: "batch_size", 2: "past_sequence_length"} for name in past_names})
         dynamic.update({name: {0: "batch_size", 2: "total_sequence_length"} for name in present_names})
-        head = _HeadInStorage(model, storage) if storage != torch.float32 else model
-        torch.onnx.export(
-            head, example, str(decoder_path), opset_version=opset,
-            input_names=["inputs_embeds", "attention_mask", "position_ids", *past_names],
-            output_names=["logits", *present_names], dynamic_axes=dynamic,
-            do_constant_folding=storage == torch.float32,  # folding would widen the stored head back to fp32
-        )
-    for path in (embed_path, decoder_path):
-        if path.stat().st_size > 1_800_000_000 or any(p.name.startswith("onnx::") for p in onnx_dir.iterdir()):
-            proto = onnx.load(str(path))
-            onnx.save_model(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                            location=path.name + "_data", size_threshold=1024)
-    for stray in onnx_dir.iterdir():
-        if stray.name.startswith(("onnx::", "model.", "layers.")) and stray.suffix == "":
-            stray.unlink()
+        graph = _HeadInStorage(model, storage) if storage != torch.float32 else model
+        with torch.no_grad():
+            torch.onnx.export(
+                graph, example, str(path), opset_version=opset,
+                input_names=["inputs_embeds", "attention_mask", "position_ids", *past_names],
+                output_names=["logits", *present_names], dynamic_axes=dynamic,
+                do_constant_folding=storage == torch.float32,  # folding would widen the stored head back to fp32
+            )
+
+    export_and_place(export_embed, embed_path, "_data")
+    export_and_place(export_decoder, decoder_path, "_data")
     return [embed_path, decoder_path]
 
 

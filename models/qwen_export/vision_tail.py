@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .geometry import Grid
+from .onnx_files import export_and_place
 from .vision_config import QwenFolderError, VisionConfig
 from .vision_tower import GridGeometry, VisionTower
 
@@ -53,25 +54,18 @@ def tail_file_name(split_layer: int, grid: Grid) -> str:
 
 
 def export_tail(tail: VisionTail, path: Path, opset: int = 17, external_data: bool | None = None) -> None:
-    """Writes the graph; weights over ~1.8 GB go to `<name>.data` beside it (protobuf's 2 GB limit)."""
-    import onnx
-
+    """Writes the graph; weights over ~1.8 GB (or with external_data) go to `<name>.data` beside it."""
     example = torch.zeros(1, tail.patches, tail.config.hidden_size)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
-        torch.onnx.export(
-            tail, (example,), str(path), opset_version=opset,
-            input_names=["features"], output_names=["image_embeds"],
-            dynamic_axes={"features": {0: "batch"}, "image_embeds": {0: "batch"}},
-        )
-    weight_bytes = sum(p.numel() * 4 for p in tail.parameters())
-    if external_data if external_data is not None else weight_bytes > 1_800_000_000:
-        model = onnx.load(str(path))  # also gathers tensors torch spilled into separate files
-        for stray in path.parent.iterdir():
-            if stray != path and stray.suffix == "" and stray.name.startswith(("onnx::", "blocks.", "merger.")):
-                stray.unlink()
-        onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                        location=path.name + ".data", size_threshold=1024)
+
+    def export(scratch: Path) -> None:
+        with torch.no_grad():
+            torch.onnx.export(
+                tail, (example,), str(scratch), opset_version=opset,
+                input_names=["features"], output_names=["image_embeds"],
+                dynamic_axes={"features": {0: "batch"}, "image_embeds": {0: "batch"}},
+            )
+
+    export_and_place(export, path, ".data", external_data)
 
 
 def write_description(path: Path, tail: VisionTail, split_layer: int, grid: Grid, source: dict) -> None:

@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { REPO_ROOT } from '../helpers/paths.ts';
 
-const UNITS: Array<{ unit: string; program: string }> = [{ unit: 'splitoculo-edge.service', program: join(REPO_ROOT, 'daemon', 'bin', 'splitoculo-edge.ts') }];
+const UNITS: Array<{ unit: string; program: string }> = [
+  { unit: 'splitoculo-edge.service', program: join(REPO_ROOT, 'daemon', 'bin', 'splitoculo-edge.ts') },
+  { unit: 'splitoculo-cloud.service', program: join(REPO_ROOT, 'cloud', 'bin', 'splitoculo-cloud.ts') },
+];
 const root = mkdtempSync(join(tmpdir(), 'splitoculo-units-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
