@@ -14,7 +14,7 @@ import { decodeFrame } from '../protocol/wire/frame.ts';
 import { dequantise } from '../protocol/wire/quantise.ts';
 import { FrameCollector } from '../test/helpers/frame-collector.ts';
 import { Mosquitto } from '../test/helpers/mosquitto.ts';
-import { FRAMES_DIR, REPO_ROOT } from '../test/helpers/paths.ts';
+import { FRAMES_DIR, REPO_ROOT, TINY_MODEL_DIR, TINY_QWEN_DIR } from '../test/helpers/paths.ts';
 import { waitUntil } from '../test/helpers/wait.ts';
 
 const exec = promisify(execFile);
@@ -25,6 +25,7 @@ const ARTIFACTS = [
   { name: 'splitoculo-edge-linux-x64', emulated: false },
   { name: 'splitoculo-edge-linux-arm64', emulated: true },
 ];
+const CLOUD = { name: 'splitoculo-cloud-linux-x64', emulated: false };
 
 /** Runs an artifact from outside the repository with node_modules masked; arm64 through qemu. */
 function command(artifact: { name: string; emulated: boolean }, args: string[]): [string, string[]] {
@@ -64,6 +65,26 @@ describe('install.sh', () => {
   });
 });
 
+describe(CLOUD.name, () => {
+  it('reports its versions, transformers.js included', async () => {
+    assert.ok(existsSync(join(REPO_ROOT, 'dist', CLOUD.name)), 'run `make binary` first');
+    const { stdout } = await runArtifact(CLOUD, ['--version']);
+    assert.match(stdout, /^splitoculo-cloud \d+\.\d+\.\d+ \(commit [0-9a-f]{12}, built \d{4}-/);
+    assert.match(stdout, /^node 24\.21\.0$/m);
+    assert.match(stdout, /^@huggingface\/transformers 4\.3\.1$/m);
+  });
+
+  it('decodes a frame to the same features as the source tree', async () => {
+    const frame = join(work, 'cloud-check.frame');
+    await sourceFrame(frame);
+    const args = ['decode', frame, '--model', TINY_MODEL_DIR, '--json'];
+    const ours = JSON.parse((await runArtifact(CLOUD, args)).stdout);
+    const theirs = JSON.parse((await exec(process.execPath, [join(REPO_ROOT, 'cloud', 'bin', 'splitoculo-cloud.ts'), ...args])).stdout);
+    assert.deepEqual(ours.features.shape, [256, 64]);
+    for (const key of ['mean', 'std', 'min', 'max']) assert.ok(Math.abs(ours.features[key] - theirs.features[key]) < 1e-4, key);
+  });
+});
+
 describe('single binaries', () => {
   const reference = join(work, 'source.frame');
 
@@ -92,12 +113,24 @@ describe('single binaries', () => {
         assert.ok(compareTensors(a, b).maxAbsError <= 2 * step, `tokens differ by more than two quantisation steps`);
       });
 
-      it('runs the daemon: frames reach the broker, an answer comes back and is stored', async () => {
+      it('runs the daemon: frames reach the broker, the x64 cloud worker binary answers them, the answers are stored', { timeout: 300_000 }, async () => {
         const broker = await Mosquitto.start();
+        const dir = join(work, `run-${artifact.name}`);
+        mkdirSync(dir);
+        const { spawn } = await import('node:child_process');
+        const cloudConfig = join(dir, 'cloud.json');
+        writeFileSync(cloudConfig, JSON.stringify({
+          models: { paths: [TINY_MODEL_DIR] }, answerer: { type: 'local', qwen: TINY_QWEN_DIR, maxNewTokens: 4 },
+          mqtt: { url: broker.url, clientId: `cloud-for-${artifact.name}` }, dedup: { path: join(dir, 'answered.db') }, worker: { id: 'x64-binary' },
+        }));
+        const [cloudFile, cloudArgv] = command(CLOUD, ['run', '-c', cloudConfig]);
+        let cloudLog = '';
+        const cloud = spawn(cloudFile, cloudArgv, { env: { ...process.env, SPLITOCULO_CACHE_DIR: join(work, 'cache-cloud') }, stdio: ['ignore', 'pipe', 'pipe'] });
+        cloud.stdout!.on('data', (d: Buffer) => (cloudLog += d.toString()));
+        cloud.stderr!.on('data', (d: Buffer) => (cloudLog += d.toString()));
         try {
+          await waitUntil(() => cloudLog.includes('cloud worker running'), 60_000, `cloud worker start: ${cloudLog.slice(-500)}`);
           const collector = await FrameCollector.connect(broker.url, `check-${artifact.name}`);
-          const dir = join(work, `run-${artifact.name}`);
-          mkdirSync(dir);
           const config = join(dir, 'edge.json');
           writeFileSync(config, JSON.stringify({
             device: { id: 'binary-cam' },
@@ -107,28 +140,24 @@ describe('single binaries', () => {
             mqtt: { url: broker.url, backoffInitialMs: 200, backoffMaxMs: 1000 },
           }));
           const [file, argv] = command(artifact, ['run', '-c', config]);
-          const { spawn } = await import('node:child_process');
           const child = spawn(file, argv, { env: { ...process.env, SPLITOCULO_CACHE_DIR: join(work, `cache-${artifact.name}`) }, stdio: 'ignore' });
           try {
             await collector.waitForCount(2, 120_000);
-            const frame = collector.frames[0]!;
-            const answerer = await mqtt.connectAsync(broker.url);
-            await answerer.publishAsync('splitoculo/v1/binary-cam/answer', JSON.stringify({
-              v: 1, frameId: frame.frameId, device: 'binary-cam', modelId: frame.modelId, sequence: frame.sequence,
-              prompt: null, text: 'checked', tokens: 1, timings: { totalMs: 1 }, answeredAt: new Date().toISOString(),
-            }), { qos: 1 });
-            await answerer.endAsync();
-            let stored = '';
+            let stored: Array<{ frameId: string; worker?: string; text?: string }> = [];
             await waitUntil(() => existsSync(join(dir, 'outbox.db')), 1000, 'outbox');
-            for (let i = 0; i < 60 && !stored.includes('checked'); i++) {
-              stored = (await runArtifact(artifact, ['answers', '-c', config, '--json'])).stdout;
+            for (let i = 0; i < 60 && stored.length < 2; i++) {
+              const { stdout } = await runArtifact(artifact, ['answers', '-c', config, '--json']);
+              stored = stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
             }
-            assert.match(stored, /"text":"checked"/);
+            assert.equal(stored.length, 2, 'two answers stored on the board');
+            assert.deepEqual(new Set(stored.map((a) => a.frameId)), new Set(collector.frames.map((f) => f.frameId)));
+            assert.ok(stored.every((a) => a.worker === 'x64-binary' && typeof a.text === 'string'), JSON.stringify(stored));
           } finally {
             child.kill('SIGTERM');
           }
           await collector.close();
         } finally {
+          cloud.kill('SIGTERM');
           await broker.dispose();
         }
       });

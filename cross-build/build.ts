@@ -22,7 +22,7 @@ interface Target { name: string; kind: 'edge' | 'cloud'; arch: Arch }
 const TARGETS: Record<string, Target> = {
   'edge-linux-x64': { name: 'splitoculo-edge-linux-x64', kind: 'edge', arch: 'x64' },
   'edge-linux-arm64': { name: 'splitoculo-edge-linux-arm64', kind: 'edge', arch: 'arm64' },
-  // The cloud worker's binary joins once `splitoculo-cloud run` and its unit exist (issue 5).
+  'cloud-linux-x64': { name: 'splitoculo-cloud-linux-x64', kind: 'cloud', arch: 'x64' },
 };
 
 function run(command: string, args: string[], cwd = ROOT): string {
@@ -97,6 +97,14 @@ const nativeShims: Plugin = {
       const source = readFileSync(args.path, 'utf8');
       const patched = source.replace(/require\(`\.\.\/bin\/napi-v\d+\/\$\{process\.platform\}\/\$\{process\.arch\}\/onnxruntime_binding\.node`\)/, "globalThis.__splitoculoNative.load('onnxruntime')");
       if (patched === source) throw new Error('onnxruntime-node: binding loader not found; update cross-build/build.ts');
+      return { contents: patched, loader: 'js' };
+    });
+    // transformers.js loads onnxruntime-node through createRequire at run time; a plain require lets
+    // esbuild bundle it (and the shim above), so both share one onnxruntime.
+    b.onLoad({ filter: /@huggingface[\\/]transformers[\\/]dist[\\/]transformers\.node\.(c|m)js$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      const patched = source.replace('requireFromHere("onnxruntime-node")', 'require("onnxruntime-node")');
+      if (patched === source) throw new Error('@huggingface/transformers: onnxruntime-node loader not found; update cross-build/build.ts');
       return { contents: patched, loader: 'js' };
     });
     b.onLoad({ filter: /better-sqlite3[\\/]lib[\\/]binding\.js$/ }, () => ({

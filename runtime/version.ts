@@ -18,5 +18,6 @@ export async function versionReport(command: string): Promise<string> {
     `sharp ${deps.sharp} (libvips ${sharp.versions.vips})`,
     `better-sqlite3 ${deps['better-sqlite3']} (SQLite ${sqlite})`,
     `mqtt ${deps.mqtt}`,
+    ...(command === 'splitoculo-cloud' ? [`@huggingface/transformers ${deps['@huggingface/transformers']}`, `aedes ${deps.aedes}`] : []),
   ].join('\n');
 }

@@ -37,6 +37,10 @@ export interface SubscriberOptions {
   onConnection(connected: boolean): void;
 }
 
+export class BrokerError extends Error {
+  override readonly name = 'BrokerError';
+}
+
 /** Given to handleMessage's callback: mqtt.js then skips its own PUBACK (see above). */
 const ACK_DEFERRED = Object.assign(new Error('acknowledged later by the worker'), { deferred: true });
 const UNSUPPORTED_PROTOCOL = new Set([1, 132]); // 3.1.1 CONNACK 1, MQTT 5 reason 0x84
@@ -114,40 +118,51 @@ export class FrameSubscriber {
     const filter = topics.allDevices('frame', this.#protocol === 5 ? this.#o.mqtt.sharedGroup : undefined);
     if (this.#o.mqtt.sharedGroup && this.#protocol !== 5) log.warn('mqtt.sharedGroup needs MQTT 5; this worker takes every frame');
     return new Promise((resolve, reject) => {
-      let first = true;
+      let settled = false;
+      const settle = (error?: Error) => {
+        if (settled) return;
+        settled = true;
+        if (error) reject(error);
+        else resolve();
+      };
       client.on('connect', (connack) => {
         this.#generation++;
         this.#o.onConnection(true);
         log.info({ url: this.#o.mqtt.url, protocol: this.protocol, sessionPresent: connack.sessionPresent }, 'connected to the broker');
-        if (connack.sessionPresent && !first) return; // the broker kept our subscription
+        if (connack.sessionPresent) {
+          settle(); // the broker kept our subscription, and the frames that came while we were away
+          return;
+        }
         client.subscribe(filter, { qos: 1 }, (error, granted) => {
           if (error || granted?.some((g) => g.qos > 2)) {
-            const failure = error ?? new Error(`broker refused the subscription to ${filter}`);
-            if (first) {
-              first = false;
-              client.end(true);
-              reject(failure);
-            } else {
-              log.error({ err: failure.message }, 'resubscribe failed');
-            }
+            const failure = new BrokerError(`${this.#o.mqtt.url}: the broker refused the subscription to ${filter}${error ? ` (${error.message})` : ''}`);
+            if (!settled) client.end(true);
+            settle(failure);
+            log.error({ err: failure.message }, 'subscribe failed');
             return;
           }
           log.info({ filter }, 'subscribed');
-          if (first) {
-            first = false;
-            resolve();
-          }
+          settle();
         });
       });
       client.on('close', () => this.#o.onConnection(false));
       client.on('error', (error) => {
-        if (first) {
-          first = false;
+        const code = (error as { code?: unknown }).code;
+        if (settled && typeof code === 'number' && UNSUPPORTED_PROTOCOL.has(code) && this.#o.mqtt.protocol === 'auto' && this.#protocol === 5) {
+          log.warn({ url: this.#o.mqtt.url }, 'broker refused MQTT 5; using MQTT 3.1.1 (no shared subscriptions, no Receive Maximum)');
+          this.#protocol = 4;
           client.end(true);
-          reject(error);
+          void this.#connect().catch((failure: Error) => log.error({ err: failure.message }, 'broker connection failed'));
           return;
         }
-        log.warn({ err: error.message }, 'broker connection error');
+        if (typeof code === 'number' && !settled) {
+          // The broker answered and refused us (protocol version, credentials, client id): retrying cannot help.
+          client.end(true);
+          settle(Object.assign(new BrokerError(`${this.#o.mqtt.url}: the broker refused the connection: ${error.message}`), { code }));
+          return;
+        }
+        log.warn({ url: this.#o.mqtt.url, err: error.message }, 'broker not reachable; retrying');
+        settle(); // keep serving: mqtt.js reconnects, and the subscription is made on connect
       });
     });
   }

@@ -197,6 +197,27 @@ describe('cloud worker', () => {
     await worker.stop();
   });
 
+  it('starts without its broker and serves once the broker appears', { timeout: 120_000 }, async () => {
+    const late = await Mosquitto.start();
+    await late.stop();
+    const worker = await running(startWorker('patient', { mqtt: { url: late.url } }));
+    await worker.waitFor((l) => l.msg === 'broker not reachable; retrying', 10_000, 'retry warning');
+    await late.start();
+    try {
+      await worker.waitFor((l) => l.msg === 'subscribed', 30_000, 'subscription after the broker came up');
+      const client = await mqtt.connectAsync(late.url, { clientId: 'late-publisher' });
+      const listener = await AnswerCollector.connect(late.url);
+      const frame = tinyFrame('cam-late', 1);
+      await client.publishAsync('splitoculo/v1/cam-late/frame', Buffer.from(encodeFrame(frame)), { qos: 1 });
+      await listener.waitForFrames([frame.frameId], 30_000);
+      await listener.close();
+      await client.endAsync();
+      await worker.stop();
+    } finally {
+      await late.dispose();
+    }
+  });
+
   it('finishes the frames in progress on SIGTERM, then exits 0', { timeout: 120_000 }, async () => {
     answers = await AnswerCollector.connect(broker.url);
     const worker = await running(startWorker('graceful', { worker: { batchSize: 8, batchWaitMs: 50 } }));
