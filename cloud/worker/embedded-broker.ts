@@ -8,6 +8,7 @@
 import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 import type { Logger } from 'pino';
+import { BrokerError } from './frame-subscriber.ts';
 
 export class EmbeddedBroker {
   readonly #aedes: Aedes;
@@ -23,7 +24,12 @@ export class EmbeddedBroker {
     const aedes = await Aedes.createBroker();
     const server = createServer(aedes.handle);
     const broker = new EmbeddedBroker(aedes, server);
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
+    try {
+      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
+    } catch (error) {
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      throw new BrokerError(`embedded broker: cannot listen on ${host}:${port} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
     const address = server.address();
     broker.port = typeof address === 'object' && address ? address.port : port;
     aedes.on('clientError', (client, error) => log.debug({ client: client?.id, err: error.message }, 'embedded broker: client error'));

@@ -51,7 +51,10 @@ export class FrameSubscriber {
   #protocol: 4 | 5;
   #generation = 0;
   #pending = 0;
+  /** Frames received while maxPending were in progress, started in order as slots free (at most maxPending). */
   readonly #waiting: (() => void)[] = [];
+  /** Frames beyond that, left unacknowledged at the broker. */
+  #shed = 0;
   #stopping = false;
 
   constructor(options: SubscriberOptions) {
@@ -168,30 +171,42 @@ export class FrameSubscriber {
   }
 
   #handle(packet: IPublishPacket, callback: (error?: Error) => void): void {
+    // Always release mqtt.js at once: it reads no further packet (our answers' PUBACKs, PINGRESP) until then.
     if (packet.qos === 0) {
       callback();
       return; // frames are published QoS 1; a QoS 0 copy has no ack to hold
     }
-    const take = () => {
-      this.#pending++;
-      const generation = this.#generation;
-      const messageId = packet.messageId!;
-      let done = false;
-      const settle = (acknowledge: boolean) => {
-        if (done) return;
-        done = true;
-        this.#pending--;
-        if (!this.#stopping) this.#waiting.shift()?.();
-        const client = this.#client;
-        if (acknowledge && client?.connected && generation === this.#generation) {
-          (client as unknown as { _sendPacket(p: object, cb: () => void): void })._sendPacket({ cmd: 'puback', messageId }, () => undefined);
-        }
-      };
-      this.#o.onFrame({ topic: packet.topic, payload: packet.payload as Buffer, ack: () => settle(true), release: () => settle(false) });
-      callback(ACK_DEFERRED);
+    callback(ACK_DEFERRED);
+    if (this.#stopping) return; // not taken: it stays unacknowledged and goes to the next run
+    const generation = this.#generation;
+    const take = () => this.#take(packet, generation);
+    if (this.#pending < this.#o.maxPending) take();
+    else if (this.#waiting.length < this.#o.maxPending) this.#waiting.push(take);
+    else this.#shed++; // left unacknowledged: collected by a reconnect once the backlog drains
+  }
+
+  #take(packet: IPublishPacket, generation: number): void {
+    this.#pending++;
+    const messageId = packet.messageId!;
+    let done = false;
+    const settle = (acknowledge: boolean) => {
+      if (done) return;
+      done = true;
+      this.#pending--;
+      const client = this.#client;
+      if (acknowledge && client?.connected && generation === this.#generation) {
+        (client as unknown as { _sendPacket(p: object, cb: () => void): void })._sendPacket({ cmd: 'puback', messageId }, () => undefined);
+      }
+      if (this.#stopping) return;
+      this.#waiting.shift()?.();
+      if (this.#pending === 0 && this.#shed > 0 && client) {
+        // The broker redelivers unacknowledged frames of a persistent session on reconnect.
+        this.#o.log.info({ frames: this.#shed }, 'reconnecting to collect frames left unacknowledged under load');
+        this.#shed = 0;
+        client.end(false, {}, () => client.reconnect());
+      }
     };
-    if (this.#pending < this.#o.maxPending && !this.#stopping) take();
-    else this.#waiting.push(take); // back-pressure: no further packet is read until a slot frees
+    this.#o.onFrame({ topic: packet.topic, payload: packet.payload as Buffer, ack: () => settle(true), release: () => settle(false) });
   }
 
   /** Publishes QoS 1 and resolves on the broker's PUBACK; rejects after publishTimeoutMs or when offline. */
@@ -209,9 +224,10 @@ export class FrameSubscriber {
     });
   }
 
-  /** Stops taking frames; frames held back by back-pressure stay unacknowledged (the broker keeps them). */
+  /** Stops taking frames; frames not yet started stay unacknowledged (the broker keeps them for the next run). */
   pause(): void {
     this.#stopping = true;
+    this.#waiting.length = 0;
   }
 
   async stop(): Promise<void> {

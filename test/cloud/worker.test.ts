@@ -197,6 +197,23 @@ describe('cloud worker', () => {
     await worker.stop();
   });
 
+  it('with its embedded MQTT 3.1.1 broker (no Receive Maximum), holds at most maxPending and still answers everything', { timeout: 120_000 }, async () => {
+    const worker = startWorker('embedded', { worker: { batchSize: 2, maxPending: 2 }, mqtt: { url: undefined } }, ['--embedded-broker', '0']);
+    const port = (await worker.waitFor((l) => l.msg === 'embedded MQTT 3.1.1 broker listening', 30_000)).port as number;
+    await running(worker);
+    assert.equal(worker.lines.find((l) => l.msg === 'cloud worker running')!.protocol, '3.1.1');
+    const url = `mqtt://127.0.0.1:${port}`;
+    const client = await mqtt.connectAsync(url, { clientId: 'embedded-publisher' });
+    const listener = await AnswerCollector.connect(url);
+    const frames = Array.from({ length: 10 }, (_, i) => tinyFrame('cam-embedded', i));
+    await Promise.all(frames.map((frame) => client.publishAsync('splitoculo/v1/cam-embedded/frame', Buffer.from(encodeFrame(frame)), { qos: 1 })));
+    await listener.waitForFrames(frames.map((f) => f.frameId), 60_000);
+    assert.equal(listener.answers.length, 10);
+    await listener.close();
+    await client.endAsync();
+    await worker.stop();
+  });
+
   it('starts without its broker and serves once the broker appears', { timeout: 120_000 }, async () => {
     const late = await Mosquitto.start();
     await late.stop();
