@@ -63,13 +63,14 @@ binary: deps .cache/cross.ok
 binary-check: binary
 	node --test --test-force-exit --test-reporter=spec cross-build/binary-check.test.ts
 
-# DESTDIR=/tmp/root make install; ARCH=arm64 for the board's binary.
+# DESTDIR=/tmp/root make install; ARCH=arm64 for the board's binary; KIND=cloud for the worker.
 ARCH ?= $(shell uname -m | sed -e s/x86_64/x64/ -e s/aarch64/arm64/)
+KIND ?= edge
 install:
-	BINARY=dist/splitoculo-edge-linux-$(ARCH) cross-build/install.sh install
+	KIND=$(KIND) BINARY=dist/splitoculo-$(KIND)-linux-$(ARCH) cross-build/install.sh install
 
 uninstall:
-	cross-build/install.sh uninstall
+	KIND=$(KIND) cross-build/install.sh uninstall
 
 clean:
 	rm -rf node_modules .cache dist

@@ -10,12 +10,15 @@ action="${1:-install}"
 here="$(cd "$(dirname "$0")" && pwd)"
 DESTDIR="${DESTDIR:-}"
 PREFIX="${PREFIX:-/usr}"
-kind="${KIND:-edge}"
+# The release tarball holds one binary: its name says which program this is.
+default_kind=edge
+[ -x "$here/splitoculo-cloud" ] && [ ! -e "$here/splitoculo-edge" ] && default_kind=cloud
+kind="${KIND:-$default_kind}"
 binary="${BINARY:-$here/splitoculo-$kind}"
 unit_src="${UNIT:-$here/splitoculo-$kind.service}"
 [ -f "$unit_src" ] || unit_src="$here/../systemd/splitoculo-$kind.service"
 config_src="${EXAMPLE_CONFIG:-$here/$kind.example.yaml}"
-[ -f "$config_src" ] || config_src="$here/../daemon/config/example.yaml"
+[ -f "$config_src" ] || config_src="$here/../$([ "$kind" = cloud ] && echo cloud || echo daemon)/config/example.yaml"
 bindir="$DESTDIR$PREFIX/bin"
 unitdir="$DESTDIR$PREFIX/lib/systemd/system"
 confdir="$DESTDIR/etc/splitoculo"
