@@ -10,7 +10,9 @@ import sharp from 'sharp';
 import { parseAnswer, AnswerError, type Answer } from '../protocol/answer.ts';
 import { loadModel } from '../protocol/manifest/load.ts';
 import { TopicMap } from '../protocol/topics.ts';
+import { signFrame } from '../protocol/wire/frame-auth.ts';
 import { BUILD_TIME_MS } from '../runtime/build-info.ts';
+import { readKeyFile } from '../runtime/key-file.ts';
 import { VERSION } from '../runtime/version.ts';
 import type { EdgeConfig } from './config/schema.ts';
 import { answerHook } from './control/answer-sink.ts';
@@ -52,6 +54,8 @@ export class EdgeDaemon {
   readonly #notifier = new SystemdNotifier();
   readonly #clock: ClockGuard;
   readonly #answerHook: (answer: Answer) => void;
+  /** Signs every frame when auth.keyFile is set. */
+  readonly #frameKey: Buffer | null;
   #outbox: Outbox | null = null;
   #encoder: FrameEncoder | null = null;
   #source: FrameSource | null = null;
@@ -74,6 +78,7 @@ export class EdgeDaemon {
     this.#prompt = config.capture.prompt;
     this.#clock = new ClockGuard(BUILD_TIME_MS, log);
     this.#answerHook = answerHook(config.answers, log);
+    this.#frameKey = config.auth.keyFile ? readKeyFile(config.auth.keyFile) : null;
   }
 
   get outbox(): Outbox {
@@ -201,7 +206,8 @@ export class EdgeDaemon {
     this.metrics.encoded.inc();
     this.metrics.encodeSeconds.observe((preprocessMs + frame.timings.encodeMs + frame.timings.quantiseMs) / 1000);
     try {
-      const result = outbox.enqueue({ ...identity, capturedAt: image.capturedAt, bytes: frame.bytes });
+      const bytes = this.#frameKey ? signFrame(frame.bytes, this.#frameKey) : frame.bytes;
+      const result = outbox.enqueue({ ...identity, capturedAt: image.capturedAt, bytes });
       for (const [reason, n] of Object.entries(result.evicted)) {
         this.metrics.evicted.inc({ reason }, n);
         this.log.warn({ reason, frames: n }, 'outbox evicted frames');
@@ -209,7 +215,7 @@ export class EdgeDaemon {
       if (result.accepted) {
         this.metrics.queued.inc();
         this.log.debug({
-          sequence: identity.sequence, frameId: identity.frameId, bytes: frame.bytes.length, image: image.label, capturedAt: image.capturedAt,
+          sequence: identity.sequence, frameId: identity.frameId, bytes: bytes.length, image: image.label, capturedAt: image.capturedAt,
           preprocessMs: Math.round(preprocessMs * 10) / 10, encodeMs: Math.round(frame.timings.encodeMs * 10) / 10,
         }, 'frame queued');
       }

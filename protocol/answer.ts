@@ -11,6 +11,8 @@ export const ANSWER_ERROR_CODES = [
   'bad-frame',        // the frame did not decode (FrameError code in the message)
   'device-mismatch',  // topic device differs from the frame header's
   'unknown-model',    // no loaded model has the frame's model id
+  'unauthenticated',  // the device has a key and the frame's tag is missing or wrong (or a key is required)
+  'replayed',         // a signed frame whose sequence is far behind the device's newest
   'bad-prompt',       // the frame's prompt cannot be put to the model (control tokens)
   'answerer-failed',  // the language model or vLLM failed
   'deadline-exceeded',
@@ -51,8 +53,8 @@ export const answerSchema = z
   .refine((a) => (a.text === undefined) !== (a.error === undefined), {
     message: 'exactly one of text or error must be present',
   })
-  .refine((a) => a.frameId !== null || a.error?.code === 'bad-frame', {
-    message: 'frameId may only be null in a bad-frame error',
+  .refine((a) => a.frameId !== null || a.error?.code === 'bad-frame' || a.error?.code === 'unauthenticated', {
+    message: 'frameId may only be null in a bad-frame or unauthenticated error (a frame that was not read)',
   });
 
 export type Answer = z.infer<typeof answerSchema>;

@@ -9,7 +9,7 @@ import { versionReport } from './version.ts';
 
 const EXPECTED = new Set([
   'FrameError', 'QuantiseError', 'ManifestError', 'ImageError', 'DeviceIdError', 'TopicError',
-  'AnswerError', 'TokenShapeError', 'ConfigError', 'AnswererError', 'NpyError', 'BrokerError', 'CommanderError', 'CameraError', 'EncoderError', 'CommandError',
+  'AnswerError', 'TokenShapeError', 'ConfigError', 'AnswererError', 'NpyError', 'BrokerError', 'KeyFileError', 'CommanderError', 'CameraError', 'EncoderError', 'CommandError',
 ]);
 
 /**

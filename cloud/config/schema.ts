@@ -70,6 +70,11 @@ export const cloudConfigSchema = z.object({
     sessionExpirySeconds: z.number().int().min(0).default(7 * 24 * 3600).describe('how long the broker keeps frames for this worker while it is away (MQTT 5)'),
     publishTimeoutMs: z.number().int().min(100).default(15_000).describe('an answer without PUBACK in this long counts as not delivered (the frame is not acknowledged)'),
   }).strict().prefault({}),
+  auth: z.object({
+    keysDir: z.string().min(1).optional().describe('folder of per-device keys, <device id>.key (mode 600): frames of those devices must carry a valid HMAC tag'),
+    required: z.boolean().default(false).describe('refuse frames of devices without a key file'),
+    replayWindow: z.number().int().min(0).default(1000).describe('refuse a signed frame whose sequence is this far behind the device\'s newest'),
+  }).strict().prefault({}).describe('frame authentication'),
   dedup: z.object({
     path: z.string().min(1).describe('SQLite file of answered frame ids'),
     maxEntries: z.number().int().min(1).default(100_000).describe('answers remembered; the oldest go first'),
@@ -91,5 +96,6 @@ export const cloudConfigSchema = z.object({
   }
 });
 
+export type AuthConfig = z.infer<typeof cloudConfigSchema>['auth'];
 export type CloudConfig = z.infer<typeof cloudConfigSchema>;
 export type AnswererConfig = z.infer<typeof answererSchema>;

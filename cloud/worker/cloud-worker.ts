@@ -17,6 +17,7 @@ import type { CloudConfig } from '../config/schema.ts';
 import { CloudMetrics } from '../ops/metrics.ts';
 import { Batcher } from './batcher.ts';
 import { DedupStore } from './dedup-store.ts';
+import { DeviceKeys } from './device-keys.ts';
 import { EmbeddedBroker } from './embedded-broker.ts';
 import { envelope, processBatch, type FrameJob } from './frame-processor.ts';
 import { takeFrame } from './frame-intake.ts';
@@ -44,6 +45,7 @@ export class CloudWorker {
   readonly #inProgress = new Map<string, Job>();
   readonly #stopController = new AbortController();
   #models: ModelRegistry | null = null;
+  #keys: DeviceKeys | null = null;
   #dedup: DedupStore | null = null;
   #answerer: Answerer | null = null;
   #broker: EmbeddedBroker | null = null;
@@ -68,6 +70,7 @@ export class CloudWorker {
   async start(): Promise<void> {
     const { config, log } = this;
     this.#dedup = new DedupStore(config.dedup.path, { maxEntries: config.dedup.maxEntries, ttlMs: config.dedup.ttlHours * 3_600_000 });
+    this.#keys = new DeviceKeys(config.auth.keysDir, config.auth.required, (error) => log.error({ err: error.message }, 'device key unusable'));
     this.#models = await ModelRegistry.open(config.models.paths, { threads: config.models.threads, log });
     this.#answerer = this.#deps.answerer ?? (await createAnswerer(config.answerer));
     await this.#answerer.prepare(this.#models.all.map((served) => served.model.manifest));
@@ -96,7 +99,7 @@ export class CloudWorker {
       topics: this.topics,
       maxPending: w.maxPending,
       log,
-      onFrame: (frame) => this.#onFrame(frame),
+      onFrame: (frame) => this.#onFrameSafely(frame),
       onConnection: (up) => this.metrics.brokerUp.set(up ? 1 : 0),
     });
     await this.#subscriber.start();
@@ -107,11 +110,22 @@ export class CloudWorker {
     this.#notifier.startWatchdog(() => true);
   }
 
+  /** A bug in handling one frame must not take the worker down; the frame is logged and not retried. */
+  #onFrameSafely(message: IncomingFrame): void {
+    try {
+      this.#onFrame(message);
+    } catch (error) {
+      this.metrics.failed.inc({ reason: 'internal' });
+      this.log.error({ topic: message.topic, bytes: message.payload.length, err: (error as Error).stack ?? String(error) }, 'frame handling failed; frame dropped');
+      message.ack();
+    }
+  }
+
   #onFrame(message: IncomingFrame): void {
     this.metrics.received.inc();
     this.metrics.pending.set(this.pending);
     const receivedAt = performance.now();
-    const intake = takeFrame(message.topic, message.payload, this.topics, this.#models!);
+    const intake = takeFrame(message.topic, message.payload, this.topics, this.#models!, this.#keys!);
     if (!intake.ok) {
       if (intake.rejection === null) {
         this.metrics.ignored.inc();
@@ -135,6 +149,13 @@ export class CloudWorker {
       void this.#publish(intake.deviceId, frame.frameId, Buffer.from(stored), [message]);
       return;
     }
+    if (intake.signed && this.#isReplay(intake.deviceId, frame.sequence)) {
+      this.metrics.failed.inc({ reason: 'replayed' });
+      const reason = `sequence ${frame.sequence} is more than ${this.config.auth.replayWindow} behind the newest signed frame of ${intake.deviceId}`;
+      this.log.warn({ device: intake.deviceId, frameId: frame.frameId, reason }, 'frame refused');
+      void this.#deliver(envelope({ deviceId: intake.deviceId, receivedAt, frame }, this.workerId, { error: { code: 'replayed', message: reason } }, {}), [message]);
+      return;
+    }
     const running = this.#inProgress.get(frame.frameId);
     if (running) {
       this.metrics.duplicates.inc();
@@ -144,6 +165,14 @@ export class CloudWorker {
     const job: Job = { ...intake, receivedAt, deadline: Date.now() + this.config.worker.deadlineMs, messages: [message] };
     this.#inProgress.set(frame.frameId, job);
     this.#batcher!.add(job);
+  }
+
+  /** A signed frame far behind its device's newest is a replay (a redelivered copy is answered from the dedup store first). */
+  #isReplay(deviceId: string, sequence: number): boolean {
+    const newest = this.#dedup!.newestSequence(deviceId);
+    if (newest !== undefined && sequence + this.config.auth.replayWindow < newest) return true;
+    this.#dedup!.noteSequence(deviceId, sequence);
+    return false;
   }
 
   async #runBatch(jobs: Job[]): Promise<void> {
@@ -172,8 +201,17 @@ export class CloudWorker {
 
   /** Remembers the answer (when it has a frame id), publishes it, then acknowledges the frame messages. */
   async #deliver(answer: AnswerEnvelope, messages: IncomingFrame[]): Promise<void> {
-    const payload = encodeAnswer(answer);
-    if (answer.frameId !== null) this.#dedup!.put(answer.frameId, payload.toString('utf8'));
+    let payload: Buffer;
+    try {
+      payload = encodeAnswer(answer);
+      if (answer.frameId !== null) this.#dedup!.put(answer.frameId, payload.toString('utf8'));
+    } catch (error) {
+      // A bug, not an input: log it loudly and do not retry the frame forever.
+      this.metrics.failed.inc({ reason: 'internal' });
+      this.log.error({ device: answer.device, frameId: answer.frameId, err: (error as Error).message }, 'answer could not be stored or encoded; frame dropped');
+      for (const message of messages) message.ack();
+      return;
+    }
     await this.#publish(answer.device, answer.frameId, payload, messages);
   }
 

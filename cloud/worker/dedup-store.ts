@@ -19,6 +19,8 @@ export class DedupStore {
   readonly #put: Database.Statement<[string, number, string]>;
   readonly #pruneOld: Database.Statement<[number]>;
   readonly #pruneCount: Database.Statement<[number]>;
+  readonly #newest: Database.Statement<[string], { newest: number }>;
+  readonly #noteNewest: Database.Statement<[string, number]>;
   #writes = 0;
 
   constructor(path: string, limits: DedupLimits) {
@@ -27,6 +29,7 @@ export class DedupStore {
     this.#db.pragma('synchronous = NORMAL');
     this.#db.exec('CREATE TABLE IF NOT EXISTS answered (frame_id TEXT PRIMARY KEY, answered_at INTEGER NOT NULL, payload TEXT NOT NULL) WITHOUT ROWID');
     this.#db.exec('CREATE INDEX IF NOT EXISTS answered_at ON answered (answered_at)');
+    this.#db.exec('CREATE TABLE IF NOT EXISTS device_sequence (device TEXT PRIMARY KEY, newest INTEGER NOT NULL) WITHOUT ROWID');
     this.#limits = limits;
     this.#get = this.#db.prepare('SELECT payload FROM answered WHERE frame_id = ?');
     this.#put = this.#db.prepare('INSERT OR REPLACE INTO answered (frame_id, answered_at, payload) VALUES (?, ?, ?)');
@@ -34,7 +37,20 @@ export class DedupStore {
     this.#pruneCount = this.#db.prepare(
       'DELETE FROM answered WHERE frame_id IN (SELECT frame_id FROM answered ORDER BY answered_at DESC LIMIT -1 OFFSET ?)',
     );
+    this.#newest = this.#db.prepare('SELECT newest FROM device_sequence WHERE device = ?');
+    this.#noteNewest = this.#db.prepare(
+      'INSERT INTO device_sequence (device, newest) VALUES (?, ?) ON CONFLICT (device) DO UPDATE SET newest = max(newest, excluded.newest)',
+    );
     this.prune();
+  }
+
+  /** The highest sequence number seen in a signed frame of the device (replay detection). */
+  newestSequence(deviceId: string): number | undefined {
+    return this.#newest.get(deviceId)?.newest;
+  }
+
+  noteSequence(deviceId: string, sequence: number): void {
+    this.#noteNewest.run(deviceId, sequence);
   }
 
   /** The stored answer JSON for a frame id, if it is still in the window. */

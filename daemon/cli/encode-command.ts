@@ -5,6 +5,8 @@ import { assertDeviceId } from '../../protocol/device-id.ts';
 import { defaultDeviceId, defaultModelDir } from '../../runtime/defaults.ts';
 import { loadModel } from '../../protocol/manifest/load.ts';
 import { FrameIdGenerator } from '../../protocol/wire/frame-id.ts';
+import { signFrame } from '../../protocol/wire/frame-auth.ts';
+import { readKeyFile } from '../../runtime/key-file.ts';
 import type { QuantisationScheme } from '../../protocol/wire/quantise.ts';
 import { FrameEncoder } from '../pipeline/frame-encoder.ts';
 import { parseThreads, parseScheme } from './options.ts';
@@ -16,6 +18,7 @@ interface EncodeOptions {
   quantisation?: QuantisationScheme;
   threads?: number;
   out?: string;
+  keyFile?: string;
   json?: boolean;
 }
 
@@ -30,9 +33,11 @@ export function registerEncode(program: Command): void {
     .option('-q, --quantisation <scheme>', 'per-tensor or per-token (default: the manifest\'s)', parseScheme)
     .option('-t, --threads <n>', 'onnxruntime intra-op threads (0 = all cores)', parseThreads)
     .option('-o, --out <file>', 'write the frame bytes to this file')
+    .option('-k, --key-file <file>', 'sign the frame with this device key (hex or base64, mode 600)')
     .option('--json', 'print the report as JSON')
     .action(async (image: string, options: EncodeOptions) => {
       assertDeviceId(options.device, '--device');
+      const key = options.keyFile ? readKeyFile(options.keyFile) : null;
       const model = await loadModel(options.model, ['edge']);
       const encoder = await FrameEncoder.open(model, {
         ...(options.threads !== undefined && { intraOpThreads: options.threads }),
@@ -46,13 +51,15 @@ export function registerEncode(program: Command): void {
           { deviceId: options.device, frameId, sequence: 0, captureTimeMs: now, clockUnreliable: false, prompt: options.prompt ?? null },
           image,
         );
-        if (options.out) await writeFile(options.out, frame.bytes);
+        const bytes = key ? signFrame(frame.bytes, key) : frame.bytes;
+        if (options.out) await writeFile(options.out, bytes);
         const report = {
           image,
           frameId,
           modelId: model.manifest.modelId,
           model: model.manifest.name,
-          bytes: frame.bytes.length,
+          bytes: bytes.length,
+          signed: key !== null,
           tokenBytes: model.manifest.tokens.count * model.manifest.tokens.width,
           quantisation: encoder.scheme,
           timings: frame.timings,

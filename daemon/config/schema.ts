@@ -97,6 +97,9 @@ export const configSchema = z.object({
     bytesPerSecond: z.number().positive().optional().describe('publish budget (throttles, never drops)'),
     bytesPerDay: z.number().positive().optional().describe('daily publish budget for metered links'),
   }).strict(),
+  auth: z.object({
+    keyFile: z.string().min(1).optional().describe('per-device key (hex or base64, mode 600): frames are signed with HMAC-SHA256'),
+  }).strict().default({}).describe('frame authentication'),
   answers: z.object({
     jsonlFile: z.string().optional().describe('append each new answer as one JSON line'),
     command: z.array(z.string()).min(1).optional().describe('run this program with the answer JSON on stdin'),

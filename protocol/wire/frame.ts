@@ -22,7 +22,10 @@ export const MAX_TOKEN_WIDTH = 4096;
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 
 export const FLAG_CLOCK_UNRELIABLE = 0x01;
-const KNOWN_FLAGS = FLAG_CLOCK_UNRELIABLE;
+/** A 32-byte HMAC-SHA256 tag sits between the payload and the CRC (wire/frame-auth.ts). */
+export const FLAG_AUTHENTICATED = 0x02;
+export const AUTH_TAG_BYTES = 32;
+const KNOWN_FLAGS = FLAG_CLOCK_UNRELIABLE | FLAG_AUTHENTICATED;
 
 /** Size of the fixed header, up to and including the device id length byte. */
 export const FIXED_HEADER_BYTES = 61;
@@ -202,6 +205,8 @@ export function decodeFrame(input: Uint8Array): WireFrame {
   }
   const payloadLength = r.u32('payload.length');
   const payload = r.slice('payload', payloadLength);
+  // The tag is checked by verifyFrame before decoding; here it is only stepped over.
+  if (flags & FLAG_AUTHENTICATED) r.slice('auth.tag', AUTH_TAG_BYTES);
   const crcAt = r.at;
   const expectedCrc = r.u32('crc');
   if (r.at !== input.length) throw new FrameError('trailing-bytes', 'frame', `${input.length - r.at} bytes after the CRC`);
@@ -266,7 +271,7 @@ function checkUnsigned(field: string, value: number): void {
 }
 
 /** Bytes a v1 frame of this shape occupies (for budgets and the size bar). */
-export function frameSize(deviceIdLength: number, promptBytes: number, count: number, width: number, scheme: 'per-tensor' | 'per-token'): number {
+export function frameSize(deviceIdLength: number, promptBytes: number, count: number, width: number, scheme: 'per-tensor' | 'per-token', authenticated = false): number {
   const groups = scheme === 'per-token' ? count : 1;
-  return FIXED_HEADER_BYTES + deviceIdLength + 2 + promptBytes + groups * 8 + 4 + count * width + CRC_BYTES;
+  return FIXED_HEADER_BYTES + deviceIdLength + 2 + promptBytes + groups * 8 + 4 + count * width + (authenticated ? AUTH_TAG_BYTES : 0) + CRC_BYTES;
 }

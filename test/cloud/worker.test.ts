@@ -4,7 +4,7 @@
 // error code while the worker keeps serving, duplicates answered from the
 // dedup store, back-pressure, batching and a graceful stop.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { FrameIdGenerator } from '../../protocol/wire/frame-id.ts';
 import { encodeFrame, type WireFrame } from '../../protocol/wire/frame.ts';
+import { signFrame } from '../../protocol/wire/frame-auth.ts';
 import { quantise } from '../../protocol/wire/quantise.ts';
 import { AnswerCollector } from '../helpers/answer-collector.ts';
 import { CLOUD_BIN, EdgeProcess, stopAllEdges, writeConfig } from '../helpers/edge-process.ts';
@@ -62,6 +63,7 @@ function startWorker(name: string, settings: Record<string, unknown> = {}, extra
     answerer: { type: 'local', qwen: TINY_QWEN_DIR, maxNewTokens: 4, threads: 1 },
     mqtt: { url: broker.url, clientId: `worker-${name}`, ...mqttSettings },
     dedup: { path: join(work, `${name}-answered.db`) },
+    ...(settings.auth ? { auth: settings.auth } : {}),
     ...(settings.metrics ? { metrics: settings.metrics } : {}),
   };
   return new EdgeProcess(writeConfig(work, config, `cloud-${name}-${workerCount++}.json`), extraArgs, process.env, [process.execPath, CLOUD_BIN]);
@@ -211,6 +213,45 @@ describe('cloud worker', () => {
     assert.equal(listener.answers.length, 10);
     await listener.close();
     await client.endAsync();
+    await worker.stop();
+  });
+
+  it('takes only frames signed with the device key, refuses forgeries and replays, and never logs the key', { timeout: 120_000 }, async () => {
+    answers = await AnswerCollector.connect(broker.url);
+    const keys = join(work, 'keys');
+    mkdirSync(keys, { recursive: true });
+    const key = Buffer.alloc(32, 0x5a);
+    const keyHex = key.toString('hex');
+    writeFileSync(join(keys, 'cam-signed.key'), keyHex + '\n', { mode: 0o600 });
+    writeFileSync(join(work, 'edge-signed.key'), keyHex + '\n', { mode: 0o600 });
+    const worker = await running(startWorker('verifier', { auth: { keysDir: keys, replayWindow: 100 } }));
+    const edge = new EdgeProcess(writeConfig(work, {
+      device: { id: 'cam-signed' }, model: { path: TINY_MODEL_DIR }, auth: { keyFile: join(work, 'edge-signed.key') },
+      camera: { type: 'directory', path: FRAMES_DIR }, capture: { intervalMs: 0, maxFrames: 2 },
+      outbox: { path: join(work, 'edge-signed.db') }, mqtt: { url: broker.url },
+    }, 'edge-signed.json'));
+    await waitUntil(() => edge.count((l) => l.msg === 'answer' && typeof l.text === 'string') >= 2, 60_000, 'answers to the signed edge');
+    await edge.stop();
+
+    const publishSigned = (frame: WireFrame, withKey: Buffer) => publisher.publishAsync('splitoculo/v1/cam-signed/frame', Buffer.from(signFrame(encodeFrame(frame), withKey)), { qos: 1 });
+    await publishFrame(tinyFrame('cam-signed', 500)); // unsigned
+    await publishSigned(tinyFrame('cam-signed', 501), Buffer.alloc(32, 0x11)); // another key
+    const newest = tinyFrame('cam-signed', 1000);
+    await publishSigned(newest, key);
+    await answers.waitForFrames([newest.frameId]);
+    const replay = tinyFrame('cam-signed', 10); // a validly signed frame far behind the newest
+    await publishSigned(replay, key);
+    await answers.waitForFrames([replay.frameId]);
+    await publishFrame(tinyFrame('cam-open', 1)); // devices without a key are not affected
+    await waitUntil(() => answers.answers.some((a) => a.device === 'cam-open'), 30_000, 'answer for the keyless device');
+
+    const forSigned = answers.answers.filter((a) => a.device === 'cam-signed');
+    const codes = forSigned.map((a) => a.error?.code ?? 'text').sort();
+    assert.deepEqual(codes, ['replayed', 'text', 'text', 'text', 'unauthenticated', 'unauthenticated']);
+    assert.ok(forSigned.filter((a) => a.error?.code === 'unauthenticated').every((a) => a.frameId === null && /not signed with cam-signed's key/.test(a.error!.message)));
+    assert.match(forSigned.find((a) => a.error?.code === 'replayed')!.error!.message, /sequence 10 is more than 100 behind the newest signed frame of cam-signed/);
+    assert.equal(answers.answers.find((a) => a.device === 'cam-open')!.text !== undefined, true);
+    assert.ok(!worker.raw.join('\n').includes(keyHex), 'the key never appears in the log');
     await worker.stop();
   });
 
