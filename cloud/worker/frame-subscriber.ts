@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { TopicMap } from '../../protocol/topics.ts';
+import { MAX_FRAME_BYTES } from '../../protocol/wire/frame.ts';
 import type { CloudConfig } from '../config/schema.ts';
 
 export interface IncomingFrame {
@@ -104,7 +105,8 @@ export class FrameSubscriber {
       connectTimeout: 15_000,
       queueQoSZero: false,
       resubscribe: true,
-      ...(v5 && { properties: { sessionExpiryInterval: m.sessionExpirySeconds, receiveMaximum: this.#o.maxPending } }),
+      // MQTT 5 brokers drop anything larger than a frame can be instead of sending it (3.1.1: decodeFrame refuses it unread).
+      ...(v5 && { properties: { sessionExpiryInterval: m.sessionExpirySeconds, receiveMaximum: this.#o.maxPending, maximumPacketSize: MAX_FRAME_BYTES + 64 * 1024 } }),
       ...(m.username !== undefined && { username: m.username }),
       ...(m.passwordFile !== undefined && { password: readFileSync(m.passwordFile, 'utf8').trim() }),
       ...(m.ca !== undefined && { ca: readFileSync(m.ca) }),
