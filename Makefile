@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/.cache/node/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 # onnxruntime-node's install script fetches CUDA files from outside the npm registry.
 export ONNXRUNTIME_NODE_INSTALL := skip
 
-.PHONY: all deps test test-node test-python typecheck demo models-tiny models-tiny-qwen models-full binary binary-check install uninstall clean
+.PHONY: all deps test test-node test-python typecheck demo soak models-tiny models-tiny-qwen models-full binary binary-check install uninstall clean
 
 all: deps
 
@@ -39,6 +39,12 @@ test-python: deps
 
 demo: deps
 	node scripts/demo.ts
+
+# The chaos soak on its own, as long as you like (a 2-minute run is part of test-node).
+MINUTES ?= 10
+SEED ?= 1
+soak: deps
+	node test/soak/chaos.ts --minutes $(MINUTES) --seed $(SEED)
 
 models-tiny: deps
 	$(PYTHON) models/export.py --preset tiny --split-layer 4 --random-seed 1 --out models/tiny

@@ -13,7 +13,7 @@
  * broker redelivers the frame instead (and the dedup store answers it).
  */
 import { readFileSync } from 'node:fs';
-import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type IPublishPacket, type ISubscriptionMap, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { TopicMap } from '../../protocol/topics.ts';
 import { MAX_FRAME_BYTES } from '../../protocol/wire/frame.ts';
@@ -104,7 +104,7 @@ export class FrameSubscriber {
       reconnectPeriod: 1000 + Math.floor(Math.random() * 1000), // workers do not reconnect in lockstep
       connectTimeout: 15_000,
       queueQoSZero: false,
-      resubscribe: true,
+      resubscribe: false, // the connect handler subscribes itself, on every connection
       // MQTT 5 brokers drop anything larger than a frame can be instead of sending it (3.1.1: decodeFrame refuses it unread).
       ...(v5 && { properties: { sessionExpiryInterval: m.sessionExpirySeconds, receiveMaximum: this.#o.maxPending, maximumPacketSize: MAX_FRAME_BYTES + 64 * 1024 } }),
       ...(m.username !== undefined && { username: m.username }),
@@ -134,12 +134,12 @@ export class FrameSubscriber {
         this.#generation++;
         this.#o.onConnection(true);
         log.info({ url: this.#o.mqtt.url, protocol: this.protocol, sessionPresent: connack.sessionPresent }, 'connected to the broker');
-        if (connack.sessionPresent) {
-          settle(); // the broker kept our subscription, and the frames that came while we were away
-          return;
-        }
-        client.subscribe(filter, { qos: 1 }, (error, granted) => {
-          if (error || granted?.some((g) => g.qos > 2)) {
+        // Subscribe even when the session is present: mosquitto 2.0 restores a session across its own restart
+        // but forgets its shared subscriptions (cloud/README.md). Subscribing again changes nothing otherwise.
+        // `resubscribe: true` makes mqtt.js send it even though it remembers the filter from the last connection.
+        const subscription = { [filter]: { qos: 1 }, resubscribe: true } as unknown as ISubscriptionMap;
+        client.subscribe(subscription, (error, granted) => {
+          if (error || !granted?.length || granted.some((g) => g.qos > 2)) {
             const failure = new BrokerError(`${this.#o.mqtt.url}: the broker refused the subscription to ${filter}${error ? ` (${error.message})` : ''}`);
             if (!settled) client.end(true);
             settle(failure);

@@ -1,7 +1,25 @@
 // A TCP relay on loopback: lets a test make a real broker unreachable for one
 // client (nothing listens on the relay's port) and reachable again, while
-// other clients stay connected to the broker directly.
+// other clients stay connected to the broker directly. With `shape`, each
+// direction is limited to a byte rate and delayed by half a round trip.
 import { createServer, connect, type Server, type Socket } from 'node:net';
+
+export interface LinkShape {
+  bytesPerSecond: number;
+  rttMs: number;
+}
+
+/** Forwards `from` to `to` at the shaped rate and delay, keeping the byte order. */
+function shapedPipe(from: Socket, to: Socket, shape: LinkShape): void {
+  let freeAt = 0;
+  from.on('data', (chunk: Buffer) => {
+    const now = performance.now();
+    freeAt = Math.max(freeAt, now) + (chunk.length / shape.bytesPerSecond) * 1000;
+    setTimeout(() => {
+      if (!to.destroyed) to.write(chunk);
+    }, freeAt - now + shape.rttMs / 2);
+  });
+}
 
 export class TcpRelay {
   readonly port: number;
@@ -9,9 +27,12 @@ export class TcpRelay {
   #server: Server | null = null;
   readonly #sockets = new Set<Socket>();
 
-  constructor(port: number, targetPort: number) {
+  readonly #shape: LinkShape | undefined;
+
+  constructor(port: number, targetPort: number, shape?: LinkShape) {
     this.port = port;
     this.#target = targetPort;
+    this.#shape = shape;
   }
 
   get url(): string {
@@ -26,7 +47,12 @@ export class TcpRelay {
         socket.on('close', () => this.#sockets.delete(socket));
         socket.on('error', () => undefined);
       }
-      client.pipe(upstream).pipe(client);
+      if (this.#shape) {
+        shapedPipe(client, upstream, this.#shape);
+        shapedPipe(upstream, client, this.#shape);
+      } else {
+        client.pipe(upstream).pipe(client);
+      }
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
