@@ -130,9 +130,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
   const started = Date.now();
   const end = started + options.minutes * 60_000;
+  // Each kind of fault once, in a seeded order, then at random.
+  const firstRound = [0.1, 0.4, 0.6, 0.9].map((pick) => ({ pick, key: rand() })).sort((a, b) => a.key - b.key).map((x) => x.pick);
   while (Date.now() < end) {
     await sleep(4000 + rand() * 4000);
-    const pick = rand();
+    const pick = firstRound.shift() ?? rand();
     if (pick < 0.3) {
       const edge = edges[Math.floor(rand() * edges.length)]!;
       log(`SIGKILL ${edge.device}`);
