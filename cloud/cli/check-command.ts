@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import mqtt from 'mqtt';
 import { loadModel } from '../../protocol/manifest/load.ts';
+import { runChecks, type Check } from '../../runtime/checks.ts';
 import { createAnswerer } from '../answer/create-answerer.ts';
 import { addConfigOptions, cloudConfigFromFlags, type ConfigFlags } from './config-options.ts';
 
@@ -11,8 +12,8 @@ export function registerCheck(program: Command): void {
     const config = cloudConfigFromFlags(flags); // throws ConfigError naming the path
     console.log(`ok   config: ${config.models.paths.length} model(s), ${config.answerer.type} answerer`);
     const manifests: Awaited<ReturnType<typeof loadModel>>['manifest'][] = [];
-    const checks: Array<[string, () => Promise<string>]> = [
-      ...config.models.paths.map((path): [string, () => Promise<string>] => [`model ${path}`, async () => {
+    const checks: Check[] = [
+      ...config.models.paths.map((path): Check => [`model ${path}`, async () => {
         const model = await loadModel(path, ['cloud']);
         manifests.push(model.manifest);
         return `${model.manifest.name} ${model.manifest.modelId}, split layer ${model.manifest.splitLayer}, cloud.onnx hash verified`;
@@ -33,15 +34,6 @@ export function registerCheck(program: Command): void {
         return `${config.mqtt.url} reachable`;
       }],
     ];
-    let failed = 0;
-    for (const [name, check] of checks) {
-      try {
-        console.log(`ok   ${name}: ${await check()}`);
-      } catch (error) {
-        failed++;
-        console.log(`FAIL ${name}: ${(error as Error).message}`);
-      }
-    }
-    if (failed) process.exitCode = 1;
+    await runChecks(checks);
   });
 }

@@ -1,6 +1,7 @@
 /** `splitoculo-cloud run`: the worker. SIGTERM/SIGINT finish the frames in progress, then exit 0. */
 import { type Command, InvalidArgumentError } from 'commander';
 import { createLogger } from '../../runtime/logger.ts';
+import { runService } from '../../runtime/service.ts';
 import { CloudWorker } from '../worker/cloud-worker.ts';
 import { addConfigOptions, cloudConfigFromFlags, type ConfigFlags } from './config-options.ts';
 
@@ -18,25 +19,6 @@ export function registerRun(program: Command): void {
     const broker = flags.embeddedBroker === undefined ? [] : ['broker.embedded=true', ...(flags.embeddedBroker === true ? [] : [`broker.port=${flags.embeddedBroker}`])];
     const config = cloudConfigFromFlags(flags, broker);
     const log = createLogger(config.log.level, { name: 'splitoculo-cloud' });
-    const worker = new CloudWorker(config, log);
-    let signalled = false;
-    const stop = (signal: string) => {
-      if (signalled) return;
-      signalled = true;
-      log.info({ signal }, 'stopping: finishing frames in progress');
-      worker.stop().then(() => process.exit(0), (error) => {
-        log.error({ err: (error as Error).message }, 'stop failed');
-        process.exit(1);
-      });
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    try {
-      await worker.start();
-    } catch (error) {
-      await worker.stop().catch(() => undefined);
-      throw error;
-    }
-    await new Promise(() => undefined); // runs until a signal
+    await runService(new CloudWorker(config, log), log, 'stopping: finishing frames in progress');
   });
 }

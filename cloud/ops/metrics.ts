@@ -1,6 +1,6 @@
 /** Prometheus metrics of the cloud worker, served on an optional port. */
-import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { MetricsServer } from '../../runtime/metrics-server.ts';
 
 const SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
@@ -16,28 +16,18 @@ export class CloudMetrics {
   readonly stageSeconds = new Histogram({ name: 'splitoculo_cloud_stage_seconds', help: 'time per frame in each stage', labelNames: ['stage'], buckets: SECONDS, registers: [this.registry] });
   readonly pending = new Gauge({ name: 'splitoculo_cloud_pending_frames', help: 'frames taken and not yet acknowledged', registers: [this.registry] });
   readonly brokerUp = new Gauge({ name: 'splitoculo_cloud_broker_up', help: '1 while connected to the broker', registers: [this.registry] });
-  #server: Server | null = null;
+  readonly #server = new MetricsServer(this.registry);
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  async serve(port: number, host: string): Promise<number> {
-    const server = createServer(async (req, res) => {
-      if (req.url !== '/metrics') {
-        res.writeHead(404).end('not found; try /metrics\n');
-        return;
-      }
-      res.writeHead(200, { 'content-type': this.registry.contentType }).end(await this.registry.metrics());
-    });
-    this.#server = server;
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
-    const address = server.address();
-    return typeof address === 'object' && address ? address.port : port;
+  /** Serves /metrics; returns the port (useful with port 0). */
+  serve(port: number, host: string): Promise<number> {
+    return this.#server.serve(port, host);
   }
 
-  async close(): Promise<void> {
-    const server = this.#server;
-    if (server) await new Promise((resolve) => server.close(resolve));
+  close(): Promise<void> {
+    return this.#server.close();
   }
 }

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import mqtt from 'mqtt';
 import { loadModel } from '../../protocol/manifest/load.ts';
+import { runChecks, type Check } from '../../runtime/checks.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { createSource } from '../sources/create-source.ts';
 import { addConfigOptions, configFromFlags, type ConfigFlags } from './config-options.ts';
@@ -26,7 +27,7 @@ export function registerCheck(program: Command): void {
   addConfigOptions(program.command('check').description('validate config, model files, camera and broker, then exit').option('--timeout <ms>', 'per check', (v) => Number(v), 10_000)).action(async (flags: ConfigFlags & { timeout: number }) => {
     const config = configFromFlags(flags); // throws ConfigError naming the path
     console.log(`ok   config: device ${config.device.id}`);
-    const checks: Array<[string, () => Promise<string>]> = [
+    const checks: Check[] = [
       ['model', async () => {
         const model = await loadModel(config.model.path, ['edge']);
         return `${model.manifest.name} ${model.manifest.modelId}, edge.onnx hash verified`;
@@ -38,15 +39,6 @@ export function registerCheck(program: Command): void {
         return `${config.mqtt.url} reachable`;
       }],
     ];
-    let failed = 0;
-    for (const [name, check] of checks) {
-      try {
-        console.log(`ok   ${name}: ${await check()}`);
-      } catch (error) {
-        failed++;
-        console.log(`FAIL ${name}: ${(error as Error).message}`);
-      }
-    }
-    if (failed) process.exitCode = 1;
+    await runChecks(checks);
   });
 }

@@ -1,6 +1,6 @@
 /** Prometheus metrics of the edge daemon, served on an optional localhost port. */
-import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { MetricsServer } from '../../runtime/metrics-server.ts';
 
 export class EdgeMetrics {
   readonly registry = new Registry();
@@ -19,28 +19,18 @@ export class EdgeMetrics {
   readonly queueDepth = new Gauge({ name: 'splitoculo_queue_frames', help: 'frames in the outbox', registers: [this.registry] });
   readonly queueBytes = new Gauge({ name: 'splitoculo_queue_bytes', help: 'frame bytes in the outbox', registers: [this.registry] });
   readonly linkUp = new Gauge({ name: 'splitoculo_link_up', help: '1 while connected to the broker', registers: [this.registry] });
-  #server: Server | null = null;
+  readonly #server = new MetricsServer(this.registry);
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  async serve(port: number, host: string): Promise<number> {
-    const server = createServer(async (req, res) => {
-      if (req.url !== '/metrics') {
-        res.writeHead(404).end('not found; try /metrics\n');
-        return;
-      }
-      res.writeHead(200, { 'content-type': this.registry.contentType }).end(await this.registry.metrics());
-    });
-    this.#server = server;
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
-    const address = server.address();
-    return typeof address === 'object' && address ? address.port : port;
+  /** Serves /metrics; returns the port (useful with port 0). */
+  serve(port: number, host: string): Promise<number> {
+    return this.#server.serve(port, host);
   }
 
-  async close(): Promise<void> {
-    const server = this.#server;
-    if (server) await new Promise((resolve) => server.close(resolve));
+  close(): Promise<void> {
+    return this.#server.close();
   }
 }

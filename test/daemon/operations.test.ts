@@ -48,7 +48,7 @@ const acked = (l: LogLine) => l.msg === 'frame acknowledged';
 
 
 describe('transport security', () => {
-  it('publishes over mutual TLS, and names the failure when the broker is signed by another CA', async () => {
+  it('publishes over mutual TLS, and names the failure when the broker is signed by another CA or its certificate has expired', async () => {
     const pki = makePki(join(root, 'pki'));
     const other = makePki(join(root, 'other-pki'));
     const port = await freePort();
@@ -77,6 +77,16 @@ describe('transport security', () => {
       assert.match(String(error.err), /self[- ]signed|unable to verify|certificate/i);
       assert.equal(refused.count(acked), 0);
       assert.equal((await refused.stop()).code, 0);
+
+      // The test certificates are valid for two days: three days on, the broker's has expired.
+      const libfaketime = readdirSync('/usr/lib').map((d) => join('/usr/lib', d, 'faketime', 'libfaketime.so.1')).find((f) => existsSync(f));
+      assert.ok(libfaketime, 'libfaketime (Debian package faketime) is installed');
+      const later = setup(url, { mqtt: { ca: pki.ca, cert: device.cert, key: device.key }, capture: { maxFrames: 1 } });
+      const expired = new EdgeProcess(later.path, [], { ...process.env, LD_PRELOAD: libfaketime, FAKETIME: '+3d' });
+      const expiry = await expired.waitFor((l) => l.msg === 'mqtt error');
+      assert.match(String(expiry.err), /certificate has expired/i);
+      assert.equal(expired.count(acked), 0);
+      assert.equal((await expired.stop()).code, 0);
     } finally {
       await broker.dispose();
     }

@@ -2,8 +2,12 @@
 // workers in a shared group, and a seeded controller that SIGKILLs and
 // restarts daemons and workers, restarts the broker, and cuts links long
 // enough to push the outboxes past their bound. At the end it accounts for
-// every frame each daemon committed: answered exactly once, evicted by the
-// outbox policy, or still queued.
+// every frame each daemon committed: answered exactly once in the device's
+// store, evicted by the outbox policy, or still queued; and no frame may get
+// two different answers. (A frame can be inferred twice when a worker dies
+// between publishing its answer and acknowledging the frame and the broker
+// hands the frame to the other worker: the device keeps the first answer;
+// the report counts these as `reinferred`.)
 //   node test/soak/chaos.ts [--minutes 10] [--seed 1]      (make soak MINUTES=10)
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,8 +34,10 @@ export interface SoakReport {
   devices: Array<{ device: string; committed: number; answered: number; evicted: number; queued: number; maxQueued: number; bound: number }>;
   /** Committed frames neither answered, queued nor covered by the evictions counted. */
   lost: string[];
-  /** Frames that received two different answers (a second inference). */
+  /** Frames that received conflicting answers (different text or error). */
   duplicates: string[];
+  /** Frames inferred twice (a worker died between publishing and acknowledging; the broker gave the frame to another). */
+  reinferred: number;
   answerMessages: number;
   rssMiB: { edgeFirst: number; edgeLast: number; workerFirst: number; workerLast: number };
 }
@@ -100,15 +106,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   }));
 
   // Every answer published, as an integrator with a persistent session sees them.
-  const answers = new Map<string, Set<string>>();
+  const answers = new Map<string, { outcomes: Set<string>; inferences: Set<string> }>();
   let answerMessages = 0;
   const observer: MqttClient = await mqtt.connectAsync(broker.url, { clientId: 'soak-observer', clean: false, reconnectPeriod: 300 });
   observer.on('message', (_topic, payload) => {
     answerMessages++;
-    const answer = JSON.parse(payload.toString()) as { frameId: string | null };
+    const answer = JSON.parse(payload.toString()) as { frameId: string | null; text?: string; error?: { code: string }; worker?: string; answeredAt: string };
     if (!answer.frameId) return;
-    const seen = answers.get(answer.frameId) ?? new Set<string>();
-    seen.add(payload.toString());
+    const seen = answers.get(answer.frameId) ?? { outcomes: new Set<string>(), inferences: new Set<string>() };
+    seen.outcomes.add(answer.text ?? `error ${answer.error?.code}`);
+    seen.inferences.add(`${answer.worker} ${answer.answeredAt}`); // a republished stored answer is the same inference
     answers.set(answer.frameId, seen);
   });
   await observer.subscribeAsync('splitoculo/v1/+/answer', { qos: 1 });
@@ -222,7 +229,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     faults,
     devices,
     lost,
-    duplicates: [...answers].filter(([, payloads]) => payloads.size > 1).map(([id]) => id),
+    duplicates: [...answers].filter(([, seen]) => seen.outcomes.size > 1).map(([id]) => id),
+    reinferred: [...answers].filter(([, seen]) => seen.inferences.size > 1).length,
     answerMessages,
     rssMiB: { edgeFirst: third(rss.edge, 'first'), edgeLast: third(rss.edge, 'last'), workerFirst: third(rss.worker, 'first'), workerLast: third(rss.worker, 'last') },
   };

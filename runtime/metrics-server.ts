@@ -1,0 +1,33 @@
+/** Serves a prom-client registry as Prometheus text on /metrics (both commands use it). */
+import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
+
+export class MetricsServer {
+  readonly #registry: Registry;
+  #server: Server | null = null;
+
+  constructor(registry: Registry) {
+    this.#registry = registry;
+  }
+
+  /** Listens and returns the port (useful with port 0). */
+  async serve(port: number, host: string): Promise<number> {
+    const server = createServer(async (req, res) => {
+      if (req.url !== '/metrics') {
+        res.writeHead(404).end('not found; try /metrics\n');
+        return;
+      }
+      res.writeHead(200, { 'content-type': this.#registry.contentType }).end(await this.#registry.metrics());
+    });
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
+    const address = server.address();
+    return typeof address === 'object' && address ? address.port : port;
+  }
+
+  async close(): Promise<void> {
+    const server = this.#server;
+    this.#server = null;
+    if (server) await new Promise((resolve) => server.close(resolve));
+  }
+}
