@@ -1,6 +1,6 @@
 /** Serves a prom-client registry as Prometheus text on /metrics (both commands use it). */
 import { createServer, type Server } from 'node:http';
-import type { Registry } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 
 export class MetricsServer {
   readonly #registry: Registry;
@@ -29,5 +29,24 @@ export class MetricsServer {
     const server = this.#server;
     this.#server = null;
     if (server) await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+/** Base of each program's metrics: a registry with Node's process metrics, served on request. */
+export class ServedMetrics {
+  readonly registry = new Registry();
+  readonly #server = new MetricsServer(this.registry);
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Serves /metrics; returns the port (useful with port 0). */
+  serve(port: number, host: string): Promise<number> {
+    return this.#server.serve(port, host);
+  }
+
+  close(): Promise<void> {
+    return this.#server.close();
   }
 }

@@ -1,11 +1,10 @@
 /** Prometheus metrics of the cloud worker, served on an optional port. */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { MetricsServer } from '../../runtime/metrics-server.ts';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { ServedMetrics } from '../../runtime/metrics-server.ts';
 
 const SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-export class CloudMetrics {
-  readonly registry = new Registry();
+export class CloudMetrics extends ServedMetrics {
   readonly received = new Counter({ name: 'splitoculo_cloud_frames_received_total', help: 'frame messages taken from the broker', registers: [this.registry] });
   readonly answered = new Counter({ name: 'splitoculo_cloud_frames_answered_total', help: 'frames answered with text', registers: [this.registry] });
   readonly failed = new Counter({ name: 'splitoculo_cloud_frames_failed_total', help: 'frames answered with an error, by code', labelNames: ['reason'], registers: [this.registry] });
@@ -16,18 +15,4 @@ export class CloudMetrics {
   readonly stageSeconds = new Histogram({ name: 'splitoculo_cloud_stage_seconds', help: 'time per frame in each stage', labelNames: ['stage'], buckets: SECONDS, registers: [this.registry] });
   readonly pending = new Gauge({ name: 'splitoculo_cloud_pending_frames', help: 'frames taken and not yet acknowledged', registers: [this.registry] });
   readonly brokerUp = new Gauge({ name: 'splitoculo_cloud_broker_up', help: '1 while connected to the broker', registers: [this.registry] });
-  readonly #server = new MetricsServer(this.registry);
-
-  constructor() {
-    collectDefaultMetrics({ register: this.registry });
-  }
-
-  /** Serves /metrics; returns the port (useful with port 0). */
-  serve(port: number, host: string): Promise<number> {
-    return this.#server.serve(port, host);
-  }
-
-  close(): Promise<void> {
-    return this.#server.close();
-  }
 }

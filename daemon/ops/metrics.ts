@@ -1,9 +1,8 @@
 /** Prometheus metrics of the edge daemon, served on an optional localhost port. */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { MetricsServer } from '../../runtime/metrics-server.ts';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { ServedMetrics } from '../../runtime/metrics-server.ts';
 
-export class EdgeMetrics {
-  readonly registry = new Registry();
+export class EdgeMetrics extends ServedMetrics {
   readonly captured = new Counter({ name: 'splitoculo_frames_captured_total', help: 'images taken from the camera', registers: [this.registry] });
   readonly dropped = new Counter({ name: 'splitoculo_frames_dropped_total', help: 'images skipped, by reason', labelNames: ['reason'], registers: [this.registry] });
   readonly encoded = new Counter({ name: 'splitoculo_frames_encoded_total', help: 'images encoded into wire frames', registers: [this.registry] });
@@ -19,18 +18,4 @@ export class EdgeMetrics {
   readonly queueDepth = new Gauge({ name: 'splitoculo_queue_frames', help: 'frames in the outbox', registers: [this.registry] });
   readonly queueBytes = new Gauge({ name: 'splitoculo_queue_bytes', help: 'frame bytes in the outbox', registers: [this.registry] });
   readonly linkUp = new Gauge({ name: 'splitoculo_link_up', help: '1 while connected to the broker', registers: [this.registry] });
-  readonly #server = new MetricsServer(this.registry);
-
-  constructor() {
-    collectDefaultMetrics({ register: this.registry });
-  }
-
-  /** Serves /metrics; returns the port (useful with port 0). */
-  serve(port: number, host: string): Promise<number> {
-    return this.#server.serve(port, host);
-  }
-
-  close(): Promise<void> {
-    return this.#server.close();
-  }
 }
