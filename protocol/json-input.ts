@@ -11,12 +11,17 @@ export function formatIssues(error: z.ZodError): string {
     .join('; ');
 }
 
+/** Answers and commands are a few hundred bytes; anything near this is hostile and refused unread. */
+export const MAX_JSON_INPUT_BYTES = 64 * 1024;
+
 export function parseJsonInput<S extends z.ZodType>(
   schema: S,
   payload: Uint8Array | string,
   what: string,
   makeError: (message: string) => Error,
 ): z.infer<S> {
+  const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  if (size > MAX_JSON_INPUT_BYTES) throw makeError(`${what}: ${size} bytes, at most ${MAX_JSON_INPUT_BYTES} allowed`);
   let json: unknown;
   try {
     json = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'));

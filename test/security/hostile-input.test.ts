@@ -53,6 +53,12 @@ describe('hostile input', () => {
     assert.ok(counts.refused! > RUNS / 2 && counts.accepted! > 0, JSON.stringify(counts));
   });
 
+  it('oversize answers and commands are refused by size before parsing', () => {
+    const huge = JSON.stringify({ command: 'set-prompt', prompt: 'x'.repeat(70_000) });
+    assert.throws(() => parseCommand(huge), /command: 70\d{3} bytes, at most 65536 allowed/);
+    assert.throws(() => parseAnswer(Buffer.alloc(1 << 20, 0x20)), /answer: 1048576 bytes, at most 65536 allowed/);
+  });
+
   it(`command JSON: ${RUNS} cases, CommandError or a valid command`, () => {
     const counts: Record<string, number> = {};
     fc.assert(fc.property(mutatedJson({ command: 'set-interval', intervalMs: 1000 }), (text) => classify(() => parseCommand(text), CommandError, counts)), { numRuns: RUNS, seed: 12 });
