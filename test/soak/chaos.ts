@@ -30,9 +30,12 @@ export interface SoakOptions {
 
 export interface SoakReport {
   seconds: number;
+  /** From the end of the faults until every frame was accounted for (or progress stopped). */
+  drainSeconds: number;
   faults: Record<string, number>;
   devices: Array<{ device: string; committed: number; answered: number; evicted: number; queued: number; maxQueued: number; bound: number }>;
-  /** Committed frames neither answered, queued nor covered by the evictions counted. */
+  /** When a device's committed frames not answered or queued outnumber its evictions: all of its unanswered ids
+   *  (evictions are counted, not named, so the excess cannot be told apart from them). */
   lost: string[];
   /** Frames that received conflicting answers (different text or error). */
   duplicates: string[];
@@ -181,7 +184,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
   // Stop capturing, let every queue drain and every answer arrive.
   for (const edge of edges) await observer.publishAsync(`splitoculo/v1/${edge.device}/command`, JSON.stringify({ command: 'pause' }), { qos: 1 });
-  const drainDeadline = Date.now() + 180_000;
+  // Drain until everything is accounted for, or until no answer has arrived for a minute (at most 15 minutes).
+  const drainDeadline = Date.now() + 15 * 60_000;
   const settled = () => edges.every((edge) => {
     try {
       const db = new Database(edge.outbox, { readonly: true });
@@ -195,7 +199,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       return false;
     }
   });
-  while (!settled() && Date.now() < drainDeadline) await sleep(1000);
+  let lastProgress = Date.now();
+  let lastCount = answerMessages;
+  while (!settled() && Date.now() < drainDeadline && Date.now() - lastProgress < 60_000) {
+    await sleep(1000);
+    if (answerMessages !== lastCount) {
+      lastCount = answerMessages;
+      lastProgress = Date.now();
+    }
+  }
+  const drainSeconds = Math.round((Date.now() - end) / 1000);
   clearInterval(sampler);
   await sleep(2000); // answers already published reach the observer
 
@@ -226,6 +239,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   };
   return {
     seconds: Math.round((Date.now() - started) / 1000),
+    drainSeconds,
     faults,
     devices,
     lost,
