@@ -97,12 +97,16 @@ def block_diagonal_mask(bounds: list[int]) -> torch.Tensor:
     return mask
 
 
+def patch_permutation(index: torch.Tensor, unit: int) -> torch.Tensor:
+    """Patch k of window order is patch permutation[k] of processor order (merge blocks move whole)."""
+    return (index.unsqueeze(1) * unit + torch.arange(unit)).flatten()
+
+
 def to_window_order(x: torch.Tensor, index: torch.Tensor, unit: int) -> torch.Tensor:
-    """Reorder per-patch rows [patches, ...] from processor order to window order (merge blocks move whole)."""
-    rest = x.shape[1:]
-    return x.reshape(x.shape[0] // unit, unit, *rest)[index].reshape(x.shape[0], *rest)
+    """Reorder per-patch rows [patches, ...] from processor order to window order."""
+    return x[patch_permutation(index, unit)]
 
 
 def to_processor_order(x: torch.Tensor, index: torch.Tensor, unit: int) -> torch.Tensor:
     """Inverse of to_window_order."""
-    return to_window_order(x, torch.argsort(index), unit)
+    return x[torch.argsort(patch_permutation(index, unit))]

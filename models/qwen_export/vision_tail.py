@@ -16,7 +16,7 @@ from torch import nn
 
 from .geometry import Grid
 from .onnx_files import export_and_place
-from .vision_config import QwenFolderError, VisionConfig
+from .vision_config import QwenFolderError
 from .vision_tower import GridGeometry, VisionTower
 
 TAIL_FORMAT = "splitoculo-qwen-vision-tail"

@@ -104,8 +104,7 @@ class GridGeometry:
     def __init__(self, config: VisionConfig, grid: Grid) -> None:
         unit = config.merge_unit
         index, window_bounds = geometry.window_index(grid, config.spatial_merge_size, config.window_size, config.patch_size)
-        #: patch k of window order is patch to_window[k] of processor order
-        self.to_window = (index.unsqueeze(1) * unit + torch.arange(unit)).flatten()
+        self.to_window = geometry.patch_permutation(index, unit)
         self.to_window_inverse = torch.argsort(self.to_window)
         #: merged token k of processor order is row merged_order[k] of the merger's output
         self.merged_order = torch.argsort(index)
