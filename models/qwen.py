@@ -3,6 +3,8 @@
 
   models/qwen.py tail --qwen DIR --split-layer 4 [--grid 1 16 16]
       DIR/onnx/vision_tail.L4.1x16x16.onnx (+ .json): the vision tower resumed after block L, fp32
+  models/qwen.py vision --qwen DIR [--grid 1 16 16]
+      DIR/onnx/vision_encoder.1x16x16.onnx (+ .json): the whole vision tower from pixels, for JPEG frames
   models/qwen.py language-model --qwen DIR [--storage fp32|fp16]
       DIR/onnx/embed_tokens.onnx, DIR/onnx/decoder_model_merged.onnx for transformers.js
   models/qwen.py tiny --out models/tiny-qwen
@@ -28,7 +30,9 @@ from qwen_export.greedy import greedy_generate  # noqa: E402
 from qwen_export.text_decoder import export_language_model, load_language_model  # noqa: E402
 from qwen_export.tiny_fixture import write_tiny_qwen  # noqa: E402
 from qwen_export.vision_config import QwenFolderError, read_config  # noqa: E402
-from qwen_export.vision_tail import VisionTail, export_tail, tail_file_name, write_description  # noqa: E402
+from qwen_export.vision_tail import (  # noqa: E402
+    VisionEncoder, VisionTail, encoder_file_name, export_encoder, export_tail, tail_file_name, write_description,
+    write_encoder_description)
 from qwen_export.vision_tower import load_tower  # noqa: E402
 from splitoculo_export.exporting import ExportError, check_parity  # noqa: E402
 
@@ -46,6 +50,22 @@ def make_tail(qwen: Path, split_layer: int, grid: Grid, external_data: bool | No
     if parity:
         example = torch.randn(2, grid.patches, tower.config.hidden_size, generator=torch.Generator().manual_seed(0))
         result = check_parity(tail, example, path)
+        print(f"{path.name}: max abs error {result.max_abs_error:.3g}, cosine {result.cosine:.9f} (onnxruntime-node vs PyTorch)")
+    return path
+
+
+def make_encoder(qwen: Path, grid: Grid, external_data: bool | None, parity: bool) -> Path:
+    tower = load_tower(qwen)
+    encoder = VisionEncoder(tower, grid).eval()
+    path = qwen / "onnx" / encoder_file_name(grid)
+    export_encoder(encoder, path, external_data=external_data)
+    preprocessor_file = qwen / "preprocessor_config.json"
+    preprocessor = json.loads(preprocessor_file.read_text()) if preprocessor_file.exists() else {}
+    source = {"qwen": qwen.name, "config": read_config(qwen).get("_name_or_path", qwen.name)}
+    write_encoder_description(path, encoder, grid, source, preprocessor)
+    if parity:
+        example = torch.randn(2, grid.patches, encoder.patch_dim, generator=torch.Generator().manual_seed(0))
+        result = check_parity(encoder, example, path)
         print(f"{path.name}: max abs error {result.max_abs_error:.3g}, cosine {result.cosine:.9f} (onnxruntime-node vs PyTorch)")
     return path
 
@@ -77,6 +97,11 @@ def main(argv: list[str]) -> int:
     tail.add_argument("--grid", type=int, nargs=3, default=[1, 16, 16], metavar=("T", "H", "W"), help="grid_thw in patches (224x224 = 1 16 16)")
     tail.add_argument("--external-data", action="store_true", default=None, help="weights in a .data file beside the graph (automatic above 1.8 GB)")
     tail.add_argument("--skip-parity", action="store_true", help="do not compare onnxruntime-node with PyTorch")
+    vision = commands.add_parser("vision", help="export the whole vision tower (pixels -> embeddings) for JPEG frames")
+    vision.add_argument("--qwen", type=Path, required=True, help="Hugging Face Qwen2.5-VL folder")
+    vision.add_argument("--grid", type=int, nargs=3, default=[1, 16, 16], metavar=("T", "H", "W"), help="grid_thw in patches (224x224 = 1 16 16)")
+    vision.add_argument("--external-data", action="store_true", default=None, help="weights in a .data file beside the graph (automatic above 1.8 GB)")
+    vision.add_argument("--skip-parity", action="store_true", help="do not compare onnxruntime-node with PyTorch")
     language = commands.add_parser("language-model", help="export embed_tokens.onnx and decoder_model_merged.onnx")
     language.add_argument("--qwen", type=Path, required=True)
     language.add_argument("--storage", choices=sorted(STORAGE), default="fp32", help="precision of the embedding and output tables inside the graphs")
@@ -93,6 +118,8 @@ def main(argv: list[str]) -> int:
     try:
         if args.command == "tail":
             make_tail(args.qwen, args.split_layer, Grid(*args.grid), args.external_data, not args.skip_parity)
+        elif args.command == "vision":
+            make_encoder(args.qwen, Grid(*args.grid), args.external_data, not args.skip_parity)
         elif args.command == "language-model":
             for path in make_language_model(args.qwen, args.storage):
                 print(f"wrote {path}")
@@ -100,6 +127,7 @@ def main(argv: list[str]) -> int:
             write_tiny_qwen(args.out, args.tokenizer, args.seed)
             for layer in args.split_layer:
                 make_tail(args.out, layer, Grid(1, 16, 16), None, True)
+            make_encoder(args.out, Grid(1, 16, 16), None, True)
             make_language_model(args.out, "fp16")
             print(f"wrote {args.out}")
         else:

@@ -6,19 +6,24 @@
  */
 import type { Manifest } from '../../protocol/manifest/schema.ts';
 
-export interface AnswerRequest {
-  /** Features after the manifest's rescale: target.tokens x target.hiddenSize, processor order. */
-  features: Float32Array;
+/**
+ * What the vision stage starts from: features decoded from bottleneck tokens
+ * (after the manifest's rescale: target.tokens x target.hiddenSize, processor
+ * order), or the image of a JPEG frame, which takes Qwen's whole vision tower.
+ */
+export type VisionInput = { features: Float32Array; jpeg?: never } | { jpeg: Uint8Array; features?: never };
+
+export type AnswerRequest = VisionInput & {
   manifest: Manifest;
   prompt: string;
   /** Aborts this request; an aborted request rejects with AnswererError 'cancelled'. */
   signal?: AbortSignal;
   /** Epoch milliseconds after which the answer is no longer wanted ('deadline'). */
   deadline?: number;
-}
+};
 
 export interface AnswerTimings {
-  /** Vision tail: features -> image embeddings. */
+  /** Vision tail: features -> image embeddings (or the whole tower for a JPEG frame). */
   tailMs: number;
   /** Language model: prompt + embeddings -> answer tokens. */
   languageMs: number;

@@ -7,6 +7,7 @@ export type AnswererErrorCode =
   | 'model-files' // a file of the Qwen folder is missing or malformed
   | 'model-mismatch' // the SplitOculo model and the Qwen files do not fit each other
   | 'bad-shape' // features of the wrong size
+  | 'bad-image' // a JPEG frame whose image does not decode
   | 'bad-prompt' // a prompt the chat template cannot carry safely
   | 'deadline' // the request's deadline passed
   | 'cancelled' // the caller aborted

@@ -40,7 +40,7 @@ export interface QwenFolder {
   textHiddenSize: number;
 }
 
-async function readJson(path: string, what: string): Promise<unknown> {
+export async function readJson(path: string, what: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');

@@ -31,6 +31,12 @@ export function registerDecode(program: Command): void {
     .action(async (file: string, options: { model?: string; json?: boolean }) => {
       const bytes = await readFile(file);
       const frame = decodeFrame(bytes);
+      if (frame.codec === 'jpeg') {
+        const { image, ...header } = frame;
+        const report = { file, bytes: bytes.length, ...header, image: { width: image.width, height: image.height, jpegBytes: image.jpeg.length } };
+        console.log(options.json ? JSON.stringify(report) : JSON.stringify(report, null, 2));
+        return;
+      }
       const { tokens, ...header } = frame;
       const report: Record<string, unknown> = {
         file,

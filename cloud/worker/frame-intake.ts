@@ -46,7 +46,8 @@ export function takeFrame(topic: string, payload: Uint8Array, topics: TopicMap, 
     return { ok: false, rejection: { code: 'unknown-model', message: `model ${frame.modelId} is not served here; this worker serves ${models.ids.join(', ')}`, deviceId, frame } };
   }
   const { count, width } = served.model.manifest.tokens;
-  if (frame.tokens.count !== count || frame.tokens.width !== width) {
+  // A JPEG frame of any size is resized to the model's grid by the answerer.
+  if (frame.codec === 'neural-u8' && (frame.tokens.count !== count || frame.tokens.width !== width)) {
     return { ok: false, rejection: { code: 'bad-frame', message: `frame carries ${frame.tokens.count}x${frame.tokens.width} tokens, model ${served.model.manifest.name} takes ${count}x${width}`, deviceId, frame } };
   }
   return { ok: true, deviceId, frame, served, decodeMs, signed: verdict.signed };

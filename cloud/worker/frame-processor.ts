@@ -31,7 +31,8 @@ export interface ProcessorDeps {
 
 export interface StageTimes {
   queueMs: number;
-  cloudMs: number;
+  /** cloud.onnx's share per frame; absent for JPEG frames, which skip it. */
+  cloudMs?: number;
   tailMs?: number;
   languageModelMs?: number;
 }
@@ -66,6 +67,7 @@ function errorCode(error: unknown): AnswerErrorCode {
   if (error instanceof AnswererError) {
     if (error.code === 'deadline') return 'deadline-exceeded';
     if (error.code === 'bad-prompt') return 'bad-prompt';
+    if (error.code === 'bad-image') return 'bad-frame';
   }
   return 'answerer-failed';
 }
@@ -75,15 +77,17 @@ export async function processBatch(jobs: readonly FrameJob[], deps: ProcessorDep
   const started = performance.now();
   const queueMs = jobs.map((job) => started - job.receivedAt);
   const { decoder, model } = jobs[0]!.served;
-  let features: Float32Array[];
+  // Bottleneck tokens go through cloud.onnx together; JPEG frames go to the answerer as they are.
+  const neural = jobs.flatMap((job, i) => (job.frame.codec === 'neural-u8' ? [{ i, tokens: job.frame.tokens }] : []));
+  const features: Array<Float32Array | undefined> = new Array(jobs.length);
   try {
-    features = await decoder.decode(jobs.map((job) => job.frame.tokens));
+    if (neural.length > 0) (await decoder.decode(neural.map((n) => n.tokens))).forEach((one, k) => (features[neural[k]!.i] = one));
   } catch (error) {
     return jobs.map((job, i) => envelope(job, deps.workerId, { error: { code: 'answerer-failed', message: `cloud network failed: ${(error as Error).message}` } }, { queueMs: queueMs[i]!, decodeMs: job.decodeMs }));
   }
-  const cloudMs = (performance.now() - started) / jobs.length;
+  const cloudMs = neural.length > 0 ? (performance.now() - started) / neural.length : undefined;
   const results: PromiseSettledResult<Answer>[] = await deps.answerer.answerAll(jobs.map((job, i) => ({
-    features: features[i]!,
+    ...(job.frame.codec === 'jpeg' ? { jpeg: job.frame.image.jpeg } : { features: features[i]! }),
     manifest: model.manifest,
     prompt: job.frame.prompt ?? deps.defaultPrompt,
     deadline: job.deadline,
@@ -91,7 +95,7 @@ export async function processBatch(jobs: readonly FrameJob[], deps: ProcessorDep
   })));
   return jobs.map((job, i) => {
     const result = results[i]!;
-    const base = { queueMs: queueMs[i]!, decodeMs: job.decodeMs, cloudMs };
+    const base = { queueMs: queueMs[i]!, decodeMs: job.decodeMs, ...(job.frame.codec === 'neural-u8' && { cloudMs }) };
     if (result.status === 'rejected') {
       const error = result.reason as Error;
       return envelope(job, deps.workerId, { error: { code: errorCode(error), message: error.message } }, base);

@@ -12,7 +12,7 @@ interface CodecInfo {
 
 export const CODECS: readonly CodecInfo[] = [
   { id: 1, name: 'neural-u8', supported: true },
-  { id: 2, name: 'jpeg', supported: false },
+  { id: 2, name: 'jpeg', supported: true },
   { id: 3, name: 'neural-u8-rans', supported: false },
   { id: 4, name: 'neural-u8-deflate', supported: false },
 ];

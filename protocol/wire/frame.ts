@@ -9,7 +9,7 @@ import { crc32c } from './crc32c.ts';
 import { FrameError } from './errors.ts';
 import { codecById, codecByName, QUANTISATION_IDS, quantisationById, type CodecName } from './codecs.ts';
 import { FRAME_ID_BYTES, frameIdToBytes, frameIdToString, isFrameId } from './frame-id.ts';
-import type { QuantisedTokens } from './quantise.ts';
+import type { QuantisationScheme, QuantisedTokens } from './quantise.ts';
 import { deviceIdProblem, DEVICE_ID_MAX_LENGTH } from '../device-id.ts';
 
 export const MAGIC = Uint8Array.of(0x53, 0x50, 0x4c, 0x4f); // "SPLO"
@@ -42,9 +42,27 @@ export interface FrameHeader {
   prompt: string | null;
 }
 
-export interface WireFrame extends FrameHeader {
+/** Bottleneck tokens from the edge network (codec 1). */
+export interface NeuralFrame extends FrameHeader {
+  codec: 'neural-u8';
   tokens: QuantisedTokens;
 }
+
+/**
+ * The preprocessed crop itself as a baseline JPEG (codec 2): what `codec: jpeg`
+ * or `auto` sends when the link is fast enough that encoding costs more than
+ * the extra bytes. N and D carry the image height and width; no quantisation.
+ */
+export interface JpegFrame extends FrameHeader {
+  codec: 'jpeg';
+  image: { width: number; height: number; jpeg: Uint8Array };
+}
+
+export type WireFrame = NeuralFrame | JpegFrame;
+
+/** The quantisation byte of a frame without quantisation parameters (JPEG). */
+const NO_QUANTISATION = 0;
+const JPEG_SOI = [0xff, 0xd8];
 
 const textEncoder = new TextEncoder();
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -60,28 +78,22 @@ export function encodeFrame(frame: WireFrame): Uint8Array {
   if (prompt.length > PROMPT_MAX_BYTES) {
     throw new FrameError('bad-prompt', 'prompt', `${prompt.length} bytes of UTF-8, at most ${PROMPT_MAX_BYTES} allowed`);
   }
-  const { tokens } = frame;
-  checkTokenShape(tokens.count, tokens.width, tokens.data.length);
-  const groups = tokens.scheme === 'per-token' ? tokens.count : 1;
-  if (tokens.params.scales.length !== groups || tokens.params.zeroPoints.length !== groups) {
-    throw new FrameError('bad-quantisation', 'quantisation', `${tokens.scheme} needs ${groups} scale/zero-point pairs`);
-  }
-  checkQuantParams(tokens.params.scales, tokens.params.zeroPoints);
+  const body = frame.codec === 'jpeg' ? jpegBody(frame) : neuralBody(frame);
   const device = textEncoder.encode(frame.deviceId);
-  const size = FIXED_HEADER_BYTES + device.length + 2 + prompt.length + groups * 8 + 4 + tokens.data.length + CRC_BYTES;
+  const size = FIXED_HEADER_BYTES + device.length + 2 + prompt.length + body.params.length * 8 + 4 + body.payload.length + CRC_BYTES;
   const bytes = new Uint8Array(size);
   const view = new DataView(bytes.buffer);
   bytes.set(MAGIC, 0);
   view.setUint8(4, WIRE_VERSION);
   view.setUint8(5, codecByName(frame.codec).id);
-  view.setUint8(6, QUANTISATION_IDS[tokens.scheme]);
+  view.setUint8(6, body.quantisationId);
   view.setUint8(7, frame.clockUnreliable ? FLAG_CLOCK_UNRELIABLE : 0);
   bytes.set(Buffer.from(frame.modelId, 'hex'), 8);
   bytes.set(frameIdToBytes(frame.frameId), 24);
   view.setBigUint64(40, BigInt(frame.sequence));
   view.setBigUint64(48, BigInt(frame.captureTimeMs));
-  view.setUint16(56, tokens.count);
-  view.setUint16(58, tokens.width);
+  view.setUint16(56, body.n);
+  view.setUint16(58, body.d);
   view.setUint8(60, device.length);
   let at = FIXED_HEADER_BYTES;
   bytes.set(device, at);
@@ -89,16 +101,40 @@ export function encodeFrame(frame: WireFrame): Uint8Array {
   view.setUint16(at, prompt.length);
   bytes.set(prompt, at + 2);
   at += 2 + prompt.length;
-  for (let g = 0; g < groups; g++) {
-    view.setFloat32(at, tokens.params.scales[g]!);
-    view.setFloat32(at + 4, tokens.params.zeroPoints[g]!);
+  for (const [scale, zeroPoint] of body.params) {
+    view.setFloat32(at, scale);
+    view.setFloat32(at + 4, zeroPoint);
     at += 8;
   }
-  view.setUint32(at, tokens.data.length);
-  bytes.set(tokens.data, at + 4);
-  at += 4 + tokens.data.length;
+  view.setUint32(at, body.payload.length);
+  bytes.set(body.payload, at + 4);
+  at += 4 + body.payload.length;
   view.setUint32(at, crc32c(bytes, 0, at));
   return bytes;
+}
+
+interface FrameBody {
+  quantisationId: number;
+  n: number;
+  d: number;
+  params: Array<[number, number]>;
+  payload: Uint8Array;
+}
+
+function neuralBody({ tokens }: NeuralFrame): FrameBody {
+  checkTokenShape(tokens.count, tokens.width, tokens.data.length);
+  const groups = tokens.scheme === 'per-token' ? tokens.count : 1;
+  if (tokens.params.scales.length !== groups || tokens.params.zeroPoints.length !== groups) {
+    throw new FrameError('bad-quantisation', 'quantisation', `${tokens.scheme} needs ${groups} scale/zero-point pairs`);
+  }
+  checkQuantParams(tokens.params.scales, tokens.params.zeroPoints);
+  const params = Array.from(tokens.params.scales, (scale, g): [number, number] => [scale, tokens.params.zeroPoints[g]!]);
+  return { quantisationId: QUANTISATION_IDS[tokens.scheme], n: tokens.count, d: tokens.width, params, payload: tokens.data };
+}
+
+function jpegBody({ image }: JpegFrame): FrameBody {
+  checkJpeg(image.width, image.height, image.jpeg);
+  return { quantisationId: NO_QUANTISATION, n: image.height, d: image.width, params: [], payload: image.jpeg };
 }
 
 /** Reads fields in order; every read is bounds-checked and names its field. */
@@ -174,8 +210,13 @@ export function decodeFrame(input: Uint8Array): WireFrame {
   if (!codec) throw new FrameError('unknown-codec', 'codec', `unknown codec id ${codecId}`);
   if (!codec.supported) throw new FrameError('unsupported-codec', 'codec', `codec ${codec.name} (id ${codecId}) is reserved, not decoded by v1`);
   const quantId = r.u8('quantisation');
-  const scheme = quantisationById(quantId);
-  if (!scheme) throw new FrameError('unknown-quantisation', 'quantisation', `unknown quantisation id ${quantId}`);
+  let scheme: QuantisationScheme | null = null;
+  if (codec.name === 'jpeg') {
+    if (quantId !== NO_QUANTISATION) throw new FrameError('unknown-quantisation', 'quantisation', `quantisation id ${quantId} with codec jpeg, expected 0 (none)`);
+  } else {
+    scheme = quantisationById(quantId) ?? null;
+    if (!scheme) throw new FrameError('unknown-quantisation', 'quantisation', `unknown quantisation id ${quantId}`);
+  }
   const flags = r.u8('flags');
   if (flags & ~KNOWN_FLAGS) throw new FrameError('bad-flags', 'flags', `unknown flag bits 0x${(flags & ~KNOWN_FLAGS).toString(16)}`);
   const modelId = Buffer.from(r.slice('modelId', MODEL_ID_BYTES)).toString('hex');
@@ -195,7 +236,7 @@ export function decodeFrame(input: Uint8Array): WireFrame {
   if (count === 0 || count > MAX_TOKENS || width === 0 || width > MAX_TOKEN_WIDTH) {
     throw new FrameError('bad-shape', 'tokens', `shape ${count}x${width}, expected 1..${MAX_TOKENS} x 1..${MAX_TOKEN_WIDTH}`);
   }
-  const groups = scheme === 'per-token' ? count : 1;
+  const groups = scheme === null ? 0 : scheme === 'per-token' ? count : 1;
   r.need('quantisation.params', groups * 8);
   const scales = new Float32Array(groups);
   const zeroPoints = new Float32Array(groups);
@@ -215,8 +256,11 @@ export function decodeFrame(input: Uint8Array): WireFrame {
     throw new FrameError('crc-mismatch', 'crc', `CRC-32C is 0x${actualCrc.toString(16).padStart(8, '0')}, frame says 0x${expectedCrc.toString(16).padStart(8, '0')}`);
   }
   // The CRC proves the bytes arrived as sent; what follows proves the sender was sane.
-  checkTokenShape(count, width, payload.length);
-  checkQuantParams(scales, zeroPoints);
+  if (scheme === null) checkJpeg(width, count, payload);
+  else {
+    checkTokenShape(count, width, payload.length);
+    checkQuantParams(scales, zeroPoints);
+  }
   const deviceId = decodeUtf8(deviceBytes, 'deviceId');
   const deviceProblem = deviceIdProblem(deviceId);
   if (deviceProblem) throw new FrameError('bad-device-id', 'deviceId', deviceProblem);
@@ -224,7 +268,7 @@ export function decodeFrame(input: Uint8Array): WireFrame {
   if (!isFrameId(frameId)) throw new FrameError('bad-payload', 'frameId', `${frameId} is not a UUIDv7`);
   if (sequence > BigInt(Number.MAX_SAFE_INTEGER)) throw new FrameError('bad-sequence', 'sequence', `${sequence} exceeds 2^53-1`);
   if (captureTime > BigInt(Number.MAX_SAFE_INTEGER)) throw new FrameError('bad-sequence', 'captureTimeMs', `${captureTime} exceeds 2^53-1`);
-  return {
+  const header: FrameHeader = {
     codec: codec.name,
     modelId,
     deviceId,
@@ -233,8 +277,16 @@ export function decodeFrame(input: Uint8Array): WireFrame {
     captureTimeMs: Number(captureTime),
     clockUnreliable: (flags & FLAG_CLOCK_UNRELIABLE) !== 0,
     prompt: promptLength === 0 ? null : decodeUtf8(promptBytes, 'prompt'),
-    tokens: { scheme, count, width, params: { scales, zeroPoints }, data: Uint8Array.from(payload) },
   };
+  if (scheme === null) return { ...header, codec: 'jpeg', image: { width, height: count, jpeg: Uint8Array.from(payload) } };
+  return { ...header, codec: 'neural-u8', tokens: { scheme, count, width, params: { scales, zeroPoints }, data: Uint8Array.from(payload) } };
+}
+
+/** decodeFrame for callers that only handle bottleneck tokens (tests, tools): a JPEG frame is refused. */
+export function decodeNeuralFrame(input: Uint8Array): NeuralFrame {
+  const frame = decodeFrame(input);
+  if (frame.codec !== 'neural-u8') throw new FrameError('unsupported-codec', 'codec', `codec ${frame.codec}, expected neural-u8 here`);
+  return frame;
 }
 
 function decodeUtf8(bytes: Uint8Array, field: string): string {
@@ -251,6 +303,16 @@ function checkTokenShape(count: number, width: number, payloadLength: number): v
   }
   if (payloadLength !== count * width) {
     throw new FrameError('bad-payload', 'payload', `${payloadLength} bytes, shape ${count}x${width} needs ${count * width}`);
+  }
+}
+
+/** Only the container is checked here: the cloud's image decoder judges the pixels. */
+function checkJpeg(width: number, height: number, jpeg: Uint8Array): void {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || width > MAX_TOKEN_WIDTH || height < 1 || height > MAX_TOKENS) {
+    throw new FrameError('bad-shape', 'image', `size ${width}x${height}, expected 1..${MAX_TOKEN_WIDTH} x 1..${MAX_TOKENS}`);
+  }
+  if (jpeg.length < 4 || jpeg[0] !== JPEG_SOI[0] || jpeg[1] !== JPEG_SOI[1]) {
+    throw new FrameError('bad-payload', 'payload', `${jpeg.length} bytes that do not start with a JPEG SOI marker (FF D8)`);
   }
 }
 

@@ -1,7 +1,7 @@
 // Builders for wire frames in tests.
 import { crc32c } from '../../protocol/wire/crc32c.ts';
 import { FrameIdGenerator } from '../../protocol/wire/frame-id.ts';
-import { encodeFrame, type WireFrame } from '../../protocol/wire/frame.ts';
+import { encodeFrame, type NeuralFrame } from '../../protocol/wire/frame.ts';
 import { quantise, type QuantisationScheme } from '../../protocol/wire/quantise.ts';
 
 export const TEST_MODEL_ID = '0123456789abcdef0123456789abcdef';
@@ -15,7 +15,7 @@ export function seededTokens(count: number, width: number, seed = 1): Float32Arr
   return out;
 }
 
-export function sampleFrame(options: { prompt?: string | null; scheme?: QuantisationScheme; deviceId?: string } = {}): WireFrame {
+export function sampleFrame(options: { prompt?: string | null; scheme?: QuantisationScheme; deviceId?: string } = {}): NeuralFrame {
   const ids = new FrameIdGenerator({ now: () => 1_764_000_000_000 });
   return {
     codec: 'neural-u8',

@@ -27,7 +27,7 @@ from qwen_export.safetensors_io import read_folder, read_tensors, write_file  # 
 from qwen_export.text_decoder import load_language_model  # noqa: E402
 from qwen_export.tiny_fixture import TINY_VISION  # noqa: E402
 from qwen_export.vision_config import QwenFolderError  # noqa: E402
-from qwen_export.vision_tail import VisionTail, export_tail  # noqa: E402
+from qwen_export.vision_tail import VisionEncoder, VisionTail, export_encoder, export_tail  # noqa: E402
 from qwen_export.vision_tower import load_tower  # noqa: E402
 from splitoculo_export.exporting import check_parity  # noqa: E402
 
@@ -122,6 +122,19 @@ class TailMatchesTower(unittest.TestCase):
                 result = check_parity(Fixed(expected.unsqueeze(0)), features.unsqueeze(0), path)
                 self.assertLess(result.max_abs_error, 1e-4, f"L={layer}")
                 self.assertGreater(result.cosine, 0.99999, f"L={layer}")
+
+    def test_vision_encoder_equals_tower_from_pixels_in_pytorch_and_onnx(self):
+        # The JPEG path: the whole tower from processor-order pixel patches, batched.
+        encoder = VisionEncoder(self.tower, self.grid).eval()
+        with torch.no_grad():
+            expected = self.tower(self.pixels, self.grid)
+            torch.testing.assert_close(encoder(self.pixels.unsqueeze(0))[0], expected, rtol=0, atol=1e-5)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "encoder.onnx"
+            export_encoder(encoder, path)
+            result = check_parity(Fixed(expected.unsqueeze(0)), self.pixels.unsqueeze(0), path)
+            self.assertLess(result.max_abs_error, 1e-4)
+            self.assertGreater(result.cosine, 0.99999)
 
     def test_tail_with_external_data_runs(self):
         with tempfile.TemporaryDirectory() as tmp:

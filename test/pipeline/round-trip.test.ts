@@ -10,7 +10,7 @@ import { ImageError } from '../../daemon/pipeline/preprocess.ts';
 import { loadModel } from '../../protocol/manifest/load.ts';
 import { compareTensors } from '../../protocol/tensor-compare.ts';
 import { FrameIdGenerator } from '../../protocol/wire/frame-id.ts';
-import { decodeFrame } from '../../protocol/wire/frame.ts';
+import { decodeNeuralFrame } from '../../protocol/wire/frame.ts';
 import { dequantise, quantisationErrorBound, type QuantisedTokens } from '../../protocol/wire/quantise.ts';
 import { FRAMES_DIR, TINY_MODEL_DIR } from '../helpers/paths.ts';
 
@@ -48,7 +48,7 @@ describe('round trip on the sample frames', async () => {
     it(`${name}: tokens survive the wire within the quantisation bound`, async () => {
       for (const enc of [encoder, perToken]) {
         const frame = await enc.encode(join(FRAMES_DIR, name), meta(index), name);
-        const decoded = decodeFrame(frame.bytes);
+        const decoded = decodeNeuralFrame(frame.bytes);
         assert.equal(decoded.deviceId, 'roundtrip-cam');
         assert.equal(decoded.modelId, enc.model.manifest.modelId);
         assert.equal(decoded.tokens.scheme, enc.scheme);

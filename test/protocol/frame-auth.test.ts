@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isSigned, signFrame, verifyFrame } from '../../protocol/wire/frame-auth.ts';
-import { AUTH_TAG_BYTES, decodeFrame, frameSize } from '../../protocol/wire/frame.ts';
+import { AUTH_TAG_BYTES, decodeFrame, decodeNeuralFrame, frameSize } from '../../protocol/wire/frame.ts';
 import { KeyFileError, readKeyFile } from '../../runtime/key-file.ts';
 import { reseal, sampleFrameBytes } from '../helpers/frames.ts';
 
@@ -25,8 +25,8 @@ describe('frame signing', () => {
     assert.equal(signed.length, plain.length + AUTH_TAG_BYTES);
     assert.equal(signed.length, frameSize(16, 5, 49, 64, 'per-tensor', true));
     assert.ok(isSigned(signed) && !isSigned(plain));
-    const a = decodeFrame(signed);
-    const b = decodeFrame(plain);
+    const a = decodeNeuralFrame(signed);
+    const b = decodeNeuralFrame(plain);
     assert.deepEqual({ ...a, tokens: a.tokens.data }, { ...b, tokens: b.tokens.data });
   });
 

@@ -7,7 +7,9 @@ import {
   frameSize,
   FIXED_HEADER_BYTES,
   PROMPT_MAX_BYTES,
-  type WireFrame,
+  decodeNeuralFrame,
+  type JpegFrame,
+  type NeuralFrame,
 } from '../../protocol/wire/frame.ts';
 import { FrameError } from '../../protocol/wire/errors.ts';
 import { FrameIdGenerator } from '../../protocol/wire/frame-id.ts';
@@ -26,7 +28,7 @@ function expectFrameError(bytes: Uint8Array, code: string, field?: string): Fram
   assert.fail(`decoding succeeded, expected ${code}`);
 }
 
-function assertSameFrame(actual: WireFrame, expected: WireFrame): void {
+function assertSameFrame(actual: NeuralFrame, expected: NeuralFrame): void {
   const { tokens: a, ...headerA } = actual;
   const { tokens: e, ...headerE } = expected;
   assert.deepEqual(headerA, headerE);
@@ -50,7 +52,7 @@ describe('wire format v1', () => {
 
   it('round trips a frame with a prompt and per-token quantisation', () => {
     const frame = sampleFrame({ prompt: 'Wie viele Münzen? 🪙', scheme: 'per-token' });
-    assertSameFrame(decodeFrame(encodeFrame(frame)), frame);
+    assertSameFrame(decodeNeuralFrame(encodeFrame(frame)), frame);
   });
 
   it('round trips random frames (property)', () => {
@@ -70,7 +72,7 @@ describe('wire format v1', () => {
         }),
         (r) => {
           const values = new Float32Array(r.count * r.width).map((_, i) => Math.fround(Math.sin(i * 12.9898 + r.seed) * 3));
-          const frame: WireFrame = {
+          const frame: NeuralFrame = {
             codec: 'neural-u8',
             modelId: 'fedcba98765432100123456789abcdef',
             deviceId: r.deviceId,
@@ -83,7 +85,7 @@ describe('wire format v1', () => {
           };
           const bytes = encodeFrame(frame);
           assert.equal(bytes.length, frameSize(r.deviceId.length, Buffer.byteLength(r.prompt ?? ''), r.count, r.width, r.scheme));
-          assertSameFrame(decodeFrame(bytes), frame);
+          assertSameFrame(decodeNeuralFrame(bytes), frame);
         },
       ),
       { seed: 20261126, numRuns: 300 },
@@ -148,7 +150,8 @@ describe('wire format v1', () => {
     expectFrameError(mutate(0, 0x00), 'bad-magic', 'magic');
     expectFrameError(mutate(4, 2), 'unsupported-version', 'version');
     expectFrameError(mutate(5, 99), 'unknown-codec', 'codec');
-    expectFrameError(mutate(5, 2), 'unsupported-codec', 'codec');
+    expectFrameError(mutate(5, 3), 'unsupported-codec', 'codec');
+    expectFrameError(mutate(5, 2), 'unknown-quantisation', 'quantisation'); // jpeg carries no quantisation
     expectFrameError(mutate(6, 9), 'unknown-quantisation', 'quantisation');
     expectFrameError(mutate(7, 0x80), 'bad-flags', 'flags');
     expectFrameError(mutate(60, 0), 'bad-device-id', 'deviceId.length');
@@ -202,5 +205,37 @@ describe('wire format v1', () => {
     assert.throws(() => encodeFrame(sampleFrame({ deviceId: 'a/b' })), /deviceId/);
     assert.throws(() => encodeFrame({ ...sampleFrame(), modelId: 'xyz' }), /modelId/);
     assert.throws(() => encodeFrame({ ...sampleFrame(), sequence: -1 }), /sequence/);
+  });
+
+  describe('JPEG frames (codec 2)', () => {
+    const jpeg = Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, ...Array.from({ length: 300 }, (_, i) => i % 251), 0xff, 0xd9]);
+    const { tokens: _tokens, ...header } = sampleFrame({ prompt: 'What is this?' });
+    const frame: JpegFrame = { ...header, codec: 'jpeg', image: { width: 224, height: 200, jpeg } };
+
+    it('round trips: the image size in N and D, no quantisation, the JPEG bytes as the payload', () => {
+      const bytes = encodeFrame(frame);
+      assert.equal(bytes[5], 2);
+      assert.equal(bytes[6], 0);
+      assert.equal(bytes.length, FIXED_HEADER_BYTES + 16 + 2 + 13 + 4 + jpeg.length + 4);
+      const back = decodeFrame(bytes);
+      assert.equal(back.codec, 'jpeg');
+      assert.deepEqual(back, frame);
+      assert.throws(() => decodeNeuralFrame(bytes), (e: unknown) => e instanceof FrameError && e.code === 'unsupported-codec');
+    });
+
+    it('refuses a quantisation id, a payload that is not a JPEG and an empty image size', () => {
+      const bytes = encodeFrame(frame);
+      const withQuantisation = Uint8Array.from(bytes);
+      withQuantisation[6] = 1;
+      expectFrameError(reseal(withQuantisation), 'unknown-quantisation', 'quantisation');
+      const notJpeg = Uint8Array.from(bytes);
+      notJpeg[FIXED_HEADER_BYTES + 16 + 2 + 13 + 4] = 0x89; // a PNG signature byte where SOI belongs
+      expectFrameError(reseal(notJpeg), 'bad-payload', 'payload');
+      const noWidth = Uint8Array.from(bytes);
+      noWidth[58] = 0;
+      noWidth[59] = 0;
+      expectFrameError(reseal(noWidth), 'bad-shape', 'tokens');
+      assert.throws(() => encodeFrame({ ...frame, image: { ...frame.image, jpeg: Uint8Array.of(1, 2, 3, 4) } }), /SOI/);
+    });
   });
 });
