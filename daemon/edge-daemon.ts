@@ -24,15 +24,18 @@ import { SqliteOutbox } from './outbox/sqlite-outbox.ts';
 import { ClockGuard } from './ops/clock-guard.ts';
 import { EdgeMetrics } from './ops/metrics.ts';
 import { SystemdNotifier } from '../runtime/systemd.ts';
-import { FrameEncoder } from './pipeline/frame-encoder.ts';
+import { FrameEncoder, type FrameMetadata } from './pipeline/frame-encoder.ts';
 import { CapturePipeline } from './pipeline/capture-pipeline.ts';
-import { ImageError, preprocessImage } from './pipeline/preprocess.ts';
+import { CodecSelector, type CodecChoice } from './pipeline/codec-selector.ts';
+import { cropToRgb, ImageError, toNormalisedNchw } from './pipeline/preprocess.ts';
+import { frameSize } from '../protocol/wire/frame.ts';
 import { createSource } from './sources/create-source.ts';
 import type { CapturedImage, FrameSource } from './sources/source.ts';
 
 interface PreparedImage {
   image: CapturedImage;
-  tensor: Float32Array;
+  /** The resized, centre-cropped pixels (uint8 RGB): the neural input after normalising, or the JPEG. */
+  rgb: Buffer;
   preprocessMs: number;
 }
 
@@ -68,6 +71,7 @@ export class EdgeDaemon {
   #lastProgressAt = Date.now();
   #stopped: Promise<void> | null = null;
   #lastCommand: Record<string, unknown> | null = null;
+  readonly #codec: CodecSelector;
   metricsPort: number | null = null;
 
   constructor(config: EdgeConfig, log: Logger) {
@@ -79,6 +83,7 @@ export class EdgeDaemon {
     this.#clock = new ClockGuard(BUILD_TIME_MS, log);
     this.#answerHook = answerHook(config.answers, log);
     this.#frameKey = config.auth.keyFile ? readKeyFile(config.auth.keyFile) : null;
+    this.#codec = new CodecSelector(config.encoding.codec, config.encoding.switchMargin);
   }
 
   get outbox(): Outbox {
@@ -97,6 +102,7 @@ export class EdgeDaemon {
       intraOpThreads: config.model.threads,
       ...(config.model.quantisation && { scheme: config.model.quantisation }),
     });
+    await this.#warmUp();
     this.#outbox = openOutbox(config);
     const stats = this.#outbox.stats();
     log.info({ outbox: resolve(config.outbox.path), queued: stats.rows, bytes: stats.bytes, model: model.manifest.name, modelId: model.manifest.modelId }, 'outbox and model open');
@@ -128,6 +134,7 @@ export class EdgeDaemon {
       link: linkSettings(config.mqtt),
       log,
       status: () => this.#status(),
+      probeIntervalMs: config.encoding.probeIntervalSeconds * 1000,
       events: {
         onPublished: (sequence, bytes, ms) => {
           log.debug({ sequence, ms: Math.round(ms) }, 'frame acknowledged');
@@ -156,6 +163,21 @@ export class EdgeDaemon {
     log.info({ device: config.device.id, camera: this.#source.name, intervalMs: this.#intervalMs, paused: this.#paused }, 'edge daemon running');
   }
 
+  /**
+   * Three encodes of a blank image before the first frame: onnxruntime's first run
+   * allocates and picks kernels (several times slower), and `auto` needs the
+   * neural encode time before it can weigh it against the link.
+   */
+  async #warmUp(): Promise<void> {
+    const { width, height } = this.#encoder!.model.manifest.preprocess.crop;
+    const meta = { deviceId: this.config.device.id, frameId: '01900000-0000-7000-8000-000000000000', sequence: 0, captureTimeMs: 0, clockUnreliable: false, prompt: null };
+    // A fresh tensor each time: the encoder takes ownership of the one it is given.
+    for (let run = 0; run < 3; run++) {
+      const { timings } = await this.#encoder!.encodeTensor(new Float32Array(3 * width * height), meta);
+      if (run > 0) this.#codec.observeEncode('neural', timings.encodeMs + timings.quantiseMs);
+    }
+  }
+
   #healthy(): boolean {
     // Capture must keep ticking unless paused or finished; a wedged loop stops the pings.
     return this.#paused || (this.#capture?.finished ?? false) || Date.now() - this.#lastProgressAt < Math.max(60_000, this.#intervalMs * 5);
@@ -181,9 +203,9 @@ export class EdgeDaemon {
   async #prepare(image: CapturedImage): Promise<PreparedImage | null> {
     const started = performance.now();
     try {
-      const { tensor } = await preprocessImage(image.bytes, this.#encoder!.model.manifest.preprocess, image.label);
+      const { rgb } = await cropToRgb(image.bytes, this.#encoder!.model.manifest.preprocess, image.label);
       this.#lastProgressAt = Date.now();
-      return { image, tensor, preprocessMs: performance.now() - started };
+      return { image, rgb, preprocessMs: performance.now() - started };
     } catch (error) {
       if (!(error instanceof ImageError)) throw error;
       this.#lastProgressAt = Date.now(); // a corrupt image is bad input, not a wedged pipeline
@@ -193,18 +215,20 @@ export class EdgeDaemon {
     }
   }
 
-  async #commit({ image, tensor, preprocessMs }: PreparedImage): Promise<void> {
+  async #commit({ image, rgb, preprocessMs }: PreparedImage): Promise<void> {
     const outbox = this.#outbox!;
     const identity = outbox.nextIdentity();
-    const frame = await this.#encoder!.encodeTensor(tensor, {
+    const meta = {
       deviceId: this.config.device.id,
       ...identity,
       captureTimeMs: Math.max(0, image.capturedAt),
       clockUnreliable: this.#clock.unreliable(),
       prompt: this.#prompt,
-    });
+    };
+    const frame = await this.#encode(rgb, meta);
     this.metrics.encoded.inc();
-    this.metrics.encodeSeconds.observe((preprocessMs + frame.timings.encodeMs + frame.timings.quantiseMs) / 1000);
+    this.metrics.framesByCodec.inc({ codec: frame.codec });
+    this.metrics.encodeSeconds.observe((preprocessMs + frame.encodeMs) / 1000);
     try {
       const bytes = this.#frameKey ? signFrame(frame.bytes, this.#frameKey) : frame.bytes;
       const result = outbox.enqueue({ ...identity, capturedAt: image.capturedAt, bytes });
@@ -216,7 +240,8 @@ export class EdgeDaemon {
         this.metrics.queued.inc();
         this.log.debug({
           sequence: identity.sequence, frameId: identity.frameId, bytes: bytes.length, image: image.label, capturedAt: image.capturedAt,
-          preprocessMs: Math.round(preprocessMs * 10) / 10, encodeMs: Math.round(frame.timings.encodeMs * 10) / 10,
+          codec: frame.codec, preprocessMs: Math.round(preprocessMs * 10) / 10, encodeMs: Math.round(frame.encodeMs * 10) / 10,
+          ...(frame.predictedMs && { predictedMs: { neural: Math.round(frame.predictedMs.neural), jpeg: Math.round(frame.predictedMs.jpeg) }, link: this.#publisher!.link.estimate }),
         }, 'frame queued');
       }
     } catch (error) {
@@ -229,6 +254,28 @@ export class EdgeDaemon {
     this.metrics.queueDepth.set(stats.rows);
     this.metrics.queueBytes.set(stats.bytes);
     this.#publisher!.pump();
+  }
+
+  /** One frame with the codec the selector picks (always the configured one unless `auto`). */
+  async #encode(rgb: Buffer, meta: FrameMetadata): Promise<{ bytes: Uint8Array; codec: CodecChoice; encodeMs: number; predictedMs?: Record<CodecChoice, number> }> {
+    const encoder = this.#encoder!;
+    const { encoding } = this.config;
+    // auto makes the JPEG first (a few ms): its exact size is half of the decision.
+    const jpeg = encoding.codec === 'neural' ? null : await encoder.encodeJpeg(rgb, meta, encoding.jpegQuality);
+    if (jpeg) this.#codec.observeEncode('jpeg', jpeg.encodeMs);
+    const { count, width } = encoder.model.manifest.tokens;
+    const decision = this.#codec.choose({
+      link: this.#publisher!.link.estimate,
+      neuralBytes: frameSize(meta.deviceId.length, Buffer.byteLength(meta.prompt ?? ''), count, width, encoder.scheme, this.#frameKey !== null),
+      jpegBytes: jpeg?.bytes.length ?? 0,
+      backlogBytes: this.#outbox!.stats().bytes,
+    });
+    if (decision.codec === 'jpeg' && jpeg) return { bytes: jpeg.bytes, codec: 'jpeg', encodeMs: jpeg.encodeMs, ...(decision.predictedMs && { predictedMs: decision.predictedMs }) };
+    const { crop } = encoder.model.manifest.preprocess;
+    const frame = await encoder.encodeTensor(toNormalisedNchw(rgb, crop.width * crop.height, encoder.model.manifest.preprocess), meta);
+    const encodeMs = frame.timings.encodeMs + frame.timings.quantiseMs;
+    this.#codec.observeEncode('neural', encodeMs);
+    return { bytes: frame.bytes, codec: 'neural', encodeMs, ...(decision.predictedMs && { predictedMs: decision.predictedMs }) };
   }
 
   #onAnswer(payload: Buffer): void {
@@ -301,6 +348,8 @@ export class EdgeDaemon {
       version: VERSION,
       node: process.version,
       modelId: this.#encoder?.model.manifest.modelId,
+      codec: this.config.encoding.codec,
+      link: this.#publisher?.link.estimate,
       paused: this.#paused,
       intervalMs: this.#intervalMs,
       prompt: this.#prompt,

@@ -63,6 +63,16 @@ export const configSchema = z.object({
     paused: z.boolean().default(false).describe('start paused (capture only on command)'),
     maxFrames: z.number().int().positive().optional().describe('stop capturing after this many frames (tests, replays)'),
   }).strict().default({ intervalMs: 1000, prompt: null, paused: false }),
+  encoding: z.object({
+    codec: z.enum(['neural', 'jpeg', 'auto']).default('neural')
+      .describe('neural: bottleneck tokens (about 3 KB); jpeg: the 224x224 crop as a JPEG; auto: per frame, whichever reaches the cloud sooner on the measured link'),
+    jpegQuality: z.number().int().min(1).max(100).default(85).describe('JPEG quality for jpeg and auto'),
+    switchMargin: z.number().min(0).max(0.9).default(0.05)
+      .describe('auto: change codec only when the other is predicted faster by more than this fraction'),
+    probeIntervalSeconds: z.number().min(0).max(3600).default(10)
+      .describe('round-trip probes (MQTT PINGREQ, 2 bytes) while connected; 0: only at connect'),
+  }).strict().default({ codec: 'neural', jpegQuality: 85, switchMargin: 0.05, probeIntervalSeconds: 10 })
+    .describe('how frames are encoded for the wire'),
   outbox: z.object({
     path: z.string().min(1).describe('SQLite file of the queue (keep it on the data partition)'),
     maxFrames: z.number().int().positive().default(100_000).describe('bound on queued frames'),

@@ -9,6 +9,8 @@
  * - Reconnects itself with exponential backoff and full jitter (mqtt.js alone
  *   retries at a fixed period, every board in lockstep after an outage).
  * - Inbound answers and commands are handled before their PUBACK is sent.
+ * - Measures the link as it goes (link-estimator.ts): a PINGREQ at connect and
+ *   every `probeIntervalMs`, and every PUBACK, for `codec: auto`.
  */
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
@@ -17,6 +19,7 @@ import type { TopicMap } from '../../protocol/topics.ts';
 import type { Outbox } from '../outbox/outbox.ts';
 import type { EdgeConfig } from '../config/schema.ts';
 import { ByteBudget } from './byte-budget.ts';
+import { LinkEstimator } from './link-estimator.ts';
 import { backoffDelay, type LinkSettings } from './profiles.ts';
 
 export interface PublisherEvents {
@@ -38,6 +41,8 @@ export interface PublisherOptions {
   events: PublisherEvents;
   /** The retained status document (without `state`). */
   status: () => Record<string, unknown>;
+  /** Round-trip probes (MQTT PINGREQ) while connected; 0: only at connect. */
+  probeIntervalMs?: number;
 }
 
 const ACK_FLUSH_MS = 20;
@@ -47,6 +52,11 @@ export class Publisher {
   readonly #budget: ByteBudget;
   #client: MqttClient | null = null;
   readonly #inflight = new Map<number, NodeJS.Timeout>();
+  /** Bytes of each unacknowledged frame: what a new frame queues behind on the link. */
+  readonly #inflightBytes = new Map<number, number>();
+  readonly link = new LinkEstimator();
+  #pingSentAt: number | null = null;
+  #probeTimer: NodeJS.Timeout | null = null;
   #pendingAcks: number[] = [];
   #ackTimer: NodeJS.Timeout | null = null;
   #wakeTimer: NodeJS.Timeout | null = null;
@@ -100,6 +110,15 @@ export class Publisher {
       }
       done();
     };
+    // Timed from the write, not from sendPing(): mqtt.js holds packets back while it replays its store after a connect.
+    client.on('packetsend', (packet) => {
+      if (packet.cmd === 'pingreq' && this.#pingSentAt === null) this.#pingSentAt = performance.now();
+    });
+    client.on('packetreceive', (packet) => {
+      if (packet.cmd !== 'pingresp' || this.#pingSentAt === null) return;
+      this.link.observeRtt(performance.now() - this.#pingSentAt);
+      this.#pingSentAt = null;
+    });
     client.on('connect', () => this.#onConnect());
     client.on('close', () => this.#onClose());
     client.on('error', (error) => this.#o.log.warn({ err: error.message, url: m.url }, 'mqtt error'));
@@ -111,6 +130,8 @@ export class Publisher {
     this.#attempt = 0;
     log.info({ url: this.#o.mqtt.url }, 'connected to the broker');
     this.#o.events.onLinkState(true);
+    this.link.reset(); // a new connection may take another path
+    this.#probe();
     this.#client!.subscribe([topics.answer(deviceId), topics.command(deviceId)], { qos: 1 }, (error) => {
       if (error) log.warn({ err: error.message }, 'subscribe failed');
     });
@@ -124,8 +145,12 @@ export class Publisher {
       this.#o.events.onLinkState(false);
     }
     this.#connected = false;
+    this.#pingSentAt = null;
+    if (this.#probeTimer) clearTimeout(this.#probeTimer);
+    this.#probeTimer = null;
     for (const timer of this.#inflight.values()) clearTimeout(timer);
     this.#inflight.clear(); // everything unacknowledged is sent again after reconnecting
+    this.#inflightBytes.clear();
     if (this.#stopping || this.#reconnectTimer) return;
     const delay = backoffDelay(this.#attempt++, this.#o.link.backoffInitialMs, this.#o.link.backoffMaxMs);
     this.#o.log.info({ delayMs: delay, attempt: this.#attempt }, 'reconnecting after backoff');
@@ -137,11 +162,35 @@ export class Publisher {
     }, delay);
   }
 
+  /**
+   * A 2-byte PINGREQ: its PINGRESP is a round trip with no transfer time in it,
+   * unless it queued behind a frame (the estimator keeps the smallest). One at
+   * connect, one a second later (the first often shares the link with the
+   * backlog), then every probeIntervalMs.
+   */
+  #probe(count = 0): void {
+    if (!this.#connected || this.#stopping || !this.#client) return;
+    if (this.#pingSentAt === null) this.#client.sendPing();
+    const interval = count === 0 ? 1000 : (this.#o.probeIntervalMs ?? 0);
+    if (interval > 0) this.#probeTimer = setTimeout(() => this.#probe(count + 1), interval);
+  }
+
   publishStatus(extra: Record<string, unknown> = {}): void {
     if (!this.#connected || !this.#client) return;
     const { deviceId, topics } = this.#o;
     const payload = JSON.stringify({ state: 'online', device: deviceId, ...this.#o.status(), ...extra, at: new Date().toISOString() });
-    this.#client.publish(topics.status(deviceId), payload, { qos: 1, retain: true });
+    const started = performance.now();
+    const bytesAhead = this.#bytesAhead();
+    // Its PUBACK is the link's first rate sample after connecting, before any frame.
+    this.#client.publish(topics.status(deviceId), payload, { qos: 1, retain: true }, (error) => {
+      if (!error) this.link.observePublish(Buffer.byteLength(payload), performance.now() - started, bytesAhead);
+    });
+  }
+
+  #bytesAhead(): number {
+    let sum = 0;
+    for (const bytes of this.#inflightBytes.values()) sum += bytes;
+    return sum;
   }
 
   /** Send what the window and the budget allow. Cheap to call often. */
@@ -168,12 +217,15 @@ export class Publisher {
     const timer = setTimeout(() => {
       if (this.#inflight.get(sequence) !== timer) return;
       this.#inflight.delete(sequence);
+      this.#inflightBytes.delete(sequence);
       this.#o.outbox.markAttempt(sequence);
       this.#o.events.onPublishTimeout(sequence);
       this.#o.log.warn({ sequence, timeoutMs: this.#o.link.pubackTimeoutMs }, 'no PUBACK in time; the frame stays queued and is sent again');
       this.pump();
     }, this.#o.link.pubackTimeoutMs);
+    const bytesAhead = this.#bytesAhead();
     this.#inflight.set(sequence, timer);
+    this.#inflightBytes.set(sequence, bytes.length);
     client.publish(this.#o.topics.frame(this.#o.deviceId), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { qos: 1 }, (error) => {
       // An error leaves the frame queued: the timeout or the reconnect sends it again.
       // After stop() the outbox may be closed; the frame then simply stays queued.
@@ -181,9 +233,12 @@ export class Publisher {
       if (this.#inflight.get(sequence) === timer) {
         clearTimeout(timer);
         this.#inflight.delete(sequence);
+        this.#inflightBytes.delete(sequence);
       }
       this.#queueAck(sequence);
-      this.#o.events.onPublished(sequence, bytes.length, performance.now() - started);
+      const latency = performance.now() - started;
+      this.link.observePublish(bytes.length, latency, bytesAhead);
+      this.#o.events.onPublished(sequence, bytes.length, latency);
       this.pump();
     });
   }
@@ -213,9 +268,10 @@ export class Publisher {
 
   async stop(): Promise<void> {
     this.#stopping = true;
-    for (const timer of [this.#wakeTimer, this.#reconnectTimer]) if (timer) clearTimeout(timer);
+    for (const timer of [this.#wakeTimer, this.#reconnectTimer, this.#probeTimer]) if (timer) clearTimeout(timer);
     for (const timer of this.#inflight.values()) clearTimeout(timer);
     this.#inflight.clear();
+    this.#inflightBytes.clear();
     this.flushAcks();
     const client = this.#client;
     if (!client) return;

@@ -6,6 +6,7 @@ export class EdgeMetrics extends ServedMetrics {
   readonly captured = new Counter({ name: 'splitoculo_frames_captured_total', help: 'images taken from the camera', registers: [this.registry] });
   readonly dropped = new Counter({ name: 'splitoculo_frames_dropped_total', help: 'images skipped, by reason', labelNames: ['reason'], registers: [this.registry] });
   readonly encoded = new Counter({ name: 'splitoculo_frames_encoded_total', help: 'images encoded into wire frames', registers: [this.registry] });
+  readonly framesByCodec = new Counter({ name: 'splitoculo_frames_by_codec_total', help: 'frames encoded, by the codec used (neural, jpeg)', labelNames: ['codec'], registers: [this.registry] });
   readonly queued = new Counter({ name: 'splitoculo_frames_queued_total', help: 'frames committed to the outbox', registers: [this.registry] });
   readonly published = new Counter({ name: 'splitoculo_frames_published_total', help: 'frames acknowledged by the broker', registers: [this.registry] });
   readonly publishedBytes = new Counter({ name: 'splitoculo_published_bytes_total', help: 'frame bytes acknowledged by the broker', registers: [this.registry] });

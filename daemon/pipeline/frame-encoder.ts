@@ -3,6 +3,7 @@
  * quantise, pack. Reports the time of each stage.
  */
 import { performance } from 'node:perf_hooks';
+import sharp from 'sharp';
 import type { LoadedModel } from '../../protocol/manifest/load.ts';
 import type { SessionOptions } from '../../protocol/manifest/onnx-session.ts';
 import { encodeFrame, type FrameHeader } from '../../protocol/wire/frame.ts';
@@ -60,6 +61,15 @@ export class FrameEncoder {
     });
     const t3 = performance.now();
     return { bytes, tokens, timings: { preprocessMs: 0, encodeMs: t2 - t1, quantiseMs: t3 - t2 } };
+  }
+
+  /** The preprocessed crop (uint8 RGB, HWC) as a JPEG frame: codec jpeg, no edge model. */
+  async encodeJpeg(rgb: Uint8Array, meta: FrameMetadata, quality: number): Promise<{ bytes: Uint8Array; encodeMs: number }> {
+    const started = performance.now();
+    const { width, height } = this.model.manifest.preprocess.crop;
+    const jpeg = await sharp(rgb, { raw: { width, height, channels: 3 } }).jpeg({ quality }).toBuffer();
+    const bytes = encodeFrame({ codec: 'jpeg', modelId: this.model.manifest.modelId, ...meta, image: { width, height, jpeg } });
+    return { bytes, encodeMs: performance.now() - started };
   }
 
   async close(): Promise<void> {

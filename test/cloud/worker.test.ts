@@ -17,7 +17,8 @@ import { quantise } from '../../protocol/wire/quantise.ts';
 import { AnswerCollector } from '../helpers/answer-collector.ts';
 import { CLOUD_BIN, EdgeProcess, stopAllEdges, writeConfig } from '../helpers/edge-process.ts';
 import { seededTokens } from '../helpers/frames.ts';
-import { Mosquitto } from '../helpers/mosquitto.ts';
+import { freePort, Mosquitto } from '../helpers/mosquitto.ts';
+import { TcpRelay } from '../helpers/tcp-proxy.ts';
 import { FRAMES_DIR, TINY_MODEL_DIR, TINY_QWEN_DIR } from '../helpers/paths.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
@@ -102,6 +103,42 @@ describe('cloud worker', () => {
     const forDevice = answers.answers.filter((a) => a.device === 'cam-store');
     assert.equal(forDevice.length, encoded, 'one answer per frame, none twice');
     assert.equal(new Set(forDevice.map((a) => a.frameId)).size, encoded);
+    await worker.stop();
+  });
+
+  it('answers JPEG frames (codec jpeg, and auto on a fast link) through the whole vision tower; auto sends neural on a slow link', { timeout: 120_000 }, async () => {
+    answers = await AnswerCollector.connect(broker.url);
+    const worker = await running(startWorker('jpeg'));
+    const relay = new TcpRelay(await freePort(), broker.port, { bytesPerSecond: 20_000, rttMs: 60 });
+    await relay.open();
+    const runEdge = async (device: string, codec: string, url: string) => {
+      const edge = new EdgeProcess(writeConfig(work, {
+        device: { id: device }, model: { path: TINY_MODEL_DIR }, encoding: { codec, jpegQuality: 85 },
+        camera: { type: 'directory', path: FRAMES_DIR }, capture: { intervalMs: 400, prompt: 'What is in the picture?' },
+        outbox: { path: join(work, `${device}.db`) }, mqtt: { url }, log: { level: 'debug' },
+      }, `${device}.json`));
+      await edge.waitFor((l) => l.msg === 'capture finished; the queue keeps draining', 60_000, `${device}: all samples captured`);
+      await waitUntil(() => edge.count((l) => l.msg === 'answer') >= 9, 60_000, `${device}: 9 answers`);
+      await edge.stop();
+      return edge.lines.filter((l) => l.msg === 'frame queued').map((l) => l.codec as string);
+    };
+    try {
+      assert.deepEqual(await runEdge('cam-jpeg', 'jpeg', broker.url), Array(9).fill('jpeg'));
+      const fast = await runEdge('cam-auto-fast', 'auto', broker.url);
+      const slow = await runEdge('cam-auto-slow', 'auto', relay.url);
+      // Loopback moves a 10 KB JPEG in well under the tiny encoder's time; 20 KB/s takes 0.5 s for it.
+      assert.ok(fast.filter((c) => c === 'jpeg').length >= 8, `fast link: ${fast.join(',')}`);
+      assert.ok(slow.filter((c) => c === 'neural').length >= 8, `slow link: ${slow.join(',')}`);
+    } finally {
+      await relay.close();
+    }
+    for (const device of ['cam-jpeg', 'cam-auto-fast', 'cam-auto-slow']) {
+      const got = answers.answers.filter((a) => a.device === device);
+      assert.equal(got.length, 9, device);
+      for (const answer of got) assert.ok(answer.error === undefined && typeof answer.text === 'string' && answer.timings.tailMs! > 0, JSON.stringify(answer));
+    }
+    // JPEG frames skip cloud.onnx: their answers carry no cloudMs.
+    assert.ok(answers.answers.filter((a) => a.device === 'cam-jpeg').every((a) => a.timings.cloudMs === undefined));
     await worker.stop();
   });
 
