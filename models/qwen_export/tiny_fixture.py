@@ -82,3 +82,20 @@ def write_tiny_qwen(folder: Path, tokenizer_dir: Path, seed: int) -> None:
     tokenizer_config["chat_template"] = QWEN2_5_VL_CHAT_TEMPLATE
     (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2, ensure_ascii=False) + "\n")
     (folder / "chat_template.json").write_text(json.dumps({"chat_template": QWEN2_5_VL_CHAT_TEMPLATE}, indent=2) + "\n")
+
+
+def write_random_vision(folder: Path, seed: int) -> None:
+    """Qwen2.5-VL-3B's vision tower at full size with random weights and no language model: what the benchmarks
+    time the tail and the whole tower with where the real weights cannot be had. Its outputs mean nothing."""
+    folder.mkdir(parents=True, exist_ok=True)
+    vision = VisionConfig()  # the defaults are Qwen2.5-VL-3B's
+    text = TextConfig(vocab_size=151936, hidden_size=vision.out_hidden_size, intermediate_size=11008, num_hidden_layers=36,
+                      num_attention_heads=16, num_key_value_heads=2, rope_theta=1_000_000.0, mrope_section=(16, 24, 24),
+                      rms_norm_eps=1e-6, tie_word_embeddings=True)
+    generator = torch.Generator().manual_seed(seed)
+    tower = VisionTower(vision)
+    random_weights(tower, generator, 0.02)
+    write_file(folder / "model.safetensors", {f"visual.{k}": v for k, v in tower.state_dict().items()}, torch.bfloat16)
+    config = config_json(vision, text)
+    config["_splitoculo"] = "random weights, vision tower only: for timing Qwen2.5-VL-3B's vision path; no language model"
+    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")

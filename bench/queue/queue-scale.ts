@@ -1,0 +1,164 @@
+/**
+ * The outbox at scale: fill it with N frames while offline, then measure the
+ * database size per frame, the daemon's start time with the full queue (its
+ * reference: the same start with an empty queue, alternated) and the drain
+ * rate over shaped links, counted from the outbox itself.
+ */
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import Database from 'better-sqlite3';
+import { SqliteOutbox } from '../../daemon/outbox/sqlite-outbox.ts';
+import { loadModel } from '../../protocol/manifest/load.ts';
+import { encodeFrame } from '../../protocol/wire/frame.ts';
+import { quantise } from '../../protocol/wire/quantise.ts';
+import { quantile } from '../e2e/summary.ts';
+import { openShapedLink } from '../link/shaped-link.ts';
+import type { LinkProfile } from '../link/profiles.ts';
+
+const EDGE_BIN = new URL('../../daemon/bin/splitoculo-edge.ts', import.meta.url).pathname;
+
+export interface QueueOptions {
+  modelDir: string;
+  /** An image for the (paused) camera: the daemon insists on a usable one. */
+  sample: string;
+  frames: number;
+  startRuns: number;
+  drainSeconds: number;
+  profiles: readonly LinkProfile[];
+  brokerPort: number;
+  linkMode: 'auto' | 'netns' | 'relay';
+}
+
+export interface QueueResult {
+  frames: number;
+  frameBytes: number;
+  fillSeconds: number;
+  fillFramesPerSecond: number;
+  databaseBytes: number;
+  bytesPerFrame: number;
+  startFullMs: number;
+  startEmptyMs: number;
+  startRatio: number;
+  drains: Array<{ link: string; linkBytesPerSecond: number | null; framesPerSecond: number; payloadBytesPerSecond: number; linkUse: number | null }>;
+}
+
+function fileBytes(path: string): number {
+  return ['', '-wal'].reduce((sum, suffix) => {
+    try {
+      return sum + statSync(path + suffix).size;
+    } catch {
+      return sum;
+    }
+  }, 0);
+}
+
+function daemonConfig(dir: string, name: string, modelDir: string, outbox: string, url: string, link: LinkProfile['preset'], frames: number): string {
+  const path = join(dir, `${name}.json`);
+  writeFileSync(path, JSON.stringify({
+    device: { id: 'bench-queue' }, model: { path: modelDir, threads: 1 },
+    camera: { type: 'directory', path: join(dir, 'camera') }, capture: { paused: true }, // paused: the queue is all it sends
+    outbox: { path: outbox, maxFrames: frames * 2, maxBytes: frames * 10_000 },
+    // Its own topic prefix: nothing subscribes, the broker acknowledges and drops (the queue is what is measured).
+    mqtt: { url, link, topicPrefix: 'splitoculo-bench-queue/v1' }, log: { level: 'info' },
+  }));
+  return path;
+}
+
+/** ms from spawn to the daemon's "running" line. */
+async function startTime(config: string, wrap: (c: string[]) => string[] = (c) => c): Promise<{ ms: number; stop: () => Promise<void> }> {
+  const started = performance.now();
+  const [command, ...args] = wrap([process.execPath, EDGE_BIN, 'run', '-c', config]);
+  const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ms = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.includes('"edge daemon running"')) resolve(performance.now() - started);
+    });
+    child.once('close', (code) => reject(new Error(`edge daemon exited (${code}) before running`)));
+  });
+  return {
+    ms,
+    stop: async () => {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await new Promise((resolve) => child.once('close', resolve));
+    },
+  };
+}
+
+export async function queueAtScale(o: QueueOptions): Promise<QueueResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'splitoculo-bench-queue-'));
+  try {
+    mkdirSync(join(dir, 'camera'));
+    copyFileSync(o.sample, join(dir, 'camera', basename(o.sample)));
+    const model = await loadModel(o.modelDir, ['edge']);
+    const { count, width } = model.manifest.tokens;
+    const full = join(dir, 'full.db');
+    const outbox = new SqliteOutbox({ path: full, limits: { maxRows: o.frames * 2, maxBytes: o.frames * 10_000, ttlMs: 0, policy: 'drop-oldest', maxAnswers: 10 }, synchronous: 'normal' });
+    const tokens = quantise(Float32Array.from({ length: count * width }, (_, i) => Math.sin(i)), count, width, 'per-tensor');
+    let frameBytes = 0;
+    const fillStart = performance.now();
+    for (let i = 0; i < o.frames; i++) {
+      const identity = outbox.nextIdentity();
+      const bytes = encodeFrame({ codec: 'neural-u8', modelId: model.manifest.modelId, deviceId: 'bench-queue', ...identity, captureTimeMs: Date.now(), clockUnreliable: false, prompt: null, tokens });
+      frameBytes = bytes.length;
+      outbox.enqueue({ ...identity, capturedAt: Date.now(), bytes });
+    }
+    const fillSeconds = (performance.now() - fillStart) / 1000;
+    outbox.close();
+    const databaseBytes = fileBytes(full);
+
+    const offline = 'mqtt://127.0.0.1:1';
+    const fullConfig = daemonConfig(dir, 'start-full', o.modelDir, full, offline, 'lan', o.frames);
+    const emptyConfig = daemonConfig(dir, 'start-empty', o.modelDir, join(dir, 'empty.db'), offline, 'lan', o.frames);
+    const fullMs: number[] = [];
+    const emptyMs: number[] = [];
+    for (let run = 0; run < o.startRuns; run++) {
+      for (const [config, into] of [[emptyConfig, emptyMs], [fullConfig, fullMs]] as const) {
+        const started = await startTime(config);
+        into.push(started.ms);
+        await started.stop();
+      }
+    }
+
+    const drains: QueueResult['drains'] = [];
+    for (const profile of o.profiles) {
+      const link = await openShapedLink(profile, o.brokerPort, o.linkMode);
+      try {
+        const config = daemonConfig(dir, `drain-${profile.name}`, o.modelDir, full, link.brokerUrl, profile.preset, o.frames);
+        const rows = () => {
+          const db = new Database(full, { readonly: true });
+          try {
+            return (db.prepare('SELECT count(*) AS n FROM frames').get() as { n: number }).n;
+          } finally {
+            db.close();
+          }
+        };
+        const daemon = await startTime(config, (c) => link.wrap(c));
+        await new Promise((r) => setTimeout(r, 1500)); // connect and fill the window
+        const before = rows();
+        const t0 = performance.now();
+        await new Promise((r) => setTimeout(r, o.drainSeconds * 1000));
+        const sent = before - rows();
+        const seconds = (performance.now() - t0) / 1000;
+        await daemon.stop();
+        const framesPerSecond = sent / seconds;
+        drains.push({
+          link: profile.name, linkBytesPerSecond: profile.bytesPerSecond ?? null, framesPerSecond, payloadBytesPerSecond: framesPerSecond * frameBytes,
+          linkUse: profile.bytesPerSecond ? (framesPerSecond * frameBytes) / profile.bytesPerSecond : null,
+        });
+      } finally {
+        await link.close();
+      }
+    }
+    const startFullMs = quantile(fullMs, 0.5);
+    const startEmptyMs = quantile(emptyMs, 0.5);
+    return {
+      frames: o.frames, frameBytes, fillSeconds, fillFramesPerSecond: o.frames / fillSeconds, databaseBytes, bytesPerFrame: databaseBytes / o.frames,
+      startFullMs, startEmptyMs, startRatio: startFullMs / startEmptyMs, drains,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
