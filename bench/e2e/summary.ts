@@ -46,14 +46,19 @@ export function summarise(frames: readonly FrameRecord[]): CellSummary[] {
   });
 }
 
-/** auto's median against the best fixed daemon-or-plain method's median on the same link (1.00 = as good). */
-export function autoAgainstBest(cells: readonly CellSummary[]): Array<{ link: string; best: MethodName; bestMs: number; autoMs: number; ratio: number }> {
+/**
+ * auto's median against the best fixed method's median on the same link (1.00 = as good): among the
+ * codecs the daemon can send (`among`, the ones auto chooses from), and among every method measured.
+ */
+export function autoAgainstBest(cells: readonly CellSummary[], among: readonly MethodName[]): Array<{ link: string; best: MethodName; bestMs: number; bestOverall: MethodName; bestOverallMs: number; autoMs: number; ratio: number; ratioOverall: number }> {
   const links = [...new Set(cells.map((c) => c.link))];
   return links.flatMap((link) => {
     const row = cells.filter((c) => c.link === link);
     const auto = row.find((c) => c.method === 'auto');
-    const fixed = row.filter((c) => c.method !== 'auto').sort((a, b) => a.medianMs - b.medianMs)[0];
-    if (!auto || !fixed) return [];
-    return [{ link, best: fixed.method, bestMs: fixed.medianMs, autoMs: auto.medianMs, ratio: auto.medianMs / fixed.medianMs }];
+    const byMedian = row.filter((c) => c.method !== 'auto').sort((a, b) => a.medianMs - b.medianMs);
+    const best = byMedian.find((c) => among.includes(c.method));
+    const overall = byMedian[0];
+    if (!auto || !best || !overall) return [];
+    return [{ link, best: best.method, bestMs: best.medianMs, bestOverall: overall.method, bestOverallMs: overall.medianMs, autoMs: auto.medianMs, ratio: auto.medianMs / best.medianMs, ratioOverall: auto.medianMs / overall.medianMs }];
   });
 }
