@@ -7,7 +7,8 @@
  * receipts. The first frame of every block warms up (connection, first
  * onnxruntime run, the link estimate) and is not counted.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnChild } from '../children.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ import { openShapedLink, type ShapedLink } from '../link/shaped-link.ts';
 import type { LinkProfile } from '../link/profiles.ts';
 import { METHODS, type Method, type MethodName } from './methods.ts';
 import type { Receipt, Receiver } from './receiver.ts';
+import { quantile } from './summary.ts';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 const EDGE_BIN = join(REPO, 'daemon/bin/splitoculo-edge.ts');
@@ -65,8 +67,7 @@ class PlainSender {
   #wake: (() => void) | null = null;
 
   constructor(link: ShapedLink, modelDir: string, device: string) {
-    const [command, ...args] = link.wrap([process.execPath, PLAIN_SENDER, '--broker', link.brokerUrl, '--device', device, '--model', modelDir]);
-    this.child = spawn(command!, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child = spawnChild(link.wrap([process.execPath, PLAIN_SENDER, '--broker', link.brokerUrl, '--device', device, '--model', modelDir]), { stdio: ['pipe', 'pipe', 'inherit'] });
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       this.#lines.push(line);
       this.#wake?.();
@@ -109,8 +110,8 @@ export async function measureLinks(options: TableOptions): Promise<{ frames: Fra
               ? await daemonBlock(options, link, method, round, work)
               : await plainBlock(options, link, plain!, method, round);
             frames.push(...records);
-            const latencies = records.map((r) => r.latencyMs).sort((a, b) => a - b);
-            options.log(`${profile.name.padEnd(8)} ${method.name.padEnd(10)} round ${round + 1}: median ${latencies[Math.floor(latencies.length / 2)]?.toFixed(0)} ms over ${records.length} frames`);
+            const median = quantile(records.map((r) => r.latencyMs), 0.5);
+            options.log(`${profile.name.padEnd(8)} ${method.name.padEnd(10)} round ${round + 1}: median ${median.toFixed(0)} ms over ${records.length} frames`);
           }
         }
       } finally {
@@ -165,10 +166,9 @@ async function daemonBlock(options: TableOptions, link: ShapedLink, method: Meth
     mqtt: { url: link.brokerUrl, link: link.profile.preset },
     log: { level: 'warn' },
   }));
-  const [command, ...args] = link.wrap([process.execPath, EDGE_BIN, 'run', '-c', config]);
   options.receiver.reset(device);
   const pending = collect(options, link, device, count, async () => undefined);
-  const child = spawn(command!, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawnChild(link.wrap([process.execPath, EDGE_BIN, 'run', '-c', config]), { stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     return records(options, link, method, round, await pending);
   } finally {

@@ -11,6 +11,18 @@ import type { LinkProfile } from './profiles.ts';
 import type { ShapedLink } from './shaped-link.ts';
 
 let counter = 0;
+/** Namespaces this process made: removed at exit, also after Ctrl-C, or they would outlive the bench. */
+const open = new Set<string>();
+process.on('exit', () => {
+  for (const namespace of open) {
+    try {
+      execFileSync('ip', ['netns', 'del', namespace], { stdio: 'ignore' });
+    } catch {
+      // already gone
+    }
+  }
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
 function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -30,8 +42,9 @@ export function namespacesAvailable(): boolean {
 }
 
 function tbf(device: string, bytesPerSecond: number, namespace?: string): void {
-  // A burst of a few ms at the rate (at least a few packets): tighter makes tbf itself the bottleneck's jitter.
-  const burst = Math.max(4_500, Math.round(bytesPerSecond * 0.004));
+  // A one-packet bucket: a bigger one lets a whole small frame through at veth speed after the link idled,
+  // which no radio does (a 4.5 KB bucket made the 3 KB neural frame free on every link).
+  const burst = Math.max(1_600, Math.round(bytesPerSecond * 0.001));
   // Queue up to half a second of data, as a radio modem or a BLE bridge would, then drop (TCP backs off).
   const limit = Math.max(64_000, Math.round(bytesPerSecond * 0.5));
   const args = ['qdisc', 'add', 'dev', device, 'root', 'tbf', 'rate', `${bytesPerSecond * 8}bit`, 'burst', String(burst), 'limit', String(limit)];
@@ -63,6 +76,7 @@ export class NamespaceLink implements ShapedLink {
     const hostIp = `10.231.${subnet}.1`;
     const edgeIp = `10.231.${subnet}.2`;
     ip('netns', 'add', namespace);
+    open.add(namespace);
     try {
       ip('link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', edgeVeth);
       ip('link', 'set', edgeVeth, 'netns', namespace);
@@ -81,6 +95,7 @@ export class NamespaceLink implements ShapedLink {
     } catch (error) {
       try {
         ip('netns', 'del', namespace);
+        open.delete(namespace);
       } catch {
         // already gone
       }
@@ -101,6 +116,7 @@ export class NamespaceLink implements ShapedLink {
     await this.#relay.close();
     try {
       ip('netns', 'del', this.#namespace); // takes the veth pair with it
+      open.delete(this.#namespace);
     } catch {
       // already gone
     }

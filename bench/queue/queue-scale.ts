@@ -4,7 +4,7 @@
  * reference: the same start with an empty queue, alternated) and the drain
  * rate over shaped links, counted from the outbox itself.
  */
-import { spawn } from 'node:child_process';
+import { spawnChild } from '../children.ts';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -70,8 +70,7 @@ function daemonConfig(dir: string, name: string, modelDir: string, outbox: strin
 /** ms from spawn to the daemon's "running" line. */
 async function startTime(config: string, wrap: (c: string[]) => string[] = (c) => c): Promise<{ ms: number; stop: () => Promise<void> }> {
   const started = performance.now();
-  const [command, ...args] = wrap([process.execPath, EDGE_BIN, 'run', '-c', config]);
-  const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawnChild(wrap([process.execPath, EDGE_BIN, 'run', '-c', config]), { stdio: ['ignore', 'pipe', 'inherit'] });
   const ms = await new Promise<number>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (line.includes('"edge daemon running"')) resolve(performance.now() - started);
