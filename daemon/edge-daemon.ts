@@ -28,7 +28,7 @@ import { FrameEncoder, type FrameMetadata } from './pipeline/frame-encoder.ts';
 import { CapturePipeline } from './pipeline/capture-pipeline.ts';
 import { CodecSelector, type CodecChoice } from './pipeline/codec-selector.ts';
 import { cropToRgb, ImageError, toNormalisedNchw } from './pipeline/preprocess.ts';
-import { frameSize } from '../protocol/wire/frame.ts';
+import { AUTH_TAG_BYTES, frameSize } from '../protocol/wire/frame.ts';
 import { createSource } from './sources/create-source.ts';
 import type { CapturedImage, FrameSource } from './sources/source.ts';
 
@@ -260,16 +260,17 @@ export class EdgeDaemon {
   async #encode(rgb: Buffer, meta: FrameMetadata): Promise<{ bytes: Uint8Array; codec: CodecChoice; encodeMs: number; predictedMs?: Record<CodecChoice, number> }> {
     const encoder = this.#encoder!;
     const { encoding } = this.config;
-    // auto makes the JPEG first (a few ms): its exact size is half of the decision.
-    const jpeg = encoding.codec === 'neural' ? null : await encoder.encodeJpeg(rgb, meta, encoding.jpegQuality);
-    if (jpeg) this.#codec.observeEncode('jpeg', jpeg.encodeMs);
     const { count, width } = encoder.model.manifest.tokens;
-    const decision = this.#codec.choose({
+    const tag = this.#frameKey ? AUTH_TAG_BYTES : 0;
+    const sizing = {
       link: this.#publisher!.link.estimate,
-      neuralBytes: frameSize(meta.deviceId.length, Buffer.byteLength(meta.prompt ?? ''), count, width, encoder.scheme, this.#frameKey !== null),
-      jpegBytes: jpeg?.bytes.length ?? 0,
+      neuralBytes: frameSize(meta.deviceId.length, Buffer.byteLength(meta.prompt ?? ''), count, width, encoder.scheme, tag > 0),
       backlogBytes: this.#outbox!.stats().bytes,
-    });
+    };
+    // The JPEG first when it might win (a few ms): its exact size is half of the decision.
+    const jpeg = this.#codec.wantsJpeg(sizing) ? await encoder.encodeJpeg(rgb, meta, encoding.jpegQuality) : null;
+    if (jpeg) this.#codec.observeEncode('jpeg', jpeg.encodeMs);
+    const decision = this.#codec.choose({ ...sizing, jpegBytes: jpeg ? jpeg.bytes.length + tag : undefined });
     if (decision.codec === 'jpeg' && jpeg) return { bytes: jpeg.bytes, codec: 'jpeg', encodeMs: jpeg.encodeMs, ...(decision.predictedMs && { predictedMs: decision.predictedMs }) };
     const { crop } = encoder.model.manifest.preprocess;
     const frame = await encoder.encodeTensor(toNormalisedNchw(rgb, crop.width * crop.height, encoder.model.manifest.preprocess), meta);

@@ -6,9 +6,11 @@
  *
  * and takes the faster, switching away from the codec in use only when the
  * other is predicted faster by more than `switchMargin` (hysteresis: noise in
- * the estimates must not flip every frame). The JPEG of the crop costs a few
- * milliseconds, so auto always makes it and knows this frame's exact size;
- * the neural frame's size is fixed by the model.
+ * the estimates must not flip every frame). The neural frame's size is fixed
+ * by the model; the JPEG's depends on the scene, so the JPEG is made (a few
+ * ms) and its exact size weighed, unless neural would win even against a JPEG
+ * half the size of recent ones: on a slow link auto then costs nothing over
+ * `neural`. Every 16th frame makes the JPEG anyway, to follow the scene.
  *
  * With a standing queue (more than a few frames' bytes waiting) the link, not
  * this frame's latency, is the bottleneck: the smaller frame wins, or the
@@ -22,7 +24,8 @@ export type CodecMode = CodecChoice | 'auto';
 export interface CodecInputs {
   link: LinkEstimate;
   neuralBytes: number;
-  jpegBytes: number;
+  /** This frame's JPEG frame size; undefined when it was not made (wantsJpeg said no). */
+  jpegBytes: number | undefined;
   /** Frame bytes queued or unacknowledged ahead of this one. */
   backlogBytes: number;
 }
@@ -37,12 +40,17 @@ export interface CodecDecision {
 const ENCODE_WINDOW = 8;
 /** Queued bytes, in frames of the larger codec, beyond which only size counts. */
 const STANDING_QUEUE_FRAMES = 4;
+/** JPEG sizes remembered, and how often a JPEG is made even when neural looks sure to win. */
+const JPEG_SIZE_WINDOW = 8;
+const JPEG_REFRESH_FRAMES = 16;
 
 export class CodecSelector {
   readonly mode: CodecMode;
   readonly #margin: number;
   #current: CodecChoice = 'neural';
   readonly #encodeMs: Record<CodecChoice, number[]> = { neural: [], jpeg: [] };
+  readonly #jpegSizes: number[] = [];
+  #framesSinceJpeg = 0;
 
   constructor(mode: CodecMode, switchMargin = 0.05) {
     this.mode = mode;
@@ -57,22 +65,43 @@ export class CodecSelector {
   }
 
   encodeMs(codec: CodecChoice): number | undefined {
-    const window = this.#encodeMs[codec];
-    if (window.length === 0) return undefined;
-    return [...window].sort((a, b) => a - b)[Math.floor((window.length - 1) / 2)];
+    return median(this.#encodeMs[codec]);
+  }
+
+  /** Whether this frame's JPEG is worth making (always for `jpeg`, never for `neural`). */
+  wantsJpeg(inputs: Omit<CodecInputs, 'jpegBytes'>): boolean {
+    if (this.mode !== 'auto') return this.mode === 'jpeg';
+    const recent = median(this.#jpegSizes);
+    if (recent === undefined || this.#framesSinceJpeg >= JPEG_REFRESH_FRAMES) return true;
+    const optimistic = this.#predict({ ...inputs, jpegBytes: recent / 2 });
+    return !(optimistic && optimistic.neural < optimistic.jpeg * (1 - this.#margin));
   }
 
   choose(inputs: CodecInputs): CodecDecision {
     if (this.mode !== 'auto') return { codec: this.mode };
+    if (inputs.jpegBytes === undefined) {
+      this.#framesSinceJpeg += 1;
+      this.#current = 'neural';
+      return { codec: 'neural' };
+    }
+    this.#framesSinceJpeg = 0;
+    this.#jpegSizes.push(inputs.jpegBytes);
+    if (this.#jpegSizes.length > JPEG_SIZE_WINDOW) this.#jpegSizes.shift();
+    return this.#decide({ ...inputs, jpegBytes: inputs.jpegBytes });
+  }
+
+  #predict(inputs: CodecInputs & { jpegBytes: number }): Record<CodecChoice, number> | undefined {
     const { rttMs, bytesPerSecond } = inputs.link;
     const neuralEncode = this.encodeMs('neural');
-    // Until the link and the encoder have been measured once, neural is the safe guess: it is small.
-    if (rttMs === undefined || bytesPerSecond === undefined || neuralEncode === undefined) return { codec: this.#current };
+    if (rttMs === undefined || bytesPerSecond === undefined || neuralEncode === undefined) return undefined;
     const predict = (bytes: number, encodeMs: number) => encodeMs + ((inputs.backlogBytes + bytes) * 1000) / bytesPerSecond + rttMs / 2;
-    const predictedMs = {
-      neural: predict(inputs.neuralBytes, neuralEncode),
-      jpeg: predict(inputs.jpegBytes, this.encodeMs('jpeg') ?? 0),
-    };
+    return { neural: predict(inputs.neuralBytes, neuralEncode), jpeg: predict(inputs.jpegBytes, this.encodeMs('jpeg') ?? 0) };
+  }
+
+  #decide(inputs: CodecInputs & { jpegBytes: number }): CodecDecision {
+    const predictedMs = this.#predict(inputs);
+    // Until the link and the encoder have been measured once, neural is the safe guess: it is small.
+    if (!predictedMs) return { codec: this.#current };
     if (inputs.backlogBytes > STANDING_QUEUE_FRAMES * Math.max(inputs.neuralBytes, inputs.jpegBytes)) {
       this.#current = inputs.neuralBytes <= inputs.jpegBytes ? 'neural' : 'jpeg';
       return { codec: this.#current, predictedMs };
@@ -81,4 +110,9 @@ export class CodecSelector {
     if (predictedMs[other] < predictedMs[this.#current] * (1 - this.#margin)) this.#current = other;
     return { codec: this.#current, predictedMs };
   }
+}
+
+function median(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  return [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
 }

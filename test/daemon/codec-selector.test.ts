@@ -96,6 +96,26 @@ describe('codec selector', () => {
     assert.equal(selector.choose({ ...frames, link: link(1_000_000, 10) }).codec, 'jpeg'); // drained: back to latency
   });
 
+  it('skips making the JPEG while neural wins even against half its recent size, and makes one every 16th frame', () => {
+    const selector = new CodecSelector('auto');
+    selector.observeEncode('neural', 40);
+    selector.observeEncode('jpeg', 3);
+    const slow = { neuralBytes: 3_300, backlogBytes: 0, link: link(62_500, 60) };
+    assert.equal(selector.wantsJpeg(slow), true); // no JPEG size known yet
+    assert.equal(selector.choose({ ...slow, jpegBytes: 14_000 }).codec, 'neural');
+    const made: boolean[] = [];
+    for (let frame = 0; frame < 20; frame++) {
+      const wanted = selector.wantsJpeg(slow);
+      made.push(wanted);
+      assert.equal(selector.choose({ ...slow, jpegBytes: wanted ? 14_000 : undefined }).codec, 'neural');
+    }
+    assert.deepEqual(made.map((m, i) => (m ? i : -1)).filter((i) => i >= 0), [16]);
+    // Near the crossover (250 KB/s) half a JPEG might win: make it.
+    assert.equal(selector.wantsJpeg({ ...slow, link: link(250_000, 100) }), true);
+    assert.equal(new CodecSelector('neural').wantsJpeg(slow), false);
+    assert.equal(new CodecSelector('jpeg').wantsJpeg(slow), true);
+  });
+
   it('predicts encode time by the median of the last 8, so one slow run does not count', () => {
     const selector = new CodecSelector('auto');
     assert.equal(selector.encodeMs('neural'), undefined);
