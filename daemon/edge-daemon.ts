@@ -83,7 +83,7 @@ export class EdgeDaemon {
     this.#clock = new ClockGuard(BUILD_TIME_MS, log);
     this.#answerHook = answerHook(config.answers, log);
     this.#frameKey = config.auth.keyFile ? readKeyFile(config.auth.keyFile) : null;
-    this.#codec = new CodecSelector(config.encoding.codec, config.encoding.switchMargin);
+    this.#codec = new CodecSelector(config.encoding.codec, config.encoding.switchMargin, config.encoding.jpegCloudExtraMs);
   }
 
   get outbox(): Outbox {

@@ -67,11 +67,13 @@ export const configSchema = z.object({
     codec: z.enum(['neural', 'jpeg', 'auto']).default('neural')
       .describe('neural: bottleneck tokens (about 3 KB); jpeg: the 224x224 crop as a JPEG; auto: per frame, whichever reaches the cloud sooner on the measured link'),
     jpegQuality: z.number().int().min(1).max(100).default(85).describe('JPEG quality for jpeg and auto'),
-    switchMargin: z.number().min(0).max(0.9).default(0.05)
-      .describe('auto: change codec only when the other is predicted faster by more than this fraction'),
+    switchMargin: z.number().min(0).max(0.45).default(0.05)
+      .describe('auto: JPEG takes over when predicted faster by more than twice this fraction, neural returns when that lead falls below it'),
+    jpegCloudExtraMs: z.number().min(0).max(60_000).default(3)
+      .describe('auto: extra ms the cloud spends on a JPEG frame before it is as far along as a neural one (image decode; more on a CPU worker, where the whole vision tower costs more than cloud.onnx and the tail)'),
     probeIntervalSeconds: z.number().min(0).max(3600).default(10)
       .describe('round-trip probes (MQTT PINGREQ, 2 bytes) while connected; 0: only at connect'),
-  }).strict().default({ codec: 'neural', jpegQuality: 85, switchMargin: 0.05, probeIntervalSeconds: 10 })
+  }).strict().default({ codec: 'neural', jpegQuality: 85, switchMargin: 0.05, jpegCloudExtraMs: 3, probeIntervalSeconds: 10 })
     .describe('how frames are encoded for the wire'),
   outbox: z.object({
     path: z.string().min(1).describe('SQLite file of the queue (keep it on the data partition)'),

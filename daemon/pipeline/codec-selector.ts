@@ -3,14 +3,17 @@
  * predicts, per frame, the time from capture to the cloud holding the frame:
  *
  *   encode time (measured, per codec) + (bytes queued ahead + frame bytes) / rate + RTT / 2
+ *   (+ `jpegCloudExtraMs` for JPEG: the worker decodes an image where it dequantises tokens)
  *
- * and takes the faster, switching away from the codec in use only when the
- * other is predicted faster by more than `switchMargin` (hysteresis: noise in
- * the estimates must not flip every frame). The neural frame's size is fixed
- * by the model; the JPEG's depends on the scene, so the JPEG is made (a few
- * ms) and its exact size weighed, unless neural would win even against a JPEG
- * half the size of recent ones: on a slow link auto then costs nothing over
- * `neural`. Every 16th frame makes the JPEG anyway, to follow the scene.
+ * Hysteresis, leaning to the smaller frame: JPEG takes over when it is
+ * predicted faster by more than twice `switchMargin`, and neural comes back
+ * as soon as JPEG's lead falls below `switchMargin`. Noise in the estimates
+ * cannot flip every frame, and a near tie goes to the frame that costs the
+ * link less. The neural frame's size is fixed by the model; the JPEG's
+ * depends on the scene, so the JPEG is made (a few ms) and its exact size
+ * weighed, unless neural would win even against a JPEG a quarter smaller
+ * than recent ones: on a slow link auto then costs nothing over `neural`.
+ * Every 16th frame makes the JPEG anyway, to follow the scene.
  *
  * With a standing queue (more than a few frames' bytes waiting) the link, not
  * this frame's latency, is the bottleneck: the smaller frame wins, or the
@@ -52,9 +55,12 @@ export class CodecSelector {
   readonly #jpegSizes: number[] = [];
   #framesSinceJpeg = 0;
 
-  constructor(mode: CodecMode, switchMargin = 0.05) {
+  readonly #jpegCloudExtraMs: number;
+
+  constructor(mode: CodecMode, switchMargin = 0.05, jpegCloudExtraMs = 3) {
     this.mode = mode;
     this.#margin = switchMargin;
+    this.#jpegCloudExtraMs = jpegCloudExtraMs;
   }
 
   /** Measured time to produce a frame with this codec (preprocessing excluded: both share it). */
@@ -73,8 +79,8 @@ export class CodecSelector {
     if (this.mode !== 'auto') return this.mode === 'jpeg';
     const recent = median(this.#jpegSizes);
     if (recent === undefined || this.#framesSinceJpeg >= JPEG_REFRESH_FRAMES) return true;
-    const optimistic = this.#predict({ ...inputs, jpegBytes: recent / 2 });
-    return !(optimistic && optimistic.neural < optimistic.jpeg * (1 - this.#margin));
+    const optimistic = this.#predict({ ...inputs, jpegBytes: recent * 0.75 });
+    return !(optimistic && optimistic.neural < optimistic.jpeg * (1 - 2 * this.#margin));
   }
 
   choose(inputs: CodecInputs): CodecDecision {
@@ -95,7 +101,7 @@ export class CodecSelector {
     const neuralEncode = this.encodeMs('neural');
     if (rttMs === undefined || bytesPerSecond === undefined || neuralEncode === undefined) return undefined;
     const predict = (bytes: number, encodeMs: number) => encodeMs + ((inputs.backlogBytes + bytes) * 1000) / bytesPerSecond + rttMs / 2;
-    return { neural: predict(inputs.neuralBytes, neuralEncode), jpeg: predict(inputs.jpegBytes, this.encodeMs('jpeg') ?? 0) };
+    return { neural: predict(inputs.neuralBytes, neuralEncode), jpeg: predict(inputs.jpegBytes, this.encodeMs('jpeg') ?? 0) + this.#jpegCloudExtraMs };
   }
 
   #decide(inputs: CodecInputs & { jpegBytes: number }): CodecDecision {
@@ -106,8 +112,9 @@ export class CodecSelector {
       this.#current = inputs.neuralBytes <= inputs.jpegBytes ? 'neural' : 'jpeg';
       return { codec: this.#current, predictedMs };
     }
-    const other: CodecChoice = this.#current === 'neural' ? 'jpeg' : 'neural';
-    if (predictedMs[other] < predictedMs[this.#current] * (1 - this.#margin)) this.#current = other;
+    const jpegLead = 1 - predictedMs.jpeg / predictedMs.neural;
+    if (this.#current === 'neural' && jpegLead > 2 * this.#margin) this.#current = 'jpeg';
+    else if (this.#current === 'jpeg' && jpegLead < this.#margin) this.#current = 'neural';
     return { codec: this.#current, predictedMs };
   }
 }

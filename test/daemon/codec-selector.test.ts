@@ -71,16 +71,26 @@ describe('codec selector', () => {
     assert.equal(selector.choose({ ...frames, link: link(1_250_000, 100) }).codec, 'jpeg');
   });
 
-  it('stays with the codec in use unless the other wins by more than the margin', () => {
-    const selector = new CodecSelector('auto', 0.1);
+  it('hysteresis leans to the smaller frame: JPEG needs twice the margin to take over, neural returns below the margin', () => {
+    const selector = new CodecSelector('auto', 0.1, 0);
     selector.observeEncode('neural', 40);
     selector.observeEncode('jpeg', 3);
-    // Crossover: 40 + 3,300/r = 3 + 14,000/r  =>  r = 289 KB/s.
-    assert.equal(selector.choose({ ...frames, link: link(250_000, 100) }).codec, 'neural');
-    assert.equal(selector.choose({ ...frames, link: link(300_000, 100) }).codec, 'neural'); // JPEG ahead by under 10%
-    assert.equal(selector.choose({ ...frames, link: link(1_000_000, 100) }).codec, 'jpeg');
-    assert.equal(selector.choose({ ...frames, link: link(280_000, 100) }).codec, 'jpeg'); // neural ahead by under 10%
-    assert.equal(selector.choose({ ...frames, link: link(100_000, 100) }).codec, 'neural');
+    // rtt 100: at 400 KB/s neural 98.3 ms, JPEG 88 ms (lead 10.4%); at 350 KB/s JPEG leads by 6.4%; at 1 MB/s by 28%.
+    const at = (bytesPerSecond: number) => selector.choose({ ...frames, link: link(bytesPerSecond, 100) }).codec;
+    assert.equal(at(400_000), 'neural'); // a 10% lead is not enough to take over
+    assert.equal(at(1_000_000), 'jpeg');
+    assert.equal(at(400_000), 'jpeg'); // nor to be pushed out
+    assert.equal(at(350_000), 'neural');
+    assert.equal(at(400_000), 'neural');
+  });
+
+  it('charges JPEG the cloud\'s extra decoding time', () => {
+    const selector = new CodecSelector('auto', 0.05, 25);
+    selector.observeEncode('neural', 40);
+    selector.observeEncode('jpeg', 3);
+    const decision = selector.choose({ ...frames, link: link(1_250_000, 100) });
+    assert.equal(decision.codec, 'neural'); // 92.6 ms against 67.2 + 25
+    assert.ok(Math.abs(decision.predictedMs!.jpeg - (3 + 11.2 + 50 + 25)) < 1e-9);
   });
 
   it('uses neural until the link is measured, and the smaller frame while a queue stands', () => {
