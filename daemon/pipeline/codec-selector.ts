@@ -11,8 +11,8 @@
  * cannot flip every frame, and a near tie goes to the frame that costs the
  * link less. The neural frame's size is fixed by the model; the JPEG's
  * depends on the scene, so the JPEG is made (a few ms) and its exact size
- * weighed, unless neural would win even against a JPEG a quarter smaller
- * than recent ones: on a slow link auto then costs nothing over `neural`.
+ * weighed, but only where a JPEG a quarter smaller than recent ones could
+ * take over: elsewhere auto costs nothing over `neural`.
  * Every 16th frame makes the JPEG anyway, to follow the scene.
  *
  * With a standing queue (more than a few frames' bytes waiting) the link, not
@@ -79,8 +79,10 @@ export class CodecSelector {
     if (this.mode !== 'auto') return this.mode === 'jpeg';
     const recent = median(this.#jpegSizes);
     if (recent === undefined || this.#framesSinceJpeg >= JPEG_REFRESH_FRAMES) return true;
+    if (this.#current === 'jpeg') return true;
+    // Worth a try only if a JPEG a quarter smaller than recent ones would take over (the same bar as #decide).
     const optimistic = this.#predict({ ...inputs, jpegBytes: recent * 0.75 });
-    return !(optimistic && optimistic.neural < optimistic.jpeg * (1 - 2 * this.#margin));
+    return !optimistic || 1 - optimistic.jpeg / optimistic.neural > 2 * this.#margin;
   }
 
   choose(inputs: CodecInputs): CodecDecision {

@@ -106,7 +106,7 @@ describe('codec selector', () => {
     assert.equal(selector.choose({ ...frames, link: link(1_000_000, 10) }).codec, 'jpeg'); // drained: back to latency
   });
 
-  it('skips making the JPEG while neural wins even against half its recent size, and makes one every 16th frame', () => {
+  it('makes the JPEG only where one a quarter smaller than recent ones could take over, and every 16th frame', () => {
     const selector = new CodecSelector('auto');
     selector.observeEncode('neural', 40);
     selector.observeEncode('jpeg', 3);
@@ -120,8 +120,9 @@ describe('codec selector', () => {
       assert.equal(selector.choose({ ...slow, jpegBytes: wanted ? 14_000 : undefined }).codec, 'neural');
     }
     assert.deepEqual(made.map((m, i) => (m ? i : -1)).filter((i) => i >= 0), [16]);
-    // Near the crossover (250 KB/s) half a JPEG might win: make it.
-    assert.equal(selector.wantsJpeg({ ...slow, link: link(250_000, 100) }), true);
+    // 250 KB/s: a 10.5 KB JPEG would lead by 5%, not enough to take over; 400 KB/s: by 16%, so make it.
+    assert.equal(selector.wantsJpeg({ ...slow, link: link(250_000, 100) }), false);
+    assert.equal(selector.wantsJpeg({ ...slow, link: link(400_000, 100) }), true);
     assert.equal(new CodecSelector('neural').wantsJpeg(slow), false);
     assert.equal(new CodecSelector('jpeg').wantsJpeg(slow), true);
   });
