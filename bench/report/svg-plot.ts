@@ -34,7 +34,7 @@ function format(v: number): string {
 
 /** Lines with markers on log-log axes; `xLabels` names special x positions (e.g. LAN). */
 export function lineChartSvg(title: string, xTitle: string, yTitle: string, series: readonly Series[], xLabels: ReadonlyMap<number, string>): string {
-  const W = 860, H = 520, left = 80, right = 200, top = 50, bottom = 70;
+  const W = 900, H = 520, left = 80, right = 230, top = 50, bottom = 75;
   const xs = series.flatMap((s) => s.points.map((p) => p.x));
   const ys = series.flatMap((s) => s.points.map((p) => p.y));
   const [x0, x1] = [Math.min(...xs) / 1.3, Math.max(...xs) * 1.3];
@@ -48,11 +48,14 @@ export function lineChartSvg(title: string, xTitle: string, yTitle: string, seri
       `<text x="${left - 8}" y="${py(y) + 4}" ${FONT} font-size="12" text-anchor="end">${format(y)}</text>`);
   }
   for (const x of [...new Set(xs)].sort((a, b) => a - b)) {
+    // Two lines (name, then rate): neighbouring links sit close together on a log axis.
+    const [name, ...rest] = (xLabels.get(x) ?? format(x)).split(' ');
     parts.push(`<line x1="${px(x)}" x2="${px(x)}" y1="${top}" y2="${H - bottom}" stroke="#e4e4e4"/>`,
-      `<text x="${px(x)}" y="${H - bottom + 18}" ${FONT} font-size="12" text-anchor="middle">${escape(xLabels.get(x) ?? format(x))}</text>`);
+      `<text x="${px(x)}" y="${H - bottom + 16}" ${FONT} font-size="12" text-anchor="middle">${escape(name!)}</text>`,
+      `<text x="${px(x)}" y="${H - bottom + 30}" ${FONT} font-size="11" text-anchor="middle" fill="#555">${escape(rest.join(' '))}</text>`);
   }
   parts.push(`<rect x="${left}" y="${top}" width="${W - left - right}" height="${H - top - bottom}" fill="none" stroke="#333"/>`,
-    `<text x="${(left + W - right) / 2}" y="${H - 22}" ${FONT} font-size="14" text-anchor="middle">${escape(xTitle)}</text>`,
+    `<text x="${(left + W - right) / 2}" y="${H - 14}" ${FONT} font-size="14" text-anchor="middle">${escape(xTitle)}</text>`,
     `<text transform="translate(22 ${(top + H - bottom) / 2}) rotate(-90)" ${FONT} font-size="14" text-anchor="middle">${escape(yTitle)}</text>`);
   series.forEach((s, i) => {
     const colour = COLOURS[i % COLOURS.length];
