@@ -77,24 +77,34 @@ export async function processBatch(jobs: readonly FrameJob[], deps: ProcessorDep
   const started = performance.now();
   const queueMs = jobs.map((job) => started - job.receivedAt);
   const { decoder, model } = jobs[0]!.served;
-  // Bottleneck tokens go through cloud.onnx together; JPEG frames go to the answerer as they are.
+  // Bottleneck tokens go through cloud.onnx together; JPEG frames go to the answerer as they are,
+  // so a cloud.onnx failure fails only the neural frames of the batch.
   const neural = jobs.flatMap((job, i) => (job.frame.codec === 'neural-u8' ? [{ i, tokens: job.frame.tokens }] : []));
   const features: Array<Float32Array | undefined> = new Array(jobs.length);
+  let decodeFailure: Error | null = null;
   try {
     if (neural.length > 0) (await decoder.decode(neural.map((n) => n.tokens))).forEach((one, k) => (features[neural[k]!.i] = one));
   } catch (error) {
-    return jobs.map((job, i) => envelope(job, deps.workerId, { error: { code: 'answerer-failed', message: `cloud network failed: ${(error as Error).message}` } }, { queueMs: queueMs[i]!, decodeMs: job.decodeMs }));
+    decodeFailure = error as Error;
   }
   const cloudMs = neural.length > 0 ? (performance.now() - started) / neural.length : undefined;
-  const results: PromiseSettledResult<Answer>[] = await deps.answerer.answerAll(jobs.map((job, i) => ({
-    ...(job.frame.codec === 'jpeg' ? { jpeg: job.frame.image.jpeg } : { features: features[i]! }),
-    manifest: model.manifest,
-    prompt: job.frame.prompt ?? deps.defaultPrompt,
-    deadline: job.deadline,
-    ...(deps.signal && { signal: deps.signal }),
-  })));
+  const ready = jobs.flatMap((job, i) => (job.frame.codec === 'jpeg' || features[i] ? [i] : []));
+  const settled: PromiseSettledResult<Answer>[] = ready.length === 0 ? [] : await deps.answerer.answerAll(ready.map((i) => {
+    const { frame } = jobs[i]!;
+    return {
+      ...(frame.codec === 'jpeg' ? { jpeg: frame.image.jpeg } : { features: features[i]! }),
+      manifest: model.manifest,
+      prompt: frame.prompt ?? deps.defaultPrompt,
+      deadline: jobs[i]!.deadline,
+      ...(deps.signal && { signal: deps.signal }),
+    };
+  }));
+  const results = new Map(ready.map((i, k) => [i, settled[k]!]));
   return jobs.map((job, i) => {
-    const result = results[i]!;
+    const result = results.get(i);
+    if (!result) {
+      return envelope(job, deps.workerId, { error: { code: 'answerer-failed', message: `cloud network failed: ${decodeFailure?.message}` } }, { queueMs: queueMs[i]!, decodeMs: job.decodeMs });
+    }
     const base = { queueMs: queueMs[i]!, decodeMs: job.decodeMs, ...(job.frame.codec === 'neural-u8' && { cloudMs }) };
     if (result.status === 'rejected') {
       const error = result.reason as Error;
