@@ -14,6 +14,31 @@ export interface RelayOptions {
   bytesPerSecond?: number;
 }
 
+/**
+ * Forwards `from` to `to` delayed by half a round trip and, with a rate, no
+ * faster than it; byte order is kept (a constant delay keeps the order; the
+ * rate term only ever pushes later chunks later).
+ */
+export function shapedPipe(from: Socket, to: Socket, shape: { rttMs: number; bytesPerSecond?: number | undefined }, count: (bytes: number) => void = () => undefined): void {
+  const { rttMs, bytesPerSecond } = shape;
+  if (rttMs === 0 && bytesPerSecond === undefined) {
+    from.on('data', (chunk: Buffer) => {
+      count(chunk.length);
+      if (!to.destroyed) to.write(chunk);
+    });
+    return;
+  }
+  let freeAt = 0;
+  from.on('data', (chunk: Buffer) => {
+    count(chunk.length);
+    const now = performance.now();
+    freeAt = Math.max(freeAt, now) + (bytesPerSecond ? (chunk.length / bytesPerSecond) * 1000 : 0);
+    setTimeout(() => {
+      if (!to.destroyed) to.write(chunk);
+    }, freeAt - now + rttMs / 2);
+  });
+}
+
 export class DelayRelay {
   readonly #o: RelayOptions;
   #server: Server | null = null;
@@ -46,24 +71,7 @@ export class DelayRelay {
   }
 
   #pipe(from: Socket, to: Socket, direction: 'up' | 'down'): void {
-    const { rttMs, bytesPerSecond } = this.#o;
-    if (rttMs === 0 && bytesPerSecond === undefined) {
-      from.on('data', (chunk: Buffer) => {
-        this.carried[direction] += chunk.length;
-        if (!to.destroyed) to.write(chunk);
-      });
-      return;
-    }
-    let freeAt = 0;
-    from.on('data', (chunk: Buffer) => {
-      this.carried[direction] += chunk.length;
-      const now = performance.now();
-      // A constant delay keeps the order; the rate term only ever pushes later chunks later.
-      freeAt = Math.max(freeAt, now) + (bytesPerSecond ? (chunk.length / bytesPerSecond) * 1000 : 0);
-      setTimeout(() => {
-        if (!to.destroyed) to.write(chunk);
-      }, freeAt - now + rttMs / 2);
-    });
+    shapedPipe(from, to, this.#o, (bytes) => (this.carried[direction] += bytes));
   }
 
   async close(): Promise<void> {

@@ -3,22 +3,11 @@
 // other clients stay connected to the broker directly. With `shape`, each
 // direction is limited to a byte rate and delayed by half a round trip.
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { shapedPipe } from '../../bench/link/delay-relay.ts';
 
 export interface LinkShape {
   bytesPerSecond: number;
   rttMs: number;
-}
-
-/** Forwards `from` to `to` at the shaped rate and delay, keeping the byte order. */
-function shapedPipe(from: Socket, to: Socket, shape: LinkShape): void {
-  let freeAt = 0;
-  from.on('data', (chunk: Buffer) => {
-    const now = performance.now();
-    freeAt = Math.max(freeAt, now) + (chunk.length / shape.bytesPerSecond) * 1000;
-    setTimeout(() => {
-      if (!to.destroyed) to.write(chunk);
-    }, freeAt - now + shape.rttMs / 2);
-  });
 }
 
 export class TcpRelay {
