@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/.cache/node/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 # onnxruntime-node's install script fetches CUDA files from outside the npm registry.
 export ONNXRUNTIME_NODE_INSTALL := skip
 
-.PHONY: all deps test test-node test-python typecheck demo soak bench bench-quick models-tiny models-tiny-qwen models-full models-qwen-vision-3b binary binary-check install uninstall clean
+.PHONY: all deps lint format test test-node test-python typecheck demo soak bench bench-quick models-tiny models-tiny-qwen models-full models-qwen-vision-3b binary binary-check install uninstall clean
 
 all: deps
 
@@ -29,7 +29,14 @@ node_modules/.installed: package.json package-lock.json .cache/node/bin/node
 typecheck: deps
 	tsc -p tsconfig.json
 
-test: deps typecheck test-python test-node binary-check
+# Biome: formatting and lint rules (biome.json); `make format` rewrites files in place.
+lint: deps
+	biome check .
+
+format: deps
+	biome check --write .
+
+test: deps lint typecheck test-python test-node binary-check
 
 test-node: deps
 	node --test --test-force-exit --test-reporter=spec 'test/**/*.test.ts'
