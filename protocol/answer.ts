@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { DEVICE_ID_MAX_LENGTH } from './device-id.ts';
 import { isFrameId } from './wire/frame-id.ts';
 import { parseJsonInput } from './json-input.ts';
+import { UserError } from './errors.ts';
 
 export const ANSWER_ERROR_CODES = [
   'bad-frame',        // the frame did not decode (FrameError code in the message)
@@ -59,7 +60,7 @@ export const answerSchema = z
 
 export type Answer = z.infer<typeof answerSchema>;
 
-export class AnswerError extends Error {
+export class AnswerError extends UserError {
   override readonly name = 'AnswerError';
 }
 

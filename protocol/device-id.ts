@@ -4,6 +4,7 @@
  * leading `$` (reserved for broker topics), at most 64 characters, so the
  * frame can carry them with a one-byte length.
  */
+import { UserError } from './errors.ts';
 export const DEVICE_ID_MAX_LENGTH = 64;
 const DEVICE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -18,7 +19,7 @@ export function deviceIdProblem(id: unknown): string | null {
   return null;
 }
 
-export class DeviceIdError extends Error {
+export class DeviceIdError extends UserError {
   override readonly name = 'DeviceIdError';
 }
 

@@ -8,6 +8,7 @@
  *   <prefix>/<device>/command  operator -> edge, command JSON
  */
 import { assertDeviceId, deviceIdProblem } from './device-id.ts';
+import { UserError } from './errors.ts';
 
 export const DEFAULT_TOPIC_PREFIX = 'splitoculo/v1';
 export const TOPIC_KINDS = ['frame', 'answer', 'status', 'command'] as const;
@@ -20,7 +21,7 @@ export interface TopicQos {
   command: 1;
 }
 
-export class TopicError extends Error {
+export class TopicError extends UserError {
   override readonly name = 'TopicError';
 }
 

@@ -4,8 +4,9 @@
  * or base64 (at least 16 bytes). Errors name the file, never its content.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { UserError } from '../protocol/errors.ts';
 
-export class KeyFileError extends Error {
+export class KeyFileError extends UserError {
   override readonly name = 'KeyFileError';
 }
 

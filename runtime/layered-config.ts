@@ -11,8 +11,9 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { formatIssues } from '../protocol/json-input.ts';
+import { UserError } from '../protocol/errors.ts';
 
-export class ConfigError extends Error {
+export class ConfigError extends UserError {
   override readonly name = 'ConfigError';
 }
 

@@ -3,6 +3,7 @@
  * device receives; `retryable` tells the worker whether trying again later
  * could help (a server that is down) or never will (a frame that does not fit).
  */
+import { UserError } from '../../protocol/errors.ts';
 export type AnswererErrorCode =
   | 'model-files' // a file of the Qwen folder is missing or malformed
   | 'model-mismatch' // the SplitOculo model and the Qwen files do not fit each other
@@ -17,7 +18,7 @@ export type AnswererErrorCode =
 
 const RETRYABLE: ReadonlySet<AnswererErrorCode> = new Set(['remote-unreachable', 'deadline']);
 
-export class AnswererError extends Error {
+export class AnswererError extends UserError {
   override readonly name = 'AnswererError';
   readonly code: AnswererErrorCode;
 

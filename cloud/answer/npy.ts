@@ -3,11 +3,12 @@
  * what vLLM's image-embedding loader (np.load, pickles refused) accepts.
  * https://numpy.org/devdocs/reference/generated/numpy.lib.format.html
  */
+import { UserError } from '../../protocol/errors.ts';
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
 
 export type NpyArray = { descr: '<f4'; data: Float32Array; shape: number[] } | { descr: '<i8'; data: BigInt64Array; shape: number[] };
 
-export class NpyError extends Error {
+export class NpyError extends UserError {
   override readonly name = 'NpyError';
 }
 

@@ -7,8 +7,9 @@ import type { LoadedModel } from '../../protocol/manifest/load.ts';
 import { openSession, type SessionOptions } from '../../protocol/manifest/onnx-session.ts';
 import { dequantise, type QuantisedTokens } from '../../protocol/wire/quantise.ts';
 import { rescaleToTarget } from './rescale.ts';
+import { UserError } from '../../protocol/errors.ts';
 
-export class TokenShapeError extends Error {
+export class TokenShapeError extends UserError {
   override readonly name = 'TokenShapeError';
 }
 

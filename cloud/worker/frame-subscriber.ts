@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import type { TopicMap } from '../../protocol/topics.ts';
 import { MAX_FRAME_BYTES } from '../../protocol/wire/frame.ts';
 import type { CloudConfig } from '../config/schema.ts';
+import { UserError } from '../../protocol/errors.ts';
 
 export interface IncomingFrame {
   topic: string;
@@ -38,7 +39,7 @@ export interface SubscriberOptions {
   onConnection(connected: boolean): void;
 }
 
-export class BrokerError extends Error {
+export class BrokerError extends UserError {
   override readonly name = 'BrokerError';
 }
 

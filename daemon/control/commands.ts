@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { parseJsonInput } from '../../protocol/json-input.ts';
+import { UserError } from '../../protocol/errors.ts';
 
 const id = z.string().max(128).optional();
 
@@ -21,7 +22,7 @@ export const commandSchema = z.discriminatedUnion('command', [
 
 export type EdgeCommand = z.infer<typeof commandSchema>;
 
-export class CommandError extends Error {
+export class CommandError extends UserError {
   override readonly name = 'CommandError';
 }
 

@@ -10,8 +10,9 @@ import { ManifestError } from '../../protocol/manifest/load.ts';
 import type { SessionOptions } from '../../protocol/manifest/onnx-session.ts';
 import { embeddedText, isSingleBinary } from '../../runtime/sea.ts';
 import type { EncoderReply, EncoderRequest, EncoderWorkerData } from './encoder-worker.ts';
+import { UserError } from '../../protocol/errors.ts';
 
-export class EncoderError extends Error {
+export class EncoderError extends UserError {
   override readonly name = 'EncoderError';
 }
 

@@ -10,8 +10,9 @@
 import sharp from 'sharp';
 import { resizeBicubic } from './bicubic.ts';
 import type { Manifest } from '../../protocol/manifest/schema.ts';
+import { UserError } from '../../protocol/errors.ts';
 
-export class ImageError extends Error {
+export class ImageError extends UserError {
   override readonly name = 'ImageError';
 }
 

@@ -1,4 +1,5 @@
 /** A camera: something that, when asked, hands over its newest image. */
+import { UserError } from '../../protocol/errors.ts';
 export interface CapturedImage {
   bytes: Buffer;
   capturedAt: number;
@@ -23,6 +24,6 @@ export interface FrameSource {
 }
 
 /** A camera that cannot be opened (missing folder, unreadable file, no camera app). */
-export class CameraError extends Error {
+export class CameraError extends UserError {
   override readonly name = 'CameraError';
 }

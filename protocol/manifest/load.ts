@@ -10,8 +10,9 @@ import { join, resolve } from 'node:path';
 import { formatIssues } from '../json-input.ts';
 import { computeModelId } from './model-id.ts';
 import { manifestSchema, type Manifest, type ModelFile, type ModelRole } from './schema.ts';
+import { UserError } from '../errors.ts';
 
-export class ManifestError extends Error {
+export class ManifestError extends UserError {
   override readonly name = 'ManifestError';
 }
 

@@ -1,4 +1,5 @@
 /** Every way a wire frame can be malformed; `field` names the part at fault. */
+import { UserError } from '../errors.ts';
 export type FrameErrorCode =
   | 'truncated'
   | 'trailing-bytes'
@@ -17,7 +18,7 @@ export type FrameErrorCode =
   | 'crc-mismatch'
   | 'too-large';
 
-export class FrameError extends Error {
+export class FrameError extends UserError {
   override readonly name = 'FrameError';
   readonly code: FrameErrorCode;
   readonly field: string;
@@ -30,6 +31,6 @@ export class FrameError extends Error {
 }
 
 /** Raised when tokens cannot be quantised (NaN, Infinity, wrong length). */
-export class QuantiseError extends Error {
+export class QuantiseError extends UserError {
   override readonly name = 'QuantiseError';
 }
