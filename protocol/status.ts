@@ -1,0 +1,93 @@
+/**
+ * The status document: retained on <prefix>/<device>/status (QoS 1, JSON).
+ *
+ *   online   {"state":"online","device":"cam1", ...StatusBody, "at":"<ISO time>"}
+ *            published by the daemon at every connect and after every command
+ *   offline  {"state":"offline","device":"cam1","at":"<ISO time>"}
+ *            published by the daemon on a clean stop; the MQTT will carries the
+ *            same document without `at` (it is fixed at connect time, so any
+ *            time in it would be wrong when the broker sends it)
+ *
+ * One schema and one builder per state: every document the daemon publishes
+ * is built here and validated against this schema, so a field cannot appear
+ * on the wire without being written down first.
+ */
+import { z } from 'zod';
+import { CODEC_SETTINGS } from './codec-names.ts';
+import { COMMAND_NAMES } from './commands.ts';
+import { DEVICE_ID_MAX_LENGTH } from './device-id.ts';
+import { parseJsonInput } from './json-input.ts';
+
+const count = z.number().int().nonnegative();
+const at = z.string().datetime().describe('ISO 8601 time the document was published');
+const device = z.string().min(1).max(DEVICE_ID_MAX_LENGTH).describe('device id');
+
+/** The reply to the last command received: applied, or why it was refused (nothing changed then). */
+export const lastCommandSchema = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), command: z.enum(COMMAND_NAMES), id: z.string().optional(), at }).strict(),
+  z.object({ ok: z.literal(false), error: z.string(), at }).strict(),
+]);
+export type LastCommand = z.infer<typeof lastCommandSchema>;
+
+/** What the online document says about the daemon; built by daemon/parts/status-reporter.ts. */
+export const statusBodySchema = z
+  .object({
+    version: z.string().describe('daemon version'),
+    node: z.string().describe('Node.js version'),
+    modelId: z.string().regex(/^[0-9a-f]{32}$/).optional().describe('edge model id'),
+    codec: z.enum(CODEC_SETTINGS).describe('encoding.codec as configured'),
+    link: z
+      .object({ rttMs: z.number().nonnegative().optional(), bytesPerSecond: z.number().nonnegative().optional(), samples: count })
+      .strict()
+      .optional()
+      .describe("the daemon's current link estimate"),
+    paused: z.boolean(),
+    intervalMs: count,
+    prompt: z.string().nullable().describe('prompt sent with new frames; null for the worker default'),
+    queue: z
+      .object({ frames: count, bytes: count, evicted: z.record(z.string(), count), rejected: count })
+      .strict()
+      .optional()
+      .describe('the outbox'),
+    captured: count.describe('images taken since start'),
+    lastCommand: lastCommandSchema.optional(),
+  })
+  .strict();
+export type StatusBody = z.infer<typeof statusBodySchema>;
+
+export const onlineStatusSchema = z.object({ state: z.literal('online'), device, ...statusBodySchema.shape, at }).strict();
+export const offlineStatusSchema = z.object({ state: z.literal('offline'), device, at: at.optional() }).strict();
+export const statusSchema = z.discriminatedUnion('state', [onlineStatusSchema, offlineStatusSchema]);
+
+export type OnlineStatus = z.infer<typeof onlineStatusSchema>;
+export type OfflineStatus = z.infer<typeof offlineStatusSchema>;
+export type StatusDocument = z.infer<typeof statusSchema>;
+
+export class StatusError extends Error {
+  override readonly name = 'StatusError';
+}
+
+function checked<S extends z.ZodType>(schema: S, document: unknown): z.infer<S> {
+  const result = schema.safeParse(document);
+  if (!result.success) throw new StatusError(`status: ${result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  return result.data;
+}
+
+/** The online document; `body` fields that JSON cannot hold (undefined) are left out as JSON would. */
+export function onlineStatus(deviceId: string, body: StatusBody, now: Date = new Date()): OnlineStatus {
+  return checked(onlineStatusSchema, { state: 'online', device: deviceId, ...body, at: now.toISOString() });
+}
+
+/** The offline document; without `now` it is the MQTT will's (no time). */
+export function offlineStatus(deviceId: string, now?: Date): OfflineStatus {
+  return checked(offlineStatusSchema, { state: 'offline', device: deviceId, ...(now && { at: now.toISOString() }) });
+}
+
+export function encodeStatus(document: StatusDocument): Buffer {
+  return Buffer.from(JSON.stringify(document));
+}
+
+/** For whoever reads the retained topic (operators, tests, a console). */
+export function parseStatus(payload: Uint8Array | string): StatusDocument {
+  return parseJsonInput(statusSchema, payload, 'status', (message) => new StatusError(message));
+}
