@@ -64,7 +64,7 @@ after(async () => {
 
 describe('example mosquitto ACL', () => {
   it('lets a device publish its own frames only, and the worker read them', async () => {
-    const worker = await connect('splitoculo-worker');
+    const worker = await connect('splitoculo-worker-1');
     await worker.client.subscribeAsync('splitoculo/v1/+/frame', { qos: 1 });
     const camA = await connect('cam-a');
     assert.equal(await publishReason(camA.client, 'splitoculo/v1/cam-a/frame', 'a-own'), 0);
@@ -79,7 +79,7 @@ describe('example mosquitto ACL', () => {
     const camB = await connect('cam-b2');
     await camA.client.subscribeAsync(['splitoculo/v1/cam-b2/answer', 'splitoculo/v1/+/answer', 'splitoculo/v1/cam-b2/command'], { qos: 1 });
     await camB.client.subscribeAsync('splitoculo/v1/cam-b2/answer', { qos: 1 });
-    const worker = await connect('splitoculo-worker');
+    const worker = await connect('splitoculo-worker-1');
     assert.equal(await publishReason(worker.client, 'splitoculo/v1/cam-b2/answer', 'for-b'), 0);
     assert.equal(await publishReason(worker.client, 'splitoculo/v1/cam-b2/command', 'worker-commands'), 0x87);
     const operator = await connect('splitoculo-operator');
