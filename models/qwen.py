@@ -2,7 +2,8 @@
 """Qwen2.5-VL files for the cloud worker, made from a Hugging Face model folder (safetensors, read directly).
 
   models/qwen.py tail --qwen DIR --split-layer 4 [--grid 1 16 16]
-      DIR/onnx/vision_tail.L4.1x16x16.onnx (+ .json): the vision tower resumed after block L, fp32
+      DIR/onnx/vision_tail.L4.1x16x16.onnx (+ .json): the vision tower resumed at split layer L as the seed
+      counts it (features after L blocks; the tail runs blocks L..depth-1 and the merger), fp32
   models/qwen.py vision --qwen DIR [--grid 1 16 16]
       DIR/onnx/vision_encoder.1x16x16.onnx (+ .json): the whole vision tower from pixels, for JPEG frames
   models/qwen.py language-model --qwen DIR [--storage fp32|fp16]
@@ -50,7 +51,7 @@ def make_tail(qwen: Path, split_layer: int, grid: Grid, external_data: bool | No
     source = {"qwen": qwen.name, "config": read_config(qwen).get("_name_or_path", qwen.name)}
     write_description(path, tail, split_layer, grid, source)
     if parity:
-        example = torch.randn(2, grid.patches, tower.config.hidden_size, generator=torch.Generator().manual_seed(0))
+        example = torch.randn(2, grid.patches, tail.feature_width, generator=torch.Generator().manual_seed(0))
         result = check_parity(tail, example, path)
         print(f"{path.name}: max abs error {result.max_abs_error:.3g}, cosine {result.cosine:.9f} (onnxruntime-node vs PyTorch)")
     return path
@@ -93,9 +94,10 @@ def reference(qwen: Path, request_path: Path) -> list[int]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    tail = commands.add_parser("tail", help="export the vision tail after block L")
+    tail = commands.add_parser("tail", help="export the vision tail from split layer L (blocks L.. and the merger)")
     tail.add_argument("--qwen", type=Path, required=True, help="Hugging Face Qwen2.5-VL folder")
-    tail.add_argument("--split-layer", type=int, required=True, help="vision block L whose output the features are (-1: the patch embedding)")
+    tail.add_argument("--split-layer", type=int, required=True, help="split layer as the seed counts it: features after L blocks; the tail runs blocks L.. "
+                           "(0: after the patch embedding; -1: pixel patches, the tail embeds them)")
     tail.add_argument("--grid", type=int, nargs=3, default=[1, 16, 16], metavar=("T", "H", "W"), help="grid_thw in patches (224x224 = 1 16 16)")
     tail.add_argument("--external-data", action="store_true", default=None, help="weights in a .data file beside the graph (automatic above 1.8 GB)")
     tail.add_argument("--skip-parity", action="store_true", help="do not compare onnxruntime-node with PyTorch")

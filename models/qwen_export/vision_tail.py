@@ -1,9 +1,14 @@
-"""The vision tail: Qwen2.5-VL's tower resumed after block L, for one grid, as an ONNX graph.
+"""The vision tail: Qwen2.5-VL's tower resumed at split layer L, for one grid, as an ONNX graph.
 
-Input `features` [batch, patches, hidden] are the hidden states after block L in processor order (what a
-SplitOculo cloud network outputs, after the manifest's rescale); output `image_embeds`
-[batch, patches / 4, out_hidden] in processor order, what the language model takes in place of
-`<|image_pad|>` tokens. Window order, rotary tables and attention masks depend only on the grid and are
+Split layer L follows the seed (models/qwen_export/teacher.py): the features are the hidden states after L
+blocks, so the tail runs blocks L..depth-1 and the merger. L = 0 takes the patch embedding's output;
+L = depth runs only the merger; L = -1 takes the raw pixel patches (channels*temporal*patch*patch values a
+patch) and runs the patch embedding first, which is the whole tower.
+
+Input `features` [batch, patches, width] in processor order (what a SplitOculo cloud network outputs, after
+the manifest's rescale); width is hidden_size, or the patch size in values for L = -1. Output
+`image_embeds` [batch, patches / 4, out_hidden] in processor order, what the language model takes in place
+of `<|image_pad|>` tokens. Window order, rotary tables and attention masks depend only on the grid and are
 constants of the graph, so the graph serves exactly the grid it was exported for.
 """
 from __future__ import annotations
@@ -20,7 +25,11 @@ from .vision_config import QwenFolderError
 from .vision_tower import GridGeometry, VisionTower
 
 TAIL_FORMAT = "splitoculo-qwen-vision-tail"
+TAIL_FORMAT_VERSION = 2
 ENCODER_FORMAT = "splitoculo-qwen-vision-encoder"
+#: Stated in the manifest and the tail's sidecar: L = hidden states after L blocks (the seed's count).
+#: Files without it meant "the output of block L" (they ran blocks L+1..) and are refused.
+SPLIT_LAYER_CONVENTION = "after-L-blocks"
 #: Qwen2.5-VL's image processor normalisation (OpenAI CLIP), used when the folder has no preprocessor_config.json
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
@@ -30,10 +39,17 @@ class VisionTail(nn.Module):
     def __init__(self, tower: VisionTower, split_layer: int, grid: Grid) -> None:
         super().__init__()
         config = tower.config
-        if not -1 <= split_layer < config.depth:
-            raise QwenFolderError(f"split layer {split_layer}: this tower has blocks 0..{config.depth - 1}; expected -1 (after the patch embedding) to {config.depth - 1}")
+        if not -1 <= split_layer <= config.depth:
+            raise QwenFolderError(
+                f"split layer {split_layer}: this tower has {config.depth} blocks; expected -1 (pixel patches), "
+                f"0 (after the patch embedding) .. {config.depth} (after that many blocks)")
         self.config = config
-        self.first_block = split_layer + 1
+        self.split_layer = split_layer
+        self.first_block = max(split_layer, 0)
+        # L = -1: the features are the pixel patches, so the patch embedding is part of the tail.
+        self.patch_embed = tower.patch_embed if split_layer == -1 else None
+        self.patch_dim = config.in_channels * config.temporal_patch_size * config.patch_size * config.patch_size
+        self.feature_width = self.patch_dim if split_layer == -1 else config.hidden_size
         self.blocks = nn.ModuleList(tower.blocks[self.first_block:])
         self.merger = tower.merger
         geo = GridGeometry(config, grid)
@@ -46,7 +62,10 @@ class VisionTail(nn.Module):
         self.patches = grid.patches
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        x = features[:, self.to_window]
+        x = features
+        if self.patch_embed is not None:
+            x = self.patch_embed(x.reshape(-1, self.patch_dim)).reshape(x.shape[0], self.patches, -1)
+        x = x[:, self.to_window]
         for offset, block in enumerate(self.blocks):
             full = self.first_block + offset in self.config.fullatt_block_indexes
             x = block(x, self.full_mask if full else self.window_mask, self.cos, self.sin)
@@ -56,21 +75,17 @@ class VisionTail(nn.Module):
 class VisionEncoder(nn.Module):
     """The whole tower for one grid, for frames that arrive as images (codec jpeg): pixel patches
     [batch, patches, channels*temporal*patch*patch] in processor order, as Qwen's image processor flattens
-    them, -> merged embeddings in processor order. It is the tail after the patch embedding (L = -1)."""
+    them, -> merged embeddings in processor order. It is the tail from the pixel patches (L = -1)."""
 
     def __init__(self, tower: VisionTower, grid: Grid) -> None:
         super().__init__()
-        c = tower.config
-        self.config = c
-        self.patch_embed = tower.patch_embed
+        self.config = tower.config
         self.tail = VisionTail(tower, -1, grid)
         self.patches = grid.patches
-        self.patch_dim = c.in_channels * c.temporal_patch_size * c.patch_size * c.patch_size
+        self.patch_dim = self.tail.patch_dim
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        batch = pixel_values.shape[0]
-        x = self.patch_embed(pixel_values.reshape(-1, self.patch_dim)).reshape(batch, self.patches, -1)
-        return self.tail(x)
+        return self.tail(pixel_values)
 
 
 def tail_file_name(split_layer: int, grid: Grid) -> str:
@@ -83,7 +98,7 @@ def encoder_file_name(grid: Grid) -> str:
 
 def export_tail(tail: VisionTail, path: Path, opset: int = 17, external_data: bool | None = None) -> None:
     """Writes the graph; weights over ~1.8 GB (or with external_data) go to `<name>.data` beside it."""
-    export_vision_graph(tail, torch.zeros(1, tail.patches, tail.config.hidden_size), "features", path, opset, external_data)
+    export_vision_graph(tail, torch.zeros(1, tail.patches, tail.feature_width), "features", path, opset, external_data)
 
 
 def export_encoder(encoder: VisionEncoder, path: Path, opset: int = 17, external_data: bool | None = None) -> None:
@@ -106,10 +121,14 @@ def write_description(path: Path, tail: VisionTail, split_layer: int, grid: Grid
     """The sidecar JSON a worker reads to check that a tail fits a SplitOculo model."""
     description = {
         "format": TAIL_FORMAT,
-        "formatVersion": 1,
+        "formatVersion": TAIL_FORMAT_VERSION,
         "splitLayer": split_layer,
+        "splitLayerConvention": SPLIT_LAYER_CONVENTION,
+        "firstBlock": tail.first_block,
+        "patchEmbedding": tail.patch_embed is not None,
         "gridThw": grid.as_list(),
         "hiddenSize": tail.config.hidden_size,
+        "featureWidth": tail.feature_width,
         "patches": grid.patches,
         "outHiddenSize": tail.config.out_hidden_size,
         "imageTokens": grid.patches // tail.config.merge_unit,

@@ -125,21 +125,22 @@ class VisionTower(nn.Module):
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
         self.merger = PatchMerger(config)
 
-    def forward(self, pixel_values: torch.Tensor, grid: Grid, capture_after: int | None = None):
-        """Merged embeddings in processor order; with capture_after=L also the hidden states after block L
-        (L=-1: the patch embedding) in processor order, the features a SplitOculo cloud network predicts."""
+    def forward(self, pixel_values: torch.Tensor, grid: Grid, capture_layer: int | None = None):
+        """Merged embeddings in processor order; with capture_layer=L also the features at split layer L in
+        processor order, counted as the seed counts (teacher.py): the hidden states after L blocks (L=0: the
+        patch embedding's output; L=-1: the pixel patches themselves)."""
         geo = GridGeometry(self.config, grid)
-        captured = None
+        captured = pixel_values if capture_layer == -1 else None
         x = self.patch_embed(pixel_values).unsqueeze(0)
-        if capture_after == -1:
-            captured = x[0]
         x = x[:, geo.to_window]
         for number, block in enumerate(self.blocks):
-            x = block(x, geo.mask_for(self.config, number), geo.cos, geo.sin)
-            if capture_after == number:
+            if capture_layer == number:
                 captured = x[0, geo.to_window_inverse]
+            x = block(x, geo.mask_for(self.config, number), geo.cos, geo.sin)
+        if capture_layer == len(self.blocks):
+            captured = x[0, geo.to_window_inverse]
         merged = self.merger(x)[0, geo.merged_order]
-        return merged if capture_after is None else (merged, captured)
+        return merged if capture_layer is None else (merged, captured)
 
 
 def load_tower(folder: Path) -> VisionTower:

@@ -1,5 +1,5 @@
-"""Qwen2.5-VL resume tooling: grid geometry by hand, the tail against the whole tower cut at L (PyTorch and
-onnxruntime-node), strict weight loading, the multimodal rotary rule, the tiny stand-in folder.
+"""Qwen2.5-VL resume tooling: grid geometry by hand, teacher features at L by the seed's rule against a
+straightforward run, the tail from L (the seed's count) against the whole tower (PyTorch and onnxruntime-node), strict weight loading, the multimodal rotary rule, the tiny stand-in folder.
 
 Run with Debian's python3 and the pinned node on PATH (`make test-python` sets both up).
 """
@@ -27,7 +27,8 @@ from qwen_export.safetensors_io import read_folder, read_tensors, write_file  # 
 from qwen_export.text_decoder import load_language_model  # noqa: E402
 from qwen_export.tiny_fixture import TINY_VISION  # noqa: E402
 from qwen_export.vision_config import QwenFolderError  # noqa: E402
-from qwen_export.vision_tail import VisionEncoder, VisionTail, export_encoder, export_tail  # noqa: E402
+from qwen_export.teacher import teacher_features  # noqa: E402
+from qwen_export.vision_tail import VisionEncoder, VisionTail, export_encoder, export_tail, write_description  # noqa: E402
 from qwen_export.vision_tower import load_tower  # noqa: E402
 from splitoculo_export.exporting import check_parity  # noqa: E402
 
@@ -96,30 +97,96 @@ class GeometryByHand(unittest.TestCase):
             Grid(1, 5, 4)
 
 
+def straightforward_features(tower, pixels: torch.Tensor, grid: Grid, layer: int) -> torch.Tensor:
+    """Hidden states after `layer` blocks computed without any reordering: every patch stays in processor
+    order, its (row, column), window and rotary angles derived here by hand from the processor's layout.
+    Attention only sees masks and per-patch rotary rows, so this equals the windowed run if, and only if,
+    the window order, its inverse and the rotary reorder are right."""
+    c = tower.config
+    if layer == -1:
+        return pixels
+    merge, side = c.spatial_merge_size, c.window_size // c.spatial_merge_size // c.patch_size
+    rows, cols, windows = [], [], []
+    for k in range(grid.patches):  # one frame: merge blocks row-major, the 2x2 patches of a block row-major
+        block_row, block_col = divmod(k // (merge * merge), grid.w // merge)
+        rows.append(block_row * merge + (k % (merge * merge)) // merge)
+        cols.append(block_col * merge + k % merge)
+        windows.append((block_row // side, block_col // side))
+    dim = c.head_dim // 2
+    inv_freq = 1.0 / (10000.0 ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim))
+    angles = torch.cat([torch.tensor(rows, dtype=torch.float32)[:, None] * inv_freq,
+                        torch.tensor(cols, dtype=torch.float32)[:, None] * inv_freq], dim=-1)
+    cos, sin = torch.cat([angles, angles], -1).cos(), torch.cat([angles, angles], -1).sin()
+    same_window = torch.tensor([[a == b for b in windows] for a in windows])
+    window_mask = torch.zeros(grid.patches, grid.patches).masked_fill(~same_window, NEG)
+    full_mask = torch.zeros(grid.patches, grid.patches)
+    x = tower.patch_embed(pixels).unsqueeze(0)
+    for number in range(layer):
+        x = tower.blocks[number](x, full_mask if number in c.fullatt_block_indexes else window_mask, cos, sin)
+    return x[0]
+
+
 class TailMatchesTower(unittest.TestCase):
+    """Split layer L as the seed counts it: features after L blocks, the tail resumes at block L."""
+
+    # 0: the patch embedding's output; 3 and 4: just before and just after full-attention block 3 (the tail
+    # starts with, or just after, a full-attention block); 7, 8: the same around the last block (8: merger only);
+    # -1: pixel patches (the tail embeds them).
+    LAYERS = (-1, 0, 3, 4, 7, 8)
+
     @classmethod
     def setUpClass(cls):
         cls.tower = load_tower(TINY_QWEN)
         cls.grid = Grid(1, 16, 16)
         generator = torch.Generator().manual_seed(3)
         cls.pixels = torch.randn(cls.grid.patches, 3 * 2 * 14 * 14, generator=generator)
-
-    def test_tail_equals_tower_cut_at_every_kind_of_layer(self):
-        # -1: straight after the patch embedding; 2: next block (3) is full attention; 4: the tiny models' L; 7: last
         with torch.no_grad():
-            for layer in (-1, 2, 4, TINY_VISION.depth - 1):
-                expected, features = self.tower(self.pixels, self.grid, capture_after=layer)
-                tail = VisionTail(self.tower, layer, self.grid).eval()
-                torch.testing.assert_close(tail(features.unsqueeze(0))[0], expected, rtol=0, atol=1e-5)
+            cls.whole = cls.tower(cls.pixels, cls.grid)
 
-    def test_onnx_tail_equals_tower_forward_for_two_layers(self):
+    def test_full_attention_where_the_test_layers_assume_it(self):
+        self.assertEqual(TINY_VISION.fullatt_block_indexes, (3, 7))
+        self.assertEqual(TINY_VISION.depth, 8)
+
+    def test_teacher_features_follow_the_seeds_rule(self):
+        # The seed's literal rule (teacher.py) against a run that never leaves processor order.
+        with torch.no_grad():
+            for layer in self.LAYERS:
+                expected = straightforward_features(self.tower, self.pixels, self.grid, layer)
+                actual = teacher_features(self.tower, self.pixels, self.grid, layer)
+                self.assertEqual(list(actual.shape), [256, 1176 if layer == -1 else TINY_VISION.hidden_size], f"L={layer}")
+                torch.testing.assert_close(actual, expected, rtol=0, atol=1e-5, msg=f"L={layer}")
+            batch = torch.stack([self.pixels, -self.pixels])
+            batched = teacher_features(self.tower, batch, self.grid, 4)
+            torch.testing.assert_close(batched[1], straightforward_features(self.tower, -self.pixels, self.grid, 4), rtol=0, atol=1e-5)
+
+    def test_teacher_features_differ_by_one_block_between_layers(self):
+        # Guards the off-by-one the manifest once had: layer 4 is not layer 5 (nor 3).
+        with torch.no_grad():
+            four, five = (teacher_features(self.tower, self.pixels, self.grid, layer) for layer in (4, 5))
+        self.assertGreater((four - five).abs().max().item(), 1e-2)
+
+    def test_tail_from_layer_equals_the_towers_own_forward(self):
+        with torch.no_grad():
+            for layer in self.LAYERS:
+                merged, captured = self.tower(self.pixels, self.grid, capture_layer=layer)
+                torch.testing.assert_close(merged, self.whole, rtol=0, atol=0)
+                torch.testing.assert_close(captured, teacher_features(self.tower, self.pixels, self.grid, layer), rtol=0, atol=1e-5)
+                tail = VisionTail(self.tower, layer, self.grid).eval()
+                resumed = tail(captured.unsqueeze(0))[0]
+                torch.testing.assert_close(resumed, self.whole, rtol=0, atol=1e-5, msg=f"L={layer}")
+                # One block too many (the old convention) is far off: the test can tell.
+                if 0 <= layer < TINY_VISION.depth:
+                    skipped = VisionTail(self.tower, layer + 1, self.grid).eval()(captured.unsqueeze(0))[0]
+                    self.assertGreater((skipped - self.whole).abs().max().item(), 1e-3, f"L={layer}")
+
+    def test_onnx_tail_equals_tower_forward_for_three_layers(self):
         with tempfile.TemporaryDirectory() as tmp:
-            for layer in (2, 4):
+            for layer in (-1, 3, 8):
                 with torch.no_grad():
-                    expected, features = self.tower(self.pixels, self.grid, capture_after=layer)
+                    features = teacher_features(self.tower, self.pixels, self.grid, layer)
                 path = Path(tmp) / f"tail{layer}.onnx"
                 export_tail(VisionTail(self.tower, layer, self.grid).eval(), path)
-                result = check_parity(Fixed(expected.unsqueeze(0)), features.unsqueeze(0), path)
+                result = check_parity(Fixed(self.whole.unsqueeze(0)), features.unsqueeze(0), path)
                 self.assertLess(result.max_abs_error, 1e-4, f"L={layer}")
                 self.assertGreater(result.cosine, 0.99999, f"L={layer}")
 
@@ -147,9 +214,26 @@ class TailMatchesTower(unittest.TestCase):
             self.assertLess(check_parity(tail, example, path).max_abs_error, 1e-4)
 
     def test_unknown_layer_is_refused(self):
-        for layer in (-2, TINY_VISION.depth):
-            with self.assertRaisesRegex(QwenFolderError, f"split layer {layer}: this tower has blocks 0..7"):
+        for layer in (-2, TINY_VISION.depth + 1):
+            with self.assertRaisesRegex(QwenFolderError, f"split layer {layer}: this tower has 8 blocks; expected -1"):
                 VisionTail(self.tower, layer, self.grid)
+            with self.assertRaisesRegex(ValueError, f"split layer {layer}: expected -1"):
+                teacher_features(self.tower, self.pixels, self.grid, layer)
+        with self.assertRaisesRegex(ValueError, r"pixel patches of shape \[256, 64\]: expected \[256, 1176\]"):
+            teacher_features(self.tower, torch.zeros(256, 64), self.grid, 4)
+
+    def test_tail_sidecar_states_the_convention(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            for layer in (-1, 4):
+                tail = VisionTail(self.tower, layer, self.grid)
+                path = Path(tmp) / f"vision_tail.L{layer}.1x16x16.onnx"
+                write_description(path, tail, layer, self.grid, {})
+                description = json.loads(path.with_suffix(".json").read_text())
+                self.assertEqual(description["splitLayerConvention"], "after-L-blocks")
+                self.assertEqual(description["formatVersion"], 2)
+                self.assertEqual(description["firstBlock"], max(layer, 0))
+                self.assertEqual(description["featureWidth"], 1176 if layer == -1 else 64)
+                self.assertEqual(description["patchEmbedding"], layer == -1)
 
 
 class FolderReading(unittest.TestCase):
