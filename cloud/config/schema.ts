@@ -4,7 +4,7 @@
  * file, then SPLITOCULO_* environment variables, then command-line flags.
  */
 import { z } from 'zod';
-import { DEFAULT_TOPIC_PREFIX, topicPrefixProblem } from '../../protocol/topics.ts';
+import { brokerUrl, mqttConnectionFields, plaintextPassword } from '../../runtime/mqtt-config.ts';
 
 const stopTokens = z.array(z.string().min(1)).default(['<|im_end|>']).describe('tokens that end an answer');
 const maxNewTokens = z.number().int().min(1).max(8192).default(256).describe('token limit of one answer');
@@ -53,19 +53,12 @@ export const cloudConfigSchema = z.object({
   }).strict(),
   answerer: answererSchema.describe('what turns features into answers'),
   mqtt: z.object({
-    url: z.string().min(1).optional().describe('broker URL: mqtt://, mqtts://, mqtt+unix:// ...; default with broker.embedded: the embedded broker'),
-    username: z.string().optional(),
-    passwordFile: z.string().optional().describe('file holding the password'),
-    ca: z.string().optional().describe('CA certificate file (mqtts)'),
-    cert: z.string().optional().describe('client certificate file (mutual TLS)'),
-    key: z.string().optional().describe('client key file (mutual TLS)'),
+    url: brokerUrl.optional().describe('broker URL: mqtt://, mqtts://, mqtt+unix:// ...; default with broker.embedded: the embedded broker'),
+    ...mqttConnectionFields,
+    password: plaintextPassword,
     clientId: z.string().min(1).optional().describe('stable id: the broker keeps this worker\'s session under it; default: splitoculo-cloud-<worker id>'),
     protocol: z.enum(['auto', '5', '3.1.1']).default('auto').describe('auto: MQTT 5, falling back to 3.1.1 when the broker refuses it'),
     sharedGroup: z.string().regex(/^[A-Za-z0-9._-]+$/).optional().describe('MQTT 5 shared subscription group: workers in one group split the frames'),
-    topicPrefix: z.string().default(DEFAULT_TOPIC_PREFIX).superRefine((p, ctx) => {
-      const problem = topicPrefixProblem(p);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    }),
     keepaliveSeconds: z.number().int().min(5).max(3600).default(30),
     sessionExpirySeconds: z.number().int().min(0).default(7 * 24 * 3600).describe('how long the broker keeps frames for this worker while it is away (MQTT 5)'),
     publishTimeoutMs: z.number().int().min(100).default(15_000).describe('an answer without PUBACK in this long counts as not delivered (the frame is not acknowledged)'),

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { deviceIdProblem } from '../../protocol/device-id.ts';
-import { DEFAULT_TOPIC_PREFIX, topicPrefixProblem } from '../../protocol/topics.ts';
+import { brokerUrl, mqttConnectionFields, plaintextPassword } from '../../runtime/mqtt-config.ts';
 
 const deviceId = z.string().superRefine((id, ctx) => {
   const problem = deviceIdProblem(id);
@@ -88,18 +88,10 @@ export const configSchema = z.object({
       .describe('free disk space to keep: below it the outbox counts as full (the policy applies)'),
   }).strict(),
   mqtt: z.object({
-    url: z.string().min(1).describe('broker URL: mqtt://, mqtts://, mqtt+unix:// ...'),
-    username: z.string().optional(),
-    password: z.string().optional().describe('prefer passwordFile'),
-    passwordFile: z.string().optional().describe('file holding the password'),
-    ca: z.string().optional().describe('CA certificate file (mqtts)'),
-    cert: z.string().optional().describe('client certificate file (mutual TLS)'),
-    key: z.string().optional().describe('client key file (mutual TLS)'),
-    clientId: z.string().optional().describe('default: splitoculo-edge-<device id>'),
-    topicPrefix: z.string().default(DEFAULT_TOPIC_PREFIX).superRefine((p, ctx) => {
-      const problem = topicPrefixProblem(p);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    }),
+    url: brokerUrl.describe('broker URL: mqtt://, mqtts://, mqtt+unix:// ...'),
+    ...mqttConnectionFields,
+    password: plaintextPassword,
+    clientId: z.string().min(1).optional().describe('default: splitoculo-edge-<device id>'),
     link: z.enum(LINK_PROFILES).default('lan').describe('preset for keepalive, in-flight window, backoff and timeouts'),
     keepaliveSeconds: z.number().int().min(5).max(3600).optional(),
     inflight: z.number().int().min(1).max(1024).optional().describe('unacknowledged publishes at once'),

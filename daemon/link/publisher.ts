@@ -1,26 +1,32 @@
 /**
- * Drains the outbox to the broker and receives answers and commands.
+ * Drains the outbox to the broker and receives answers and commands. The
+ * parts, each with its own file and its own tests on mocked time:
+ * - edge-connection.ts: options, will, reconnects with backoff and jitter;
+ * - link-probe.ts: PINGREQ round trips for the link estimator;
+ * - inflight-window.ts: at most `inflight` unacknowledged QoS 1 publishes, a
+ *   publish without PUBACK in `pubackTimeoutMs` goes back to the outbox's pool
+ *   and is sent again (a duplicate at worst: the cloud deduplicates by frame id);
+ * - byte-budget.ts: bytes per second and per day (delays, never drops);
+ * - ack-batch.ts: acknowledged frames leave the outbox in one transaction.
  *
- * - Publishes only while connected (mqtt.js's offline queue is never used):
- *   the outbox is the queue.
- * - At most `inflight` unacknowledged QoS 1 publishes; a publish without a
- *   PUBACK within `pubackTimeoutMs` goes back to the outbox's pool and is sent
- *   again (a duplicate at worst, which the cloud deduplicates by frame id).
- * - Reconnects itself with exponential backoff and full jitter (mqtt.js alone
- *   retries at a fixed period, every board in lockstep after an outage).
- * - Inbound answers and commands are handled before their PUBACK is sent.
- * - Measures the link as it goes (link-estimator.ts): a PINGREQ at connect and
- *   every `probeIntervalMs`, and every PUBACK, for `codec: auto`.
+ * Here: the order of things. Publishes only while connected (mqtt.js's
+ * offline queue is never used: the outbox is the queue); inbound answers and
+ * commands are handled before their PUBACK is sent; every PUBACK (and the
+ * status document's) is a rate sample of the link (link-estimator.ts).
  */
-import { readFileSync } from 'node:fs';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
+import { encodeStatus, offlineStatus, onlineStatus, type StatusBody } from '../../protocol/status.ts';
 import type { TopicMap } from '../../protocol/topics.ts';
-import type { Outbox } from '../outbox/outbox.ts';
 import type { EdgeConfig } from '../config/schema.ts';
+import type { Outbox } from '../outbox/outbox.ts';
+import { AckBatch } from './ack-batch.ts';
 import { ByteBudget } from './byte-budget.ts';
+import { type Clock, systemClock, type Timer } from './clock.ts';
+import { EdgeConnection } from './edge-connection.ts';
+import { InflightWindow, type InflightEntry } from './inflight-window.ts';
 import { LinkEstimator } from './link-estimator.ts';
-import { backoffDelay, type LinkSettings } from './profiles.ts';
+import { LinkProbe } from './link-probe.ts';
+import type { LinkSettings } from './profiles.ts';
 
 export interface PublisherEvents {
   onPublished(sequence: number, bytes: number, latencyMs: number): void;
@@ -39,167 +45,123 @@ export interface PublisherOptions {
   link: LinkSettings;
   log: Logger;
   events: PublisherEvents;
-  /** The retained status document (without `state`). */
-  status: () => Record<string, unknown>;
+  /** The retained online status document's body (protocol/status.ts). */
+  status: () => StatusBody;
   /** Round-trip probes (MQTT PINGREQ) while connected; 0: only at connect. */
   probeIntervalMs?: number;
+  /** Timers and durations (tests: mocked time). */
+  clock?: Clock;
+  /** Backoff jitter, uniform in [0, 1). */
+  random?: () => number;
 }
-
-const ACK_FLUSH_MS = 20;
 
 export class Publisher {
   readonly #o: PublisherOptions;
+  readonly #clock: Clock;
+  readonly #connection: EdgeConnection;
+  readonly #probe: LinkProbe;
+  readonly #window: InflightWindow;
   readonly #budget: ByteBudget;
-  #client: MqttClient | null = null;
-  readonly #inflight = new Map<number, NodeJS.Timeout>();
-  /** Bytes of each unacknowledged frame: what a new frame queues behind on the link. */
-  readonly #inflightBytes = new Map<number, number>();
+  readonly #acks: AckBatch;
   readonly link = new LinkEstimator();
-  #pingSentAt: number | null = null;
-  #probeTimer: NodeJS.Timeout | null = null;
-  #pendingAcks: number[] = [];
-  #ackTimer: NodeJS.Timeout | null = null;
-  #wakeTimer: NodeJS.Timeout | null = null;
-  #reconnectTimer: NodeJS.Timeout | null = null;
-  #attempt = 0;
+  #wakeTimer: Timer | null = null;
   #stopping = false;
-  #connected = false;
-  reconnects = 0;
 
   constructor(options: PublisherOptions) {
     this.#o = options;
-    this.#budget = new ByteBudget(options.link.bytesPerSecond, options.link.bytesPerDay);
+    const clock = (this.#clock = options.clock ?? systemClock);
+    const { deviceId, topics, link, log } = options;
+    this.#budget = new ByteBudget(link.bytesPerSecond, link.bytesPerDay, () => Date.now());
+    this.#acks = new AckBatch({ clock, flush: (sequences) => options.outbox.ack(sequences) });
+    this.#window = new InflightWindow({ size: link.inflight, timeoutMs: link.pubackTimeoutMs, clock, onTimeout: (entry) => this.#onTimeout(entry) });
+    this.#probe = new LinkProbe({ estimator: this.link, clock, intervalMs: options.probeIntervalMs ?? 0, sendPing: () => this.#connection.client?.sendPing() });
+    this.#connection = new EdgeConnection({
+      mqtt: options.mqtt,
+      clientId: options.mqtt.clientId ?? `splitoculo-edge-${deviceId}`,
+      link,
+      will: { topic: topics.status(deviceId), payload: encodeStatus(offlineStatus(deviceId)) },
+      log,
+      clock,
+      ...(options.random && { random: options.random }),
+      onConnect: () => this.#onConnect(),
+      onClose: (wasConnected) => this.#onClose(wasConnected),
+      onMessage: (topic, payload) => this.#route(topic, payload),
+      onPacket: (direction, cmd) => (direction === 'sent' ? this.#probe.packetSent(cmd) : this.#probe.packetReceived(cmd)),
+    });
   }
 
   get connected(): boolean {
-    return this.#connected;
+    return this.#connection.connected;
   }
 
   get inflight(): number {
-    return this.#inflight.size;
+    return this.#window.count;
   }
 
+  /** Reconnects started after losing the broker. */
+  get reconnects(): number {
+    return this.#connection.reconnects;
+  }
+
+  /** Connects in the background; throws a settings error for unreadable TLS or password files. */
   start(): void {
-    const { mqtt: m, deviceId, topics, link } = this.#o;
-    const password = m.passwordFile ? readFileSync(m.passwordFile, 'utf8').trim() : m.password;
-    const options: IClientOptions = {
-      clientId: m.clientId ?? `splitoculo-edge-${deviceId}`,
-      clean: false, // the broker keeps our answer subscription and answers while we are offline
-      keepalive: link.keepaliveSeconds,
-      reconnectPeriod: 0, // we reconnect ourselves, with backoff and jitter
-      connectTimeout: Math.max(10_000, link.pubackTimeoutMs),
-      queueQoSZero: false,
-      protocolVersion: 4,
-      will: { topic: topics.status(deviceId), payload: Buffer.from(JSON.stringify({ state: 'offline', device: deviceId })), qos: 1, retain: true },
-      ...(m.username !== undefined && { username: m.username }),
-      ...(password !== undefined && { password }),
-      ...(m.ca && { ca: readFileSync(m.ca) }),
-      ...(m.cert && { cert: readFileSync(m.cert) }),
-      ...(m.key && { key: readFileSync(m.key) }),
-    };
-    const client = mqtt.connect(m.url, options);
-    this.#client = client;
-    client.handleMessage = (packet, done) => {
-      try {
-        const parsed = topics.parse(packet.topic);
-        if (parsed?.deviceId === deviceId && parsed.kind === 'answer') this.#o.events.onAnswer(packet.payload as Buffer);
-        else if (parsed?.deviceId === deviceId && parsed.kind === 'command') this.#o.events.onCommand(packet.payload as Buffer);
-      } catch (error) {
-        // Bad input is counted by the handler; acknowledging it keeps it from coming back forever.
-        this.#o.log.warn({ topic: packet.topic, err: (error as Error).message }, 'inbound message rejected');
-      }
-      done();
-    };
-    // Timed from the write, not from sendPing(): mqtt.js holds packets back while it replays its store after a connect.
-    client.on('packetsend', (packet) => {
-      if (packet.cmd === 'pingreq' && this.#pingSentAt === null) this.#pingSentAt = performance.now();
-    });
-    client.on('packetreceive', (packet) => {
-      if (packet.cmd !== 'pingresp' || this.#pingSentAt === null) return;
-      this.link.observeRtt(performance.now() - this.#pingSentAt);
-      this.#pingSentAt = null;
-    });
-    client.on('connect', () => this.#onConnect());
-    client.on('close', () => this.#onClose());
-    client.on('error', (error) => this.#o.log.warn({ err: error.message, url: m.url }, 'mqtt error'));
+    this.#connection.start();
+  }
+
+  #route(topic: string, payload: Buffer): void {
+    const { deviceId, topics, events } = this.#o;
+    const parsed = topics.parse(topic);
+    if (parsed?.deviceId !== deviceId) return;
+    if (parsed.kind === 'answer') events.onAnswer(payload);
+    else if (parsed.kind === 'command') events.onCommand(payload);
   }
 
   #onConnect(): void {
     const { deviceId, topics, log } = this.#o;
-    this.#connected = true;
-    this.#attempt = 0;
-    log.info({ url: this.#o.mqtt.url }, 'connected to the broker');
     this.#o.events.onLinkState(true);
     this.link.reset(); // a new connection may take another path
-    this.#probe();
-    this.#client!.subscribe([topics.answer(deviceId), topics.command(deviceId)], { qos: 1 }, (error) => {
+    this.#probe.start();
+    this.#connection.client?.subscribe([topics.answer(deviceId), topics.command(deviceId)], { qos: 1 }, (error) => {
       if (error) log.warn({ err: error.message }, 'subscribe failed');
     });
     this.publishStatus();
     this.pump();
   }
 
-  #onClose(): void {
-    if (this.#connected) {
-      this.#o.log.warn('disconnected from the broker');
-      this.#o.events.onLinkState(false);
+  #onClose(wasConnected: boolean): void {
+    if (wasConnected) this.#o.events.onLinkState(false);
+    this.#probe.stop();
+    this.#window.clear(); // everything unacknowledged is sent again after reconnecting
+  }
+
+  /** Publishes the retained online document (at connect, and after every command). */
+  publishStatus(extra: Partial<StatusBody> = {}): void {
+    const client = this.#connection.client;
+    if (!client) return;
+    const { deviceId, topics, log } = this.#o;
+    let payload: Buffer;
+    try {
+      payload = encodeStatus(onlineStatus(deviceId, { ...this.#o.status(), ...extra }));
+    } catch (error) {
+      // A body outside protocol/status.ts's schema is a bug: logged loudly, and the daemon keeps serving.
+      log.error({ err: (error as Error).message }, 'status document not published');
+      return;
     }
-    this.#connected = false;
-    this.#pingSentAt = null;
-    if (this.#probeTimer) clearTimeout(this.#probeTimer);
-    this.#probeTimer = null;
-    for (const timer of this.#inflight.values()) clearTimeout(timer);
-    this.#inflight.clear(); // everything unacknowledged is sent again after reconnecting
-    this.#inflightBytes.clear();
-    if (this.#stopping || this.#reconnectTimer) return;
-    const delay = backoffDelay(this.#attempt++, this.#o.link.backoffInitialMs, this.#o.link.backoffMaxMs);
-    this.#o.log.info({ delayMs: delay, attempt: this.#attempt }, 'reconnecting after backoff');
-    this.#reconnectTimer = setTimeout(() => {
-      this.#reconnectTimer = null;
-      if (this.#stopping) return;
-      this.reconnects += 1;
-      this.#client?.reconnect();
-    }, delay);
-  }
-
-  /**
-   * A 2-byte PINGREQ: its PINGRESP is a round trip with no transfer time in it,
-   * unless it queued behind a frame (the estimator keeps the smallest). One at
-   * connect, one a second later (the first often shares the link with the
-   * backlog), then every probeIntervalMs.
-   */
-  #probe(count = 0): void {
-    if (!this.#connected || this.#stopping || !this.#client) return;
-    if (this.#pingSentAt === null) this.#client.sendPing();
-    const interval = count === 0 ? 1000 : (this.#o.probeIntervalMs ?? 0);
-    if (interval > 0) this.#probeTimer = setTimeout(() => this.#probe(count + 1), interval);
-  }
-
-  publishStatus(extra: Record<string, unknown> = {}): void {
-    if (!this.#connected || !this.#client) return;
-    const { deviceId, topics } = this.#o;
-    const payload = JSON.stringify({ state: 'online', device: deviceId, ...this.#o.status(), ...extra, at: new Date().toISOString() });
-    const started = performance.now();
-    const bytesAhead = this.#bytesAhead();
+    const started = this.#clock.now();
+    const bytesAhead = this.#window.bytes;
     // Its PUBACK is the link's first rate sample after connecting, before any frame.
-    this.#client.publish(topics.status(deviceId), payload, { qos: 1, retain: true }, (error) => {
-      if (!error) this.link.observePublish(Buffer.byteLength(payload), performance.now() - started, bytesAhead);
+    client.publish(topics.status(deviceId), payload, { qos: 1, retain: true }, (error) => {
+      if (!error) this.link.observePublish(payload.length, this.#clock.now() - started, bytesAhead);
     });
-  }
-
-  #bytesAhead(): number {
-    let sum = 0;
-    for (const bytes of this.#inflightBytes.values()) sum += bytes;
-    return sum;
   }
 
   /** Send what the window and the budget allow. Cheap to call often. */
   pump(): void {
-    if (!this.#connected || this.#stopping || !this.#client) return;
-    const room = this.#o.link.inflight - this.#inflight.size;
-    if (room <= 0) return;
+    if (this.#stopping || !this.#connection.client) return;
+    const room = this.#window.room;
+    if (room === 0) return;
     // Acknowledged frames stay in the outbox until the next ack flush: never resend those.
-    const frames = this.#o.outbox.peek(room, new Set([...this.#inflight.keys(), ...this.#pendingAcks]));
+    const frames = this.#o.outbox.peek(room, new Set([...this.#window.sequences(), ...this.#acks.pending]));
     for (const frame of frames) {
       const wait = this.#budget.delayFor(frame.bytes.length);
       if (wait > 0) {
@@ -212,75 +174,51 @@ export class Publisher {
   }
 
   #send(sequence: number, bytes: Uint8Array): void {
-    const client = this.#client!;
-    const started = performance.now();
-    const timer = setTimeout(() => {
-      if (this.#inflight.get(sequence) !== timer) return;
-      this.#inflight.delete(sequence);
-      this.#inflightBytes.delete(sequence);
-      this.#o.outbox.markAttempt(sequence);
-      this.#o.events.onPublishTimeout(sequence);
-      this.#o.log.warn({ sequence, timeoutMs: this.#o.link.pubackTimeoutMs }, 'no PUBACK in time; the frame stays queued and is sent again');
-      this.pump();
-    }, this.#o.link.pubackTimeoutMs);
-    const bytesAhead = this.#bytesAhead();
-    this.#inflight.set(sequence, timer);
-    this.#inflightBytes.set(sequence, bytes.length);
+    const client = this.#connection.client!;
+    const entry = this.#window.add(sequence, bytes.length);
     client.publish(this.#o.topics.frame(this.#o.deviceId), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { qos: 1 }, (error) => {
       // An error leaves the frame queued: the timeout or the reconnect sends it again.
       // After stop() the outbox may be closed; the frame then simply stays queued.
       if (error || this.#stopping) return;
-      if (this.#inflight.get(sequence) === timer) {
-        clearTimeout(timer);
-        this.#inflight.delete(sequence);
-        this.#inflightBytes.delete(sequence);
-      }
-      this.#queueAck(sequence);
-      const latency = performance.now() - started;
-      this.link.observePublish(bytes.length, latency, bytesAhead);
-      this.#o.events.onPublished(sequence, bytes.length, latency);
+      this.#window.settle(entry);
+      this.#acks.add(sequence);
+      const latency = this.#clock.now() - entry.sentAt;
+      this.link.observePublish(entry.bytes, latency, entry.bytesAhead);
+      this.#o.events.onPublished(sequence, entry.bytes, latency);
       this.pump();
     });
   }
 
-  #queueAck(sequence: number): void {
-    this.#pendingAcks.push(sequence);
-    // Deleting acknowledged rows a few ms late is safe (a crash only means a duplicate)
-    // and turns a burst of PUBACKs into one SQLite transaction.
-    this.#ackTimer ??= setTimeout(() => this.flushAcks(), ACK_FLUSH_MS);
+  #onTimeout(entry: InflightEntry): void {
+    this.#o.outbox.markAttempt(entry.sequence);
+    this.#o.events.onPublishTimeout(entry.sequence);
+    this.#o.log.warn({ sequence: entry.sequence, timeoutMs: this.#o.link.pubackTimeoutMs }, 'no PUBACK in time; the frame stays queued and is sent again');
+    this.pump();
   }
 
+  /** Removes the acknowledged frames from the outbox now (else within ack-batch.ts's ACK_FLUSH_MS). */
   flushAcks(): void {
-    if (this.#ackTimer) clearTimeout(this.#ackTimer);
-    this.#ackTimer = null;
-    const acks = this.#pendingAcks;
-    this.#pendingAcks = [];
-    this.#o.outbox.ack(acks);
+    this.#acks.flush();
   }
 
+  /** The byte budget said wait: pump again then (one wake-up at a time). */
   #wakeAfter(ms: number): void {
     if (this.#wakeTimer) return;
-    this.#wakeTimer = setTimeout(() => {
+    this.#wakeTimer = this.#clock.setTimeout(() => {
       this.#wakeTimer = null;
       this.pump();
-    }, Math.min(ms, 2_147_000_000));
+    }, ms);
   }
 
+  /** Publishes the offline document (bounded wait), flushes the acks and closes. The frames in flight stay queued. */
   async stop(): Promise<void> {
     this.#stopping = true;
-    for (const timer of [this.#wakeTimer, this.#reconnectTimer, this.#probeTimer]) if (timer) clearTimeout(timer);
-    for (const timer of this.#inflight.values()) clearTimeout(timer);
-    this.#inflight.clear();
-    this.#inflightBytes.clear();
-    this.flushAcks();
-    const client = this.#client;
-    if (!client) return;
-    if (this.#connected) {
-      const { deviceId, topics } = this.#o;
-      const offline = client.publishAsync(topics.status(deviceId), JSON.stringify({ state: 'offline', device: deviceId, at: new Date().toISOString() }), { qos: 1, retain: true });
-      // publishAsync may never settle if the link dies under it.
-      await Promise.race([offline.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
-    }
-    await client.endAsync(true).catch(() => undefined);
+    if (this.#wakeTimer) this.#clock.clearTimeout(this.#wakeTimer);
+    this.#wakeTimer = null;
+    this.#probe.stop();
+    this.#window.clear();
+    this.#acks.flush();
+    const { deviceId, topics } = this.#o;
+    await this.#connection.stop((client) => client.publishAsync(topics.status(deviceId), encodeStatus(offlineStatus(deviceId, new Date())), { qos: 1, retain: true }));
   }
 }

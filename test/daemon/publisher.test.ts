@@ -38,7 +38,7 @@ function publisherFor(url: string, outbox: SqliteOutbox, link: Partial<LinkSetti
   return new Publisher({
     mqtt, deviceId: 'pub-cam', topics: new TopicMap(), outbox, log,
     link: { ...linkSettings(mqtt), backoffInitialMs: 50, backoffMaxMs: 200, ...link },
-    status: () => ({}),
+    status: () => ({ version: 'test', node: process.version, codec: 'neural', paused: false, intervalMs: 1000, prompt: null, captured: 0 }),
     events: { onPublished: () => undefined, onPublishTimeout: () => undefined, onLinkState: () => undefined, onAnswer: () => undefined, onCommand: () => undefined },
   });
 }
@@ -77,7 +77,11 @@ describe('publisher', () => {
     const publisher = publisherFor(url, outbox, { pubackTimeoutMs: 60_000, inflight: 3 });
     publisher.start();
     await waitUntil(() => broker.received.filter((p) => p.topic.endsWith('/frame')).length >= 3, 5000, 'three publishes');
-    await new Promise((r) => setTimeout(r, 300));
+    // A barrier instead of a sleep: one connection delivers in order, so any frame a pump
+    // would send comes before the status document published after it.
+    publisher.pump();
+    publisher.publishStatus({ captured: 42 });
+    await waitUntil(() => broker.received.some((p) => p.topic.endsWith('/status') && JSON.parse(p.payload.toString()).captured === 42), 5000, 'the status after the pump');
     assert.equal(broker.received.filter((p) => p.topic.endsWith('/frame')).length, 3);
     assert.equal(publisher.inflight, 3);
     assert.equal(outbox.stats().rows, 10, 'nothing leaves without a PUBACK');
