@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { SqliteOutbox } from '../../daemon/outbox/sqlite-outbox.ts';
+import { OutboxOpenError, SqliteOutbox } from '../../daemon/outbox/sqlite-outbox.ts';
+import { StatePathError } from '../../runtime/state-paths.ts';
 import { DEFAULT_TEST_LIMITS, outboxConformance } from './outbox-conformance.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'splitoculo-outbox-'));
@@ -67,5 +68,30 @@ describe('SQLite outbox across restarts', () => {
     outbox.close();
     const size = statSync(path).size;
     assert.ok(size <= maxBytes * 1.5 + 8 * 1024 * 1024, `file is ${size} bytes`);
+  });
+});
+
+describe('SQLite outbox file and folder', () => {
+  it('creates a missing folder with mode 0750 and opens the outbox there', () => {
+    const path = join(dir, 'state', 'deeper', 'outbox.db');
+    const outbox = new SqliteOutbox({ path, limits: DEFAULT_TEST_LIMITS });
+    outbox.close();
+    assert.equal(statSync(join(dir, 'state', 'deeper')).mode & 0o777, 0o750);
+    assert.ok(statSync(path).isFile());
+  });
+
+  it('names outbox.path and the reason when the folder cannot be made, the path is a folder, or the file is no database', () => {
+    const file = join(dir, 'plain-file');
+    writeFileSync(file, 'x');
+    assert.throws(() => new SqliteOutbox({ path: join(file, 'outbox.db'), limits: DEFAULT_TEST_LIMITS }),
+      (e: unknown) => e instanceof StatePathError && e.message.startsWith(`outbox.path ${join(file, 'outbox.db')}: `) && /ENOTDIR|not a folder/.test(e.message));
+    const folder = join(dir, 'a-folder.db');
+    mkdirSync(folder);
+    assert.throws(() => new SqliteOutbox({ path: folder, limits: DEFAULT_TEST_LIMITS }),
+      (e: unknown) => e instanceof StatePathError && e.message === `outbox.path ${folder}: is a folder or device, expected a file`);
+    const junk = join(dir, 'junk.db');
+    writeFileSync(junk, 'not a database, only text that is long enough to be read as a header by sqlite '.repeat(20));
+    assert.throws(() => new SqliteOutbox({ path: junk, limits: DEFAULT_TEST_LIMITS }),
+      (e: unknown) => e instanceof OutboxOpenError && e.message.startsWith(`outbox.path ${junk}: `));
   });
 });
