@@ -4,7 +4,7 @@
  * file changes, so keys can be added or rotated without a restart. A device
  * with a key must sign every frame; with `required`, so must every device.
  */
-import { statSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { verifyFrame } from '../../protocol/wire/frame-auth.ts';
 import { KeyFileError, readKeyFile } from '../../runtime/key-file.ts';
@@ -29,10 +29,12 @@ export class DeviceKeys {
     const path = join(this.#dir, `${deviceId}.key`);
     let mtimeMs: number;
     try {
-      mtimeMs = statSync(path).mtimeMs;
-    } catch {
+      mtimeMs = lstatSync(path).mtimeMs;
+    } catch (error) {
       this.#cache.delete(deviceId);
-      return null;
+      // Only a missing file means "no key": any other failure must not let the device's frames through unsigned.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw new KeyFileError(`${path}: cannot read the key file (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
     }
     const cached = this.#cache.get(deviceId);
     if (cached && cached.mtimeMs === mtimeMs) return cached.key;
