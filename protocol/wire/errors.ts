@@ -24,7 +24,8 @@ export class FrameError extends UserError {
   readonly field: string;
 
   constructor(code: FrameErrorCode, field: string, message: string) {
-    super(`frame ${field}: ${message}`);
+    // 'frame' as the field is the whole frame: "frame: ...", not "frame frame: ...".
+    super(field === 'frame' ? `frame: ${message}` : `frame ${field}: ${message}`);
     this.code = code;
     this.field = field;
   }

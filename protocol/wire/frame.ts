@@ -5,67 +5,27 @@
  * Decoding never throws anything but FrameError, and never allocates from a
  * length it has not checked against the bytes actually received.
  */
+import { deviceIdProblem, DEVICE_ID_MAX_LENGTH } from '../device-id.ts';
+import { codecById, codecByName, QUANTISATION_IDS, quantisationById } from './codecs.ts';
 import { crc32c } from './crc32c.ts';
 import { FrameError } from './errors.ts';
-import { codecById, codecByName, QUANTISATION_IDS, quantisationById, type CodecName } from './codecs.ts';
+import { checkJpeg, checkQuantParams, checkTokenShape, checkUnsigned, decodeUtf8 } from './frame-checks.ts';
 import { FRAME_ID_BYTES, frameIdToBytes, frameIdToString, isFrameId } from './frame-id.ts';
-import type { QuantisationScheme, QuantisedTokens } from './quantise.ts';
-import { deviceIdProblem, DEVICE_ID_MAX_LENGTH } from '../device-id.ts';
+import {
+  AUTH_TAG_BYTES, CRC_BYTES, FIXED_HEADER_BYTES, FLAG_AUTHENTICATED, FLAG_CLOCK_UNRELIABLE, KNOWN_FLAGS, MAGIC, MAX_FRAME_BYTES,
+  MAX_TOKEN_WIDTH, MAX_TOKENS, MODEL_ID_BYTES, NO_QUANTISATION, PROMPT_MAX_BYTES, WIRE_VERSION,
+  type FrameHeader, type JpegFrame, type NeuralFrame, type WireFrame,
+} from './frame-layout.ts';
+import { Reader } from './frame-reader.ts';
+import type { QuantisationScheme } from './quantise.ts';
 
-export const MAGIC = Uint8Array.of(0x53, 0x50, 0x4c, 0x4f); // "SPLO"
-export const WIRE_VERSION = 1;
-export const MODEL_ID_BYTES = 16;
-export const PROMPT_MAX_BYTES = 1024;
-export const MAX_TOKENS = 4096;
-export const MAX_TOKEN_WIDTH = 4096;
-/** Frames larger than this are refused before parsing (payload limit plus headroom). */
-export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
-
-export const FLAG_CLOCK_UNRELIABLE = 0x01;
-/** A 32-byte HMAC-SHA256 tag sits between the payload and the CRC (wire/frame-auth.ts). */
-export const FLAG_AUTHENTICATED = 0x02;
-export const AUTH_TAG_BYTES = 32;
-const KNOWN_FLAGS = FLAG_CLOCK_UNRELIABLE | FLAG_AUTHENTICATED;
-
-/** Size of the fixed header, up to and including the device id length byte. */
-export const FIXED_HEADER_BYTES = 61;
-const CRC_BYTES = 4;
-
-export interface FrameHeader {
-  codec: CodecName;
-  modelId: string;
-  deviceId: string;
-  frameId: string;
-  sequence: number;
-  captureTimeMs: number;
-  clockUnreliable: boolean;
-  prompt: string | null;
-}
-
-/** Bottleneck tokens from the edge network (codec 1). */
-export interface NeuralFrame extends FrameHeader {
-  codec: 'neural-u8';
-  tokens: QuantisedTokens;
-}
-
-/**
- * The preprocessed crop itself as a baseline JPEG (codec 2): what `codec: jpeg`
- * or `auto` sends when the link is fast enough that encoding costs more than
- * the extra bytes. N and D carry the image height and width; no quantisation.
- */
-export interface JpegFrame extends FrameHeader {
-  codec: 'jpeg';
-  image: { width: number; height: number; jpeg: Uint8Array };
-}
-
-export type WireFrame = NeuralFrame | JpegFrame;
-
-/** The quantisation byte of a frame without quantisation parameters (JPEG). */
-const NO_QUANTISATION = 0;
-const JPEG_SOI = [0xff, 0xd8];
+export {
+  AUTH_TAG_BYTES, FIXED_HEADER_BYTES, FLAG_AUTHENTICATED, FLAG_CLOCK_UNRELIABLE, frameSize, MAGIC, MAX_FRAME_BYTES, MAX_TOKEN_WIDTH,
+  MAX_TOKENS, MODEL_ID_BYTES, PROMPT_MAX_BYTES, WIRE_VERSION,
+  type FrameHeader, type JpegFrame, type NeuralFrame, type WireFrame,
+} from './frame-layout.ts';
 
 const textEncoder = new TextEncoder();
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function encodeFrame(frame: WireFrame): Uint8Array {
   const problem = deviceIdProblem(frame.deviceId);
@@ -135,64 +95,6 @@ function neuralBody({ tokens }: NeuralFrame): FrameBody {
 function jpegBody({ image }: JpegFrame): FrameBody {
   checkJpeg(image.width, image.height, image.jpeg);
   return { quantisationId: NO_QUANTISATION, n: image.height, d: image.width, params: [], payload: image.jpeg };
-}
-
-/** Reads fields in order; every read is bounds-checked and names its field. */
-class Reader {
-  at = 0;
-  readonly bytes: Uint8Array;
-  readonly view: DataView;
-
-  constructor(bytes: Uint8Array) {
-    this.bytes = bytes;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-
-  need(field: string, count: number): void {
-    if (this.bytes.length - this.at < count) {
-      throw new FrameError('truncated', field, `needs ${count} bytes at offset ${this.at}, only ${this.bytes.length - this.at} remain`);
-    }
-  }
-
-  u8(field: string): number {
-    this.need(field, 1);
-    return this.view.getUint8(this.at++);
-  }
-
-  u16(field: string): number {
-    this.need(field, 2);
-    const value = this.view.getUint16(this.at);
-    this.at += 2;
-    return value;
-  }
-
-  u32(field: string): number {
-    this.need(field, 4);
-    const value = this.view.getUint32(this.at);
-    this.at += 4;
-    return value;
-  }
-
-  u64(field: string): bigint {
-    this.need(field, 8);
-    const value = this.view.getBigUint64(this.at);
-    this.at += 8;
-    return value;
-  }
-
-  f32(field: string): number {
-    this.need(field, 4);
-    const value = this.view.getFloat32(this.at);
-    this.at += 4;
-    return value;
-  }
-
-  slice(field: string, count: number): Uint8Array {
-    this.need(field, count);
-    const out = this.bytes.subarray(this.at, this.at + count);
-    this.at += count;
-    return out;
-  }
 }
 
 export function decodeFrame(input: Uint8Array): WireFrame {
@@ -287,53 +189,4 @@ export function decodeNeuralFrame(input: Uint8Array): NeuralFrame {
   const frame = decodeFrame(input);
   if (frame.codec !== 'neural-u8') throw new FrameError('unsupported-codec', 'codec', `codec ${frame.codec}, expected neural-u8 here`);
   return frame;
-}
-
-function decodeUtf8(bytes: Uint8Array, field: string): string {
-  try {
-    return strictUtf8.decode(bytes);
-  } catch {
-    throw new FrameError(field === 'prompt' ? 'bad-prompt' : 'bad-device-id', field, 'is not valid UTF-8');
-  }
-}
-
-function checkTokenShape(count: number, width: number, payloadLength: number): void {
-  if (!Number.isInteger(count) || !Number.isInteger(width) || count < 1 || count > MAX_TOKENS || width < 1 || width > MAX_TOKEN_WIDTH) {
-    throw new FrameError('bad-shape', 'tokens', `shape ${count}x${width}, expected 1..${MAX_TOKENS} x 1..${MAX_TOKEN_WIDTH}`);
-  }
-  if (payloadLength !== count * width) {
-    throw new FrameError('bad-payload', 'payload', `${payloadLength} bytes, shape ${count}x${width} needs ${count * width}`);
-  }
-}
-
-/** Only the container is checked here: the cloud's image decoder judges the pixels. */
-function checkJpeg(width: number, height: number, jpeg: Uint8Array): void {
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || width > MAX_TOKEN_WIDTH || height < 1 || height > MAX_TOKENS) {
-    throw new FrameError('bad-shape', 'image', `size ${width}x${height}, expected 1..${MAX_TOKEN_WIDTH} x 1..${MAX_TOKENS}`);
-  }
-  if (jpeg.length < 4 || jpeg[0] !== JPEG_SOI[0] || jpeg[1] !== JPEG_SOI[1]) {
-    throw new FrameError('bad-payload', 'payload', `${jpeg.length} bytes that do not start with a JPEG SOI marker (FF D8)`);
-  }
-}
-
-function checkQuantParams(scales: Float32Array, zeroPoints: Float32Array): void {
-  for (let g = 0; g < scales.length; g++) {
-    const scale = scales[g]!;
-    if (!Number.isFinite(scale) || scale <= 0) {
-      throw new FrameError('bad-quantisation', 'quantisation.scale', `scale ${g} is ${scale}, expected a finite positive number`);
-    }
-    if (!Number.isFinite(zeroPoints[g]!)) {
-      throw new FrameError('bad-quantisation', 'quantisation.zeroPoint', `zero point ${g} is ${zeroPoints[g]}, expected a finite number`);
-    }
-  }
-}
-
-function checkUnsigned(field: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) throw new FrameError('bad-sequence', field, `${value} is not an unsigned integer below 2^53`);
-}
-
-/** Bytes a v1 frame of this shape occupies (for budgets and the size bar). */
-export function frameSize(deviceIdLength: number, promptBytes: number, count: number, width: number, scheme: 'per-tensor' | 'per-token', authenticated = false): number {
-  const groups = scheme === 'per-token' ? count : 1;
-  return FIXED_HEADER_BYTES + deviceIdLength + 2 + promptBytes + groups * 8 + 4 + count * width + (authenticated ? AUTH_TAG_BYTES : 0) + CRC_BYTES;
 }
