@@ -10,12 +10,12 @@ export async function createAnswerer(config: AnswererConfig): Promise<Answerer> 
     case 'local':
       return LocalAnswerer.open({
         qwen: config.qwen, device: config.device, dtype: config.dtype, maxNewTokens: config.maxNewTokens,
-        stopTokens: config.stopTokens, intraOpThreads: config.threads,
+        maxPromptTokens: config.maxPromptTokens, stopTokens: config.stopTokens, intraOpThreads: config.threads,
       });
     case 'vllm':
       return VllmAnswerer.open({
         qwen: config.qwen, baseUrl: config.baseUrl, model: config.model, maxNewTokens: config.maxNewTokens,
-        stopTokens: config.stopTokens, timeoutMs: config.timeoutMs, retries: config.retries, backoffMs: config.backoffMs,
+        maxPromptTokens: config.maxPromptTokens, stopTokens: config.stopTokens, timeoutMs: config.timeoutMs, retries: config.retries, backoffMs: config.backoffMs,
         device: config.device, ...(config.apiKeyFile && { apiKey: readFileSync(config.apiKeyFile, 'utf8').trim() }),
       });
   }

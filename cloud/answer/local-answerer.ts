@@ -10,6 +10,7 @@ import type { Manifest } from '../../protocol/manifest/schema.ts';
 import type { Answer, AnswerRequest, Answerer } from './answerer.ts';
 import { AnswererError, checkStillWanted } from './errors.ts';
 import { buildPrompt, type ChatTokenizer } from './prompt.ts';
+import { PromptGuard, withAcceptedPrompts } from './prompt-guard.ts';
 import { openQwenFolder, type QwenFolder } from './qwen-folder.ts';
 import { VisionTails } from './vision-tail.ts';
 
@@ -25,6 +26,8 @@ export interface LocalAnswererOptions {
   /** Weights variant of the language model files: fp32 = decoder_model_merged.onnx, q4 = ..._q4.onnx. */
   dtype: 'fp32' | 'fp16' | 'q8' | 'q4' | 'q4f16';
   maxNewTokens: number;
+  /** Longest question accepted, in tokens (prompt-guard.ts). */
+  maxPromptTokens: number;
   /** Tokens that end an answer, besides the ones in generation_config.json. */
   stopTokens: string[];
   intraOpThreads?: number;
@@ -57,12 +60,13 @@ export class LocalAnswerer implements Answerer {
   readonly #model: CausalModel;
   readonly #chatTemplate: string | undefined;
   readonly #stopIds: number[];
+  readonly #guard: PromptGuard;
   /** The language model runs one request at a time; later requests wait here. */
   #queue: Promise<unknown> = Promise.resolve();
 
   private constructor(init: {
     options: LocalAnswererOptions; folder: QwenFolder; tails: VisionTails; transformers: Transformers;
-    tokenizer: QwenTokenizer; model: CausalModel; chatTemplate: string | undefined; stopIds: number[];
+    tokenizer: QwenTokenizer; model: CausalModel; chatTemplate: string | undefined; stopIds: number[]; guard: PromptGuard;
   }) {
     this.#options = init.options;
     this.#folder = init.folder;
@@ -72,6 +76,7 @@ export class LocalAnswerer implements Answerer {
     this.#model = init.model;
     this.#chatTemplate = init.chatTemplate;
     this.#stopIds = init.stopIds;
+    this.#guard = init.guard;
     this.description = `in-process Qwen2.5-VL (${init.folder.directory}, ${init.options.device}, ${init.options.dtype})`;
   }
 
@@ -107,14 +112,19 @@ export class LocalAnswerer implements Answerer {
     for (const id of [generationEos ?? []].flat()) stopIds.add(id);
     const tails = new VisionTails(folder, { executionProviders: [options.device], intraOpThreads: options.intraOpThreads });
     const chatTemplate = await chatTemplateOverride(folder.directory);
-    return new LocalAnswerer({ options, folder, tails, transformers, tokenizer, model, chatTemplate, stopIds: [...stopIds] });
+    const guard = await PromptGuard.forFolder(folder.directory, tokenizer, options.maxPromptTokens);
+    return new LocalAnswerer({ options, folder, tails, transformers, tokenizer, model, chatTemplate, stopIds: [...stopIds], guard });
   }
 
   async prepare(manifests: readonly Manifest[]): Promise<void> {
     for (const manifest of manifests) await this.#tails.prepare(manifest);
   }
 
-  async answerAll(requests: readonly AnswerRequest[]): Promise<PromiseSettledResult<Answer>[]> {
+  answerAll(requests: readonly AnswerRequest[]): Promise<PromiseSettledResult<Answer>[]> {
+    return withAcceptedPrompts(this.#guard, requests, (accepted) => this.#answerAccepted(accepted));
+  }
+
+  async #answerAccepted(requests: readonly AnswerRequest[]): Promise<PromiseSettledResult<Answer>[]> {
     const tails = await this.#tails.runRequests(requests);
     const results: PromiseSettledResult<Answer>[] = [];
     // One generation at a time: the language model already uses every core for one sequence on a CPU.

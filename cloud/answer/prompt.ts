@@ -12,8 +12,6 @@ export const IMAGE_PAD = '<|image_pad|>';
 export interface ChatTokenizer {
   apply_chat_template(messages: object[], options: { tokenize: false; add_generation_prompt: true; chat_template?: string }): string | unknown;
   encode(text: string, options?: { add_special_tokens?: boolean }): number[];
-  /** Token strings the tokenizer treats as control tokens (`<|im_end|>`, ...). */
-  readonly all_special_tokens?: string[];
 }
 
 export interface BuiltPrompt {
@@ -21,12 +19,8 @@ export interface BuiltPrompt {
   inputIds: number[];
 }
 
-/** Text of the chat prompt, with one image pad per embedding row. */
+/** Text of the chat prompt, with one image pad per embedding row. The question has passed the PromptGuard (prompt-guard.ts). */
 export function promptText(tokenizer: ChatTokenizer, question: string, imageTokens: number, chatTemplate?: string): string {
-  const controls = (tokenizer.all_special_tokens ?? []).filter((token) => question.includes(token));
-  if (controls.length > 0 || /<\|[a-z_]+\|>/.test(question)) {
-    throw new AnswererError('bad-prompt', `prompt contains control token text (${controls.join(', ') || question.match(/<\|[a-z_]+\|>/)![0]}); a device cannot open or close chat turns`);
-  }
   const messages = [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: question }] }];
   const text = tokenizer.apply_chat_template(messages, { tokenize: false, add_generation_prompt: true, ...(chatTemplate ? { chat_template: chatTemplate } : {}) });
   if (typeof text !== 'string' || text.split(IMAGE_PAD).length !== 2) {

@@ -10,11 +10,12 @@ import type { Manifest } from '../../protocol/manifest/schema.ts';
 import type { Answer, AnswerRequest, Answerer } from './answerer.ts';
 import { AnswererError, checkStillWanted } from './errors.ts';
 import { encodeNpy } from './npy.ts';
+import { PromptGuard, withAcceptedPrompts } from './prompt-guard.ts';
 import { openQwenFolder, type QwenFolder } from './qwen-folder.ts';
 import { VisionTails } from './vision-tail.ts';
 
 export interface VllmAnswererOptions {
-  /** Qwen2.5-VL folder holding config.json and the vision tails (the weights may stay on the vLLM box). */
+  /** Qwen2.5-VL folder holding config.json, the tokenizer files and the vision tails (the weights may stay on the vLLM box). */
   qwen: string;
   /** Server root, e.g. http://gpu-box:8000/v1 */
   baseUrl: string;
@@ -22,6 +23,8 @@ export interface VllmAnswererOptions {
   model: string;
   apiKey?: string;
   maxNewTokens: number;
+  /** Longest question accepted, in tokens (prompt-guard.ts). */
+  maxPromptTokens: number;
   stopTokens: string[];
   /** One HTTP attempt. */
   timeoutMs: number;
@@ -61,8 +64,11 @@ export class VllmAnswerer implements Answerer {
   readonly #tails: VisionTails;
   readonly #fetch: typeof fetch;
 
-  private constructor(options: VllmAnswererOptions, folder: QwenFolder, fetchImpl: typeof fetch) {
+  readonly #guard: PromptGuard;
+
+  private constructor(options: VllmAnswererOptions, folder: QwenFolder, guard: PromptGuard, fetchImpl: typeof fetch) {
     this.#options = options;
+    this.#guard = guard;
     this.#folder = folder;
     this.#tails = new VisionTails(folder, { executionProviders: [options.device] });
     this.#fetch = fetchImpl;
@@ -70,14 +76,27 @@ export class VllmAnswerer implements Answerer {
   }
 
   static async open(options: VllmAnswererOptions, fetchImpl: typeof fetch = fetch): Promise<VllmAnswerer> {
-    return new VllmAnswerer(options, await openQwenFolder(options.qwen), fetchImpl);
+    const folder = await openQwenFolder(options.qwen);
+    const { AutoTokenizer, env } = await import('@huggingface/transformers');
+    env.allowRemoteModels = false; // the tokenizer comes from the folder, never the hub
+    let tokenizer: { encode(text: string, options?: { add_special_tokens?: boolean }): number[] };
+    try {
+      tokenizer = (await AutoTokenizer.from_pretrained(folder.directory, { local_files_only: true })) as unknown as typeof tokenizer;
+    } catch (error) {
+      throw new AnswererError('model-files', `${folder.directory}: cannot load the tokenizer (${(error as Error).message}); copy tokenizer.json and tokenizer_config.json from the model's folder`);
+    }
+    return new VllmAnswerer(options, folder, await PromptGuard.forFolder(folder.directory, tokenizer, options.maxPromptTokens), fetchImpl);
   }
 
   async prepare(manifests: readonly Manifest[]): Promise<void> {
     for (const manifest of manifests) await this.#tails.prepare(manifest);
   }
 
-  async answerAll(requests: readonly AnswerRequest[]): Promise<PromiseSettledResult<Answer>[]> {
+  answerAll(requests: readonly AnswerRequest[]): Promise<PromiseSettledResult<Answer>[]> {
+    return withAcceptedPrompts(this.#guard, requests, (accepted) => this.#answerAccepted(accepted));
+  }
+
+  async #answerAccepted(requests: readonly AnswerRequest[]): Promise<PromiseSettledResult<Answer>[]> {
     const tails = await this.#tails.runRequests(requests);
     // vLLM batches concurrent requests itself (continuous batching): send them all at once.
     return Promise.allSettled(tails.map(async (tail, i) => {

@@ -8,6 +8,7 @@ import { brokerUrl, mqttConnectionFields, plaintextPassword } from '../../runtim
 
 const stopTokens = z.array(z.string().min(1)).default(['<|im_end|>']).describe('tokens that end an answer');
 const maxNewTokens = z.number().int().min(1).max(8192).default(256).describe('token limit of one answer');
+const maxPromptTokens = z.number().int().min(1).max(4096).default(128).describe("longest question accepted, in the tokenizer's tokens (longer prompts get bad-prompt answers)");
 const device = z.enum(['cpu', 'cuda']).default('cpu').describe('onnxruntime execution provider (cuda needs the CUDA build of onnxruntime)');
 
 export const answererSchema = z.discriminatedUnion('type', [
@@ -17,6 +18,7 @@ export const answererSchema = z.discriminatedUnion('type', [
     device,
     dtype: z.enum(['fp32', 'fp16', 'q8', 'q4', 'q4f16']).default('fp32').describe('language model files variant: fp32 = decoder_model_merged.onnx, q4 = ..._q4.onnx'),
     maxNewTokens,
+    maxPromptTokens,
     stopTokens,
     threads: z.number().int().min(0).max(256).default(0).describe('onnxruntime intra-op threads (0 = all cores)'),
   }).strict(),
@@ -28,6 +30,7 @@ export const answererSchema = z.discriminatedUnion('type', [
     apiKeyFile: z.string().optional().describe('file holding the API key (vLLM --api-key)'),
     device,
     maxNewTokens,
+    maxPromptTokens,
     stopTokens: z.array(z.string().min(1)).default([]).describe('extra stop strings; vLLM stops at the model\'s end token by itself'),
     timeoutMs: z.number().int().min(100).default(60_000).describe('one HTTP attempt'),
     retries: z.number().int().min(0).max(20).default(3).describe('attempts after a connection failure, a timeout, 429 or 5xx'),

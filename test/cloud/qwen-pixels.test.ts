@@ -52,7 +52,7 @@ describe('JPEG frames through the local answerer', () => {
   let manifest: Manifest;
   before(async () => {
     manifest = (await loadModel(TINY_MODEL_DIR, ['cloud'])).manifest;
-    answerer = await LocalAnswerer.open({ qwen: TINY_QWEN_DIR, device: 'cpu', dtype: 'fp32', maxNewTokens: 6, stopTokens: ['<|im_end|>'] });
+    answerer = await LocalAnswerer.open({ qwen: TINY_QWEN_DIR, device: 'cpu', dtype: 'fp32', maxPromptTokens: 128, maxNewTokens: 6, stopTokens: ['<|im_end|>'] });
   });
   after(() => answerer.close());
 
