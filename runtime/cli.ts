@@ -1,16 +1,15 @@
 /**
- * The shell both commands share. On failure a command prints one line naming
- * the input and what was expected, and exits 1; a bad option exits 2.
- * Errors of the project's own kinds are expected failures (bad input);
- * anything else is a bug and keeps its stack (exit 70).
+ * The shell both commands share. An expected failure (a UserError: bad input
+ * from the person or a file) prints one line that names the input and what
+ * was expected, exit 1; a bad option or argument, one line and exit 2. Any
+ * other error is a bug: one line saying so, exit 70, and the stack only with
+ * --debug (or SPLITOCULO_DEBUG=1), so a user never has to read a stack trace
+ * to learn they made a typo.
  */
 import { Command } from 'commander';
+import { isUserError } from '../protocol/errors.ts';
+import { describeSystemError } from './system-errors.ts';
 import { versionReport } from './version.ts';
-
-const EXPECTED = new Set([
-  'FrameError', 'QuantiseError', 'ManifestError', 'ImageError', 'DeviceIdError', 'TopicError',
-  'AnswerError', 'TokenShapeError', 'ConfigError', 'AnswererError', 'NpyError', 'BrokerError', 'KeyFileError', 'CommanderError', 'CameraError', 'EncoderError', 'CommandError',
-]);
 
 /**
  * mqtt 5 parses broker URLs with url.parse, which Node 24 deprecates (DEP0169)
@@ -26,14 +25,27 @@ function silenceUrlParseDeprecation(): void {
   }) as typeof process.emitWarning;
 }
 
+/** One line: commander's message without its trailing newline, and a pointer to --help instead of the whole help text. */
+function usageLine(name: string, message: string): string {
+  return `${name}: ${message.trim().replace(/^error: /, 'usage error: ').replace(/\n+/g, '; ')} (see ${name} --help)\n`;
+}
+
 /** The root command of a bin; configured before subcommands are added, which inherit it. */
 export function createProgram(name: string, description: string): Command {
   silenceUrlParseDeprecation();
-  const program = new Command(name).description(description).showHelpAfterError().exitOverride();
+  const program = new Command(name)
+    .description(description)
+    .exitOverride()
+    .configureOutput({ outputError: (message, write) => write(usageLine(name, message)) });
   // Not commander's .version(): the report loads the native addons, so runCommandLine
   // answers it before parsing, and only when asked.
   program.option('-V, --version', 'print the version, the git commit and the versions of Node and the native addons');
+  program.option('--debug', 'on an internal error, print its stack trace');
   return program;
+}
+
+function debugWanted(argv: readonly string[], env: NodeJS.ProcessEnv): boolean {
+  return argv.includes('--debug') || env.SPLITOCULO_DEBUG === '1';
 }
 
 export async function runCommandLine(program: Command, name: string): Promise<void> {
@@ -47,15 +59,20 @@ export async function runCommandLine(program: Command, name: string): Promise<vo
     const code = (error as { code?: string }).code;
     if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') process.exit(0);
     if (typeof code === 'string' && code.startsWith('commander.')) process.exit(2);
-    process.exitCode = reportFailure(name, error);
+    process.exitCode = reportFailure(name, error, debugWanted(process.argv, process.env));
   }
 }
 
-export function reportFailure(command: string, error: unknown): number {
-  if (error instanceof Error && (EXPECTED.has(error.name) || (error as NodeJS.ErrnoException).code === 'ENOENT')) {
-    process.stderr.write(`${command}: error: ${error.message}\n`);
+/** Prints the failure as described above and returns the exit code. */
+export function reportFailure(command: string, error: unknown, debug = false): number {
+  const expected = isUserError(error) ? error.message : describeSystemError(error);
+  if (expected !== null) {
+    process.stderr.write(`${command}: error: ${expected.replace(/\s*\n\s*/g, '; ')}\n`);
+    if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
     return 1;
   }
-  process.stderr.write(`${command}: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  if (debug) process.stderr.write(`${command}: internal error: ${error instanceof Error ? (error.stack ?? message) : message}\n`);
+  else process.stderr.write(`${command}: internal error (a bug, please report it): ${message.replace(/\s*\n\s*/g, '; ')}; run again with --debug for the stack trace\n`);
   return 70;
 }

@@ -6,11 +6,15 @@
  * schema count (SPLITOCULO_CONFIG, SPLITOCULO_CACHE_DIR belong to the
  * program). Flags: `--set path=value`. Values that parse as JSON (numbers,
  * booleans, arrays) are taken as such, anything else as a string.
+ *
+ * Every value remembers the input that set it, so an invalid one is reported
+ * as an error of that file, variable or flag (runtime/config-issues.ts).
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { formatIssues } from '../protocol/json-input.ts';
+import { describeIssues, flagLabel, missingSections, recordOrigins, type Origins } from './config-issues.ts';
 import { UserError } from '../protocol/errors.ts';
 
 export class ConfigError extends UserError {
@@ -60,23 +64,29 @@ function envKey(part: string): string {
   return part.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
-export function overridesFromEnv(env: NodeJS.ProcessEnv, sections: ReadonlySet<string>): Tree {
+export function overridesFromEnv(env: NodeJS.ProcessEnv, sections: ReadonlySet<string>, origins?: Origins): Tree {
   const tree: Tree = {};
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('SPLITOCULO_') || value === undefined) continue;
     const path = name.slice('SPLITOCULO_'.length).split('__').map(envKey);
     if (!sections.has(path[0]!)) continue;
-    setPath(tree, path, parseScalar(value));
+    const parsed = parseScalar(value);
+    setPath(tree, path, parsed);
+    if (origins) recordOrigins(origins, parsed, path, `environment variable ${name}`);
   }
   return tree;
 }
 
-export function overridesFromFlags(sets: readonly string[]): Tree {
+export function overridesFromFlags(sets: readonly string[], origins?: Origins): Tree {
   const tree: Tree = {};
   for (const assignment of sets) {
     const at = assignment.indexOf('=');
     if (at <= 0) throw new ConfigError(`--set ${assignment}: expected path=value, e.g. --set mqtt.url=mqtt://broker:1883`);
-    setPath(tree, assignment.slice(0, at).split('.'), parseScalar(assignment.slice(at + 1)));
+    const path = assignment.slice(0, at).split('.');
+    if (path.some((part) => part === '')) throw new ConfigError(`--set ${assignment}: expected a dotted path before "=", e.g. --set mqtt.url=mqtt://broker:1883`);
+    const parsed = parseScalar(assignment.slice(at + 1));
+    setPath(tree, path, parsed);
+    if (origins) recordOrigins(origins, parsed, path, flagLabel(path.join('.'), assignment.slice(at + 1)));
   }
   return tree;
 }
@@ -93,10 +103,16 @@ export function merge(base: Tree, over: Tree): Tree {
   return out;
 }
 
-export function validateWith<S extends z.ZodType>(schema: S, tree: Tree, source = 'config'): z.output<S> {
+/**
+ * Validates the merged tree. With `origins`, each problem is reported against
+ * the input that set the value (`--set mqtt.inflight=0: mqtt.inflight: ...`);
+ * values nobody set are the file's (`source`) to provide.
+ */
+export function validateWith<S extends z.ZodType>(schema: S, tree: Tree, source = 'config', origins?: Origins): z.output<S> {
   const result = schema.safeParse(tree);
-  if (!result.success) throw new ConfigError(`${source}: ${formatIssues(result.error)}`);
-  return result.data;
+  if (result.success) return result.data;
+  if (!origins) throw new ConfigError(`${source}: ${formatIssues(result.error)}`);
+  throw new ConfigError(describeIssues(schema, result.error, origins, source));
 }
 
 export interface LayeredSources {
@@ -107,9 +123,21 @@ export interface LayeredSources {
 }
 
 export function loadLayered<S extends z.ZodObject>(schema: S, options: LayeredSources): z.output<S> {
+  const origins: Origins = new Map();
   let tree: Tree = options.defaults ?? {};
-  if (options.file) tree = merge(tree, readConfigFile(options.file));
-  tree = merge(tree, overridesFromEnv(options.env ?? {}, new Set(Object.keys(schema.shape))));
-  tree = merge(tree, overridesFromFlags(options.sets ?? []));
-  return validateWith(schema, tree, options.file ?? 'config');
+  if (options.file) {
+    const fromFile = readConfigFile(options.file);
+    recordOrigins(origins, fromFile, [], options.file);
+    tree = merge(tree, fromFile);
+  }
+  tree = merge(tree, overridesFromEnv(options.env ?? {}, new Set(Object.keys(schema.shape)), origins));
+  tree = merge(tree, overridesFromFlags(options.sets ?? [], origins));
+  if (!options.file) {
+    const result = schema.safeParse(tree);
+    const missing = result.success ? [] : missingSections(result.error);
+    if (missing.length) {
+      throw new ConfigError(`--config: no config file given (nor SPLITOCULO_CONFIG); expected a YAML or JSON file with at least ${missing.join(', ')} (e.g. -c /etc/splitoculo/${missing.includes('camera') ? 'edge' : 'cloud'}.yaml)`);
+    }
+  }
+  return validateWith(schema, tree, options.file ?? 'config', origins);
 }
