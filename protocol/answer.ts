@@ -58,17 +58,23 @@ export const answerSchema = z
     message: 'frameId may only be null in a bad-frame or unauthenticated error (a frame that was not read)',
   });
 
-export type Answer = z.infer<typeof answerSchema>;
+/**
+ * The answer envelope: what travels on the answer topic. (The language
+ * model's own output inside the worker is a Generation, cloud/answer/answerer.ts.)
+ */
+export type AnswerEnvelope = z.infer<typeof answerSchema>;
+/** The envelope's earlier name, kept for existing importers. */
+export type Answer = AnswerEnvelope;
 
 export class AnswerError extends UserError {
   override readonly name = 'AnswerError';
 }
 
 /** Parse answer JSON bytes; the error names the first offending path. */
-export function parseAnswer(payload: Uint8Array | string): Answer {
+export function parseAnswer(payload: Uint8Array | string): AnswerEnvelope {
   return parseJsonInput(answerSchema, payload, 'answer', (message) => new AnswerError(message));
 }
 
-export function encodeAnswer(answer: Answer): Buffer {
+export function encodeAnswer(answer: AnswerEnvelope): Buffer {
   return Buffer.from(JSON.stringify(answerSchema.parse(answer)));
 }

@@ -8,7 +8,9 @@
  * so the operator can match replies.
  */
 import { z } from 'zod';
+import { UserError } from './errors.ts';
 import { parseJsonInput } from './json-input.ts';
+import { promptText } from './limits.ts';
 
 const id = z.string().max(128).optional();
 
@@ -16,7 +18,7 @@ export const COMMAND_NAMES = ['set-prompt', 'capture', 'pause', 'resume', 'set-i
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 export const commandSchema = z.discriminatedUnion('command', [
-  z.object({ command: z.literal('set-prompt'), prompt: z.string().max(1024).nullable(), id }).strict(),
+  z.object({ command: z.literal('set-prompt'), prompt: promptText.nullable(), id }).strict(),
   z.object({ command: z.literal('capture'), id }).strict(),
   z.object({ command: z.literal('pause'), id }).strict(),
   z.object({ command: z.literal('resume'), id }).strict(),
@@ -25,7 +27,7 @@ export const commandSchema = z.discriminatedUnion('command', [
 
 export type EdgeCommand = z.infer<typeof commandSchema>;
 
-export class CommandError extends Error {
+export class CommandError extends UserError {
   override readonly name = 'CommandError';
 }
 

@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { CODEC_SETTINGS } from './codec-names.ts';
 import { COMMAND_NAMES } from './commands.ts';
 import { DEVICE_ID_MAX_LENGTH } from './device-id.ts';
+import { UserError } from './errors.ts';
 import { parseJsonInput } from './json-input.ts';
 
 const count = z.number().int().nonnegative();
@@ -63,7 +64,8 @@ export type OnlineStatus = z.infer<typeof onlineStatusSchema>;
 export type OfflineStatus = z.infer<typeof offlineStatusSchema>;
 export type StatusDocument = z.infer<typeof statusSchema>;
 
-export class StatusError extends Error {
+/** A status document that does not match the schema (bad input when parsed; a bug when built). */
+export class StatusError extends UserError {
   override readonly name = 'StatusError';
 }
 

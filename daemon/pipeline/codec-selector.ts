@@ -19,10 +19,12 @@
  * this frame's latency, is the bottleneck: the smaller frame wins, or the
  * queue would grow for ever.
  */
+import type { CodecSetting, FrameCodec } from '../../protocol/codec-names.ts';
 import type { LinkEstimate } from '../link/link-estimator.ts';
 
-export type CodecChoice = 'neural' | 'jpeg';
-export type CodecMode = CodecChoice | 'auto';
+/** The codec names are protocol/codec-names.ts's: the same in config, metrics and status. */
+export type CodecChoice = FrameCodec;
+export type CodecMode = CodecSetting;
 
 export interface CodecInputs {
   link: LinkEstimate;

@@ -1,0 +1,85 @@
+/**
+ * The publisher as a part: drains the outbox to the broker, brings answers
+ * and commands in (to the answer inbox and the command handler), and counts
+ * what the link does. The Publisher is made at start, when the outbox
+ * (listed before it) is open.
+ */
+import type { Logger } from 'pino';
+import { TopicMap } from '../../protocol/topics.ts';
+import type { StatusBody } from '../../protocol/status.ts';
+import type { EdgeConfig } from '../config/schema.ts';
+import type { Part } from '../controller.ts';
+import type { LinkEstimate } from '../link/link-estimator.ts';
+import { linkSettings } from '../link/profiles.ts';
+import { Publisher } from '../link/publisher.ts';
+import type { EdgeMetrics } from '../ops/metrics.ts';
+import type { Progress } from '../ops/watchdog.ts';
+import type { Outbox } from '../outbox/outbox.ts';
+
+export interface PublisherPartDeps {
+  config: EdgeConfig;
+  outbox: () => Outbox;
+  metrics: EdgeMetrics;
+  log: Logger;
+  progress: Progress;
+  status: () => StatusBody;
+  /** Must persist synchronously: the PUBACK follows their return. */
+  answers: { receive(payload: Buffer): void };
+  commands: { receive(payload: Buffer): void };
+}
+
+export class PublisherPart implements Part {
+  readonly #deps: PublisherPartDeps;
+  #publisher: Publisher | null = null;
+
+  constructor(deps: PublisherPartDeps) {
+    this.#deps = deps;
+  }
+
+  /** The link estimate; undefined while not running. */
+  get link(): LinkEstimate | undefined {
+    return this.#publisher?.link.estimate;
+  }
+
+  start(): void {
+    const { config, metrics, log, progress } = this.#deps;
+    this.#publisher = new Publisher({
+      mqtt: config.mqtt,
+      deviceId: config.device.id,
+      topics: new TopicMap(config.mqtt.topicPrefix),
+      outbox: this.#deps.outbox(),
+      link: linkSettings(config.mqtt),
+      log,
+      status: this.#deps.status,
+      probeIntervalMs: config.encoding.probeIntervalSeconds * 1000,
+      events: {
+        onPublished: (sequence, bytes, ms) => {
+          log.debug({ sequence, ms: Math.round(ms) }, 'frame acknowledged');
+          metrics.published.inc();
+          metrics.publishedBytes.inc(bytes);
+          metrics.publishSeconds.observe(ms / 1000);
+          progress.mark();
+        },
+        onPublishTimeout: () => metrics.publishTimeouts.inc(),
+        onLinkState: (up) => metrics.linkUp.set(up ? 1 : 0),
+        onAnswer: (payload) => this.#deps.answers.receive(payload),
+        onCommand: (payload) => this.#deps.commands.receive(payload),
+      },
+    });
+    this.#publisher.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.#publisher?.stop();
+    this.#publisher = null;
+  }
+
+  /** Send what the window allows; nothing while not running. */
+  pump(): void {
+    this.#publisher?.pump();
+  }
+
+  publishStatus(): void {
+    this.#publisher?.publishStatus();
+  }
+}
