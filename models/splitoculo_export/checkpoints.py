@@ -19,6 +19,7 @@ from torch import nn
 from .architecture import CloudArch, EdgeArch, cloud_arch_from_args, cloud_args, edge_arch_from_args, edge_args
 from .cloud_net import CloudNetwork
 from .edge_net import EdgeNetwork
+from .safe_load import ForbiddenGlobal, TorchScriptArchive, load_checkpoint_data
 
 
 class CheckpointError(ValueError):
@@ -26,10 +27,17 @@ class CheckpointError(ValueError):
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
+    """The checkpoint's top-level dict, unpickled without running code (safe_load.py)."""
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
-        data = torch.load(path, map_location="cpu")
+        data = load_checkpoint_data(path)
+    except ForbiddenGlobal as refused:
+        raise CheckpointError(
+            f"{path}: refused without loading it: its pickle names {refused.qualified_name}, which is not a tensor, "
+            "a plain container, OrderedDict or the args Namespace (loading it could run code)") from None
+    except TorchScriptArchive as error:
+        raise CheckpointError(f"{path}: {error}") from None
     except Exception as error:  # torch raises many types for a damaged pickle
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({error})") from error
     if not isinstance(data, dict):
@@ -73,7 +81,23 @@ def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], what: str)
         problems.append(f"wrong shapes: {', '.join(misshapen)}")
     if problems:
         raise CheckpointError(f"{what}: " + "; ".join(problems))
+    refuse_non_finite(state, what)
     module.load_state_dict(state, strict=True)
+
+
+def refuse_non_finite(state: Mapping[str, torch.Tensor], what: str) -> None:
+    """A NaN or infinite weight makes every output NaN: refused with the tensor's name, before any file is
+    written (an export would otherwise fail in the parity check with no hint of where it came from)."""
+    bad = []
+    for key in sorted(state):
+        tensor = state[key]
+        if tensor.is_floating_point() or tensor.is_complex():
+            count = int((~torch.isfinite(tensor)).sum())
+            if count:
+                bad.append(f"{key} ({count} of {tensor.numel()} values NaN or infinite)")
+    if bad:
+        raise CheckpointError(f"{what}: non-finite weights in {', '.join(bad[:8])}{' and more' if len(bad) > 8 else ''}; "
+                              "the training diverged or the file is damaged")
 
 
 def _split_bottleneck(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -22,9 +22,16 @@ from .edge_net import EdgeNetwork
 OPSET = 17
 REPO = Path(__file__).resolve().parents[2]
 
-# Statistics of Qwen2.5-VL-3B vision hidden states after block L (seed-facts.md);
-# the seed rescales the cloud output to them at inference. L=-1 has none.
+# Statistics of Qwen2.5-VL-3B vision hidden states at the seed's split layer L, i.e. after L blocks
+# (seed-facts.md; L=0 is the patch embedding's output): the seed rescales the cloud output to them at
+# inference. Keyed by the seed's L, the same L the manifest carries. L=-1 (pixel patches) has none.
 SEED_RESCALE = {4: (-0.022, 0.847), 8: (-0.021, 1.066), 0: (-0.000, 0.362)}
+# The manifest's statement of how splitLayer counts (protocol/manifest/schema.ts, qwen_export/vision_tail.py).
+SPLIT_LAYER_CONVENTION = "after-L-blocks"
+# Values in one of Qwen2.5-VL's pixel patches (channels 3 x temporal 2 x 14 x 14): the features at L = -1.
+PIXEL_PATCH_VALUES = 3 * 2 * 14 * 14
+# The Node.js `make deps` pins; the parity check must run on the runtime the daemon and worker ship with.
+PINNED_NODE = REPO / ".cache" / "node" / "bin" / "node"
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
 
@@ -108,6 +115,9 @@ def io_signature(path: Path) -> dict[str, list[dict[str, Any]]]:
 def check_parity(net: torch.nn.Module, example: torch.Tensor, onnx_path: Path) -> Parity:
     """Run the same input through PyTorch and through onnxruntime-node (the runtime
     the daemon and worker use) and compare."""
+    if not PINNED_NODE.is_file():
+        raise ExportError(f"the parity check runs on the project's pinned Node.js, not found at {PINNED_NODE}: "
+                          "run `make deps` (or skip the check with --skip-parity)")
     with torch.no_grad():
         expected = net(example).numpy().astype("<f4")
     with tempfile.TemporaryDirectory() as tmp:
@@ -115,7 +125,7 @@ def check_parity(net: torch.nn.Module, example: torch.Tensor, onnx_path: Path) -
         example.numpy().astype("<f4").tofile(input_file)
         expected.tofile(expected_file)
         command = [
-            "node", str(REPO / "models" / "parity.ts"),
+            str(PINNED_NODE), str(REPO / "models" / "parity.ts"),
             "--model", str(onnx_path),
             "--input", str(input_file), "--input-shape", ",".join(map(str, example.shape)),
             "--expected", str(expected_file),
@@ -124,6 +134,8 @@ def check_parity(net: torch.nn.Module, example: torch.Tensor, onnx_path: Path) -
     if result.returncode != 0:
         raise ExportError(f"parity check of {onnx_path.name} failed: {result.stderr.strip() or result.stdout.strip()}")
     report = json.loads(result.stdout)
+    if report["maxAbsError"] is None or report["cosine"] is None:  # JSON has no NaN: it arrives as null
+        raise ExportError(f"parity check of {onnx_path.name}: the outputs are not finite (NaN or infinite values)")
     return Parity(report["maxAbsError"], report["cosine"])
 
 
@@ -148,6 +160,7 @@ def build_manifest(
         "modelId": model_id(split_layer, hashes),
         "name": name,
         "splitLayer": split_layer,
+        "splitLayerConvention": SPLIT_LAYER_CONVENTION,
         "preprocess": {
             "colorSpace": "srgb",
             "resize": {"shortSide": edge.arch.image_size, "kernel": "bicubic"},

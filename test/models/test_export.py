@@ -5,9 +5,12 @@ Run with Debian's python3 (python3-torch, python3-onnx) and the pinned node on P
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
+import os
+import shutil
 import sys
 import tempfile
 import unittest
@@ -125,6 +128,7 @@ class ExportFromCheckpoints(unittest.TestCase):
     def assert_exported(self, out: Path, stdout: str) -> dict:
         manifest = json.loads((out / "manifest.json").read_text())
         self.assertEqual(manifest["splitLayer"], 4)
+        self.assertEqual(manifest["splitLayerConvention"], "after-L-blocks")
         self.assertEqual(manifest["tokens"], {"count": 49, "width": 64})
         self.assertEqual(manifest["target"]["rescale"], {"mean": -0.022, "std": 0.847})
         self.assertEqual(manifest["files"]["edge"]["inputs"][0], {"name": "image", "dtype": "float32", "shape": ["batch", 3, 224, 224]})
@@ -192,8 +196,9 @@ class ExportFromCheckpoints(unittest.TestCase):
         save_edge_checkpoint(self.edge, self.tmp / "edge_weights.pth")
         code, _, stderr = run_export("--edge-checkpoint", str(self.tmp / "edge_weights.pth"), "--cloud-checkpoint", str(path),
                                      "--split-layer", "4", "--out", str(self.tmp / "out"))
-        self.assertEqual(code, 2)
+        self.assertEqual(code, 1)  # bad input, not bad usage
         self.assertIn("args has no 'initial_upsample'; the exporter refuses to guess it", stderr)
+        self.assertFalse((self.tmp / "out").exists())
         edge = torch.load(self.tmp / "edge_weights.pth")
         delattr(edge["args"], "projector_type")
         torch.save(edge, self.tmp / "edge_weights.pth")
@@ -209,8 +214,30 @@ class ExportFromCheckpoints(unittest.TestCase):
         self.assertEqual(code, 2)
         self.assertIn("no known target-layer statistics", stderr)
         code, _, stderr = run_export("--checkpoint", str(self.tmp / "missing.pth"), "--split-layer", "4", "--out", str(self.tmp / "out"))
-        self.assertEqual(code, 2)
+        self.assertEqual(code, 1)  # bad input
         self.assertIn("missing.pth: no such checkpoint file", stderr)
+        for bad in ("33", "-2"):
+            code, _, stderr = run_export("--checkpoint", str(self.tmp / "best.pth"), "--split-layer", bad, "--out", str(self.tmp / "out"))
+            self.assertEqual(code, 2)
+            self.assertIn(f"--split-layer: expected -1..32 (blocks run before the split", stderr)
+        code, _, stderr = run_export("--checkpoint", str(self.tmp / "best.pth"), "--split-layer", "4", "--rescale", "0", "0", "--out", str(self.tmp / "out"))
+        self.assertEqual(code, 2)
+        self.assertIn("--rescale: STD must be positive", stderr)
+        self.assertFalse((self.tmp / "out").exists())
+
+    def test_split_layer_counts_blocks_run_from_minus_one_to_32(self):
+        save_unsplit_checkpoint(self.edge, self.cloud, self.tmp / "best.pth")
+        # -1 would be pixel patches (1176 values a patch): a network predicting 64-wide hidden states cannot serve it.
+        code, _, stderr = run_export("--checkpoint", str(self.tmp / "best.pth"), "--split-layer", "-1", "--out", str(self.tmp / "out"))
+        self.assertEqual(code, 1)
+        self.assertIn("--split-layer -1: the features would be Qwen2.5-VL's pixel patches, 1176 values a patch, but this cloud network outputs 64", stderr)
+        self.assertFalse((self.tmp / "out").exists())
+        # 32: after every block (the tail is the merger alone); the seed has no statistics for it.
+        code, _, stderr = run_export("--checkpoint", str(self.tmp / "best.pth"), "--split-layer", "32", "--no-rescale",
+                                     "--skip-parity", "--out", str(self.tmp / "out"))
+        self.assertEqual(code, 0, stderr)
+        manifest = json.loads((self.tmp / "out" / "manifest.json").read_text())
+        self.assertEqual((manifest["splitLayer"], manifest["splitLayerConvention"], manifest["target"]["rescale"]), (32, "after-L-blocks", None))
 
 
 class ArchitectureVariants(unittest.TestCase):
@@ -237,6 +264,119 @@ class ArchitectureVariants(unittest.TestCase):
                 manifest = json.loads((Path(tmp) / "out" / "manifest.json").read_text())
                 self.assertEqual(manifest["bottleneck"]["method"], method)
                 self.assertEqual(manifest["target"]["rescale"], {"mean": -0.021, "std": 1.066})
+
+
+class RunsCode:
+    """Pickles as a call to os.system: what a hostile checkpoint's `args` can do to a plain torch.load."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+class ExporterHardening(unittest.TestCase):
+    def setUp(self):
+        self.tmp = Path(tempfile.mkdtemp(prefix="splitoculo-hardening-"))
+        self.edge, self.cloud = random_networks(SEED_EDGE, SEED_CLOUD, seed=5)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def export_split(self, *extra: str) -> tuple[int, str, str]:
+        return run_export("--edge-checkpoint", str(self.tmp / "edge_weights.pth"), "--cloud-checkpoint", str(self.tmp / "cloud_weights.pth"),
+                          "--split-layer", "4", "--out", str(self.tmp / "out"), *extra)
+
+    def test_a_pickle_that_would_run_code_is_refused_by_name_without_running(self):
+        marker = self.tmp / "code-ran"
+        save_edge_checkpoint(self.edge, self.tmp / "edge_weights.pth")
+        save_cloud_checkpoint(self.cloud, self.tmp / "cloud_weights.pth")
+        data = torch.load(self.tmp / "cloud_weights.pth")
+        data["args"]["note"] = RunsCode(marker)
+        torch.save(data, self.tmp / "cloud_weights.pth")
+        code, _, stderr = self.export_split()
+        self.assertEqual(code, 1, stderr)
+        self.assertIn("cloud_weights.pth: refused without loading it: its pickle names posix.system, which is not a tensor", stderr)
+        self.assertEqual(len(stderr.strip().splitlines()), 1, stderr)
+        self.assertFalse(marker.exists(), "the checkpoint's code ran")
+        self.assertFalse((self.tmp / "out").exists())
+        # The legacy (pre-zip) format goes through the same restricted unpickler.
+        torch.save(data, self.tmp / "legacy.pth", _use_new_zipfile_serialization=False)
+        with self.assertRaisesRegex(CheckpointError, "legacy.pth: refused without loading it: its pickle names posix.system"):
+            cloud_from_checkpoint(self.tmp / "legacy.pth")
+        self.assertFalse(marker.exists(), "the checkpoint's code ran")
+        # The file really does run code when unpickled without restriction (so the assertions above can fail).
+        torch.load(self.tmp / "cloud_weights.pth")
+        self.assertTrue(marker.exists())
+
+    def test_other_classes_are_refused_by_name_and_the_args_namespace_is_not(self):
+        save_edge_checkpoint(self.edge, self.tmp / "edge_weights.pth")
+        data = torch.load(self.tmp / "edge_weights.pth")
+        self.assertIsInstance(data["args"], argparse.Namespace)
+        edge_from_checkpoint(self.tmp / "edge_weights.pth")  # Namespace, OrderedDict, tensors: loaded
+        torch.save(data, self.tmp / "legacy.pth", _use_new_zipfile_serialization=False)
+        edge_from_checkpoint(self.tmp / "legacy.pth")  # the pre-zip format too
+        data["args"].data_root = Path("/data/coco")
+        torch.save(data, self.tmp / "edge_weights.pth")
+        with self.assertRaisesRegex(CheckpointError, r"its pickle names pathlib\.PosixPath, which is not"):
+            edge_from_checkpoint(self.tmp / "edge_weights.pth")
+
+    def test_non_finite_weights_are_named_and_nothing_is_written(self):
+        save_edge_checkpoint(self.edge, self.tmp / "edge_weights.pth")
+        save_cloud_checkpoint(self.cloud, self.tmp / "cloud_weights.pth")
+        data = torch.load(self.tmp / "cloud_weights.pth")
+        data["upsampler_state_dict"]["transformer.layers.2.linear1.weight"][3, :5] = float("nan")
+        data["upsampler_state_dict"]["pos_embed"][0, 0, 0] = float("inf")
+        torch.save(data, self.tmp / "cloud_weights.pth")
+        code, _, stderr = self.export_split()
+        self.assertEqual(code, 1, stderr)
+        self.assertIn("upsampler_state_dict: non-finite weights in pos_embed (1 of 16384 values NaN or infinite), "
+                      "transformer.layers.2.linear1.weight (5 of 8192 values NaN or infinite)", stderr)
+        self.assertEqual(len(stderr.strip().splitlines()), 1, stderr)
+        self.assertEqual(sorted(p.name for p in self.tmp.iterdir()), ["cloud_weights.pth", "edge_weights.pth"])
+
+    def test_a_failed_export_leaves_an_existing_model_folder_as_it_was(self):
+        save_edge_checkpoint(self.edge, self.tmp / "edge_weights.pth")
+        save_cloud_checkpoint(self.cloud, self.tmp / "cloud_weights.pth")
+        code, _, stderr = self.export_split("--skip-parity")
+        self.assertEqual(code, 0, stderr)
+        before = {p.name: p.read_bytes() for p in (self.tmp / "out").iterdir()}
+        self.assertEqual(sorted(before), ["cloud.onnx", "edge.onnx", "manifest.json"])
+        exporting = sys.modules["splitoculo_export.exporting"]
+        pinned = exporting.PINNED_NODE
+        exporting.PINNED_NODE = self.tmp / "no-node" / "node"  # fails at the first parity check, after edge.onnx is written
+        try:
+            code, _, stderr = run_export("--preset", "tiny", "--split-layer", "4", "--out", str(self.tmp / "out"))
+        finally:
+            exporting.PINNED_NODE = pinned
+        self.assertEqual(code, 1)
+        self.assertEqual(stderr.strip(), f"export.py: error: the parity check runs on the project's pinned Node.js, not found at "
+                                         f"{self.tmp / 'no-node' / 'node'}: run `make deps` (or skip the check with --skip-parity)")
+        self.assertEqual({p.name: p.read_bytes() for p in (self.tmp / "out").iterdir()}, before)
+        self.assertEqual(sorted(p.name for p in self.tmp.iterdir()), ["cloud_weights.pth", "edge_weights.pth", "out"])
+
+    def test_parity_runs_on_the_pinned_node_whatever_is_on_path(self):
+        fake = self.tmp / "bin"
+        fake.mkdir()
+        marker = self.tmp / "fake-node-ran"
+        (fake / "node").write_text(f"#!/bin/sh\ntouch {marker}\necho 'Debian node 20' >&2\nexit 1\n")
+        (fake / "node").chmod(0o755)
+        path = os.environ["PATH"]
+        os.environ["PATH"] = f"{fake}:{path}"
+        try:
+            code, stdout, stderr = run_export("--preset", "tiny", "--split-layer", "4", "--out", str(self.tmp / "out"))
+        finally:
+            os.environ["PATH"] = path
+        self.assertEqual(code, 0, stderr)
+        self.assertEqual(stdout.count("cosine 1.0000"), 2, stdout)
+        self.assertFalse(marker.exists())
+
+    def test_bad_usage_exits_2(self):
+        for argv in ([], ["--split-layer", "4", "--out", "x"], ["--preset", "tiny", "--checkpoint", "a.pth", "--split-layer", "4", "--out", "x"],
+                     ["--preset", "tiny", "--split-layer", "four", "--out", "x"]):
+            code, _, _ = run_export(*argv)
+            self.assertEqual(code, 2, argv)
 
 
 if __name__ == "__main__":
