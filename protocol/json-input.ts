@@ -11,8 +11,9 @@ export function formatIssues(error: z.ZodError): string {
     .join('; ');
 }
 
-/** Answers and commands are a few hundred bytes; anything near this is hostile and refused unread. */
-export const MAX_JSON_INPUT_BYTES = 64 * 1024;
+import { MAX_JSON_INPUT_BYTES } from './limits.ts';
+
+export { MAX_JSON_INPUT_BYTES };
 
 export function parseJsonInput<S extends z.ZodType>(
   schema: S,

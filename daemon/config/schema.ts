@@ -4,6 +4,7 @@
  * then SPLITOCULO_* environment variables, then command-line flags.
  */
 import { z } from 'zod';
+import { promptText } from '../../protocol/limits.ts';
 import { deviceIdProblem } from '../../protocol/device-id.ts';
 import { brokerUrl, mqttConnectionFields, plaintextPassword } from '../../runtime/mqtt-config.ts';
 
@@ -59,7 +60,7 @@ export const configSchema = z.object({
   camera: cameraSchema.describe('where frames come from'),
   capture: z.object({
     intervalMs: z.number().int().min(0).max(86_400_000).default(1000).describe('time between captures; 0: as fast as the encoder goes'),
-    prompt: z.string().max(1024).nullable().default(null).describe('question sent with every frame; null: the worker\'s default'),
+    prompt: promptText.nullable().default(null).describe('question sent with every frame; null: the worker\'s default'),
     paused: z.boolean().default(false).describe('start paused (capture only on command)'),
     maxFrames: z.number().int().positive().optional().describe('stop capturing after this many frames (tests, replays)'),
   }).strict().default({ intervalMs: 1000, prompt: null, paused: false }),

@@ -9,11 +9,9 @@ import type { QuantisedTokens } from './quantise.ts';
 export const MAGIC = Uint8Array.of(0x53, 0x50, 0x4c, 0x4f); // "SPLO"
 export const WIRE_VERSION = 1;
 export const MODEL_ID_BYTES = 16;
-export const PROMPT_MAX_BYTES = 1024;
 export const MAX_TOKENS = 4096;
 export const MAX_TOKEN_WIDTH = 4096;
-/** Frames larger than this are refused before parsing (payload limit plus headroom). */
-export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+export { MAX_FRAME_BYTES, PROMPT_MAX_BYTES } from '../limits.ts';
 
 export const FLAG_CLOCK_UNRELIABLE = 0x01;
 /** A 32-byte HMAC-SHA256 tag sits between the payload and the CRC (wire/frame-auth.ts). */
