@@ -69,7 +69,8 @@ export class Publisher {
 
   constructor(options: PublisherOptions) {
     this.#o = options;
-    const clock = (this.#clock = options.clock ?? systemClock);
+    const clock = options.clock ?? systemClock;
+    this.#clock = clock;
     const { deviceId, topics, link, log } = options;
     this.#budget = new ByteBudget(link.bytesPerSecond, link.bytesPerDay, () => Date.now());
     this.#acks = new AckBatch({ clock, flush: (sequences) => options.outbox.ack(sequences) });
