@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { cloudConfigSchema } from '../../cloud/config/schema.ts';
 import { AnswerError, encodeAnswer, parseAnswer } from '../../protocol/answer.ts';
 import { FrameIdGenerator } from '../../protocol/wire/frame-id.ts';
-import { CommandError, parseCommand } from '../../daemon/control/commands.ts';
+import { CommandError, parseCommand } from '../../protocol/commands.ts';
 import { ConfigError, validateConfig } from '../../daemon/config/load.ts';
 import { MjpegSplitter } from '../../daemon/sources/mjpeg-splitter.ts';
 import { validateWith } from '../../runtime/layered-config.ts';
