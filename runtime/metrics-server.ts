@@ -1,6 +1,19 @@
 /** Serves a prom-client registry as Prometheus text on /metrics (both commands use it). */
 import { createServer, type Server } from 'node:http';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { UserError } from '../protocol/errors.ts';
+
+/** The configured metrics address cannot be listened on (in use, not on this machine, not allowed). */
+export class MetricsPortError extends UserError {
+  override readonly name = 'MetricsPortError';
+}
+
+const LISTEN_PROBLEMS: Record<string, string> = {
+  EADDRINUSE: 'already in use by another program; choose another metrics.port or leave it unset',
+  EADDRNOTAVAIL: 'not an address of this machine; check metrics.host',
+  EACCES: 'not allowed (ports below 1024 need privileges); choose a port above 1023',
+  ENOTFOUND: 'host name not found; check metrics.host',
+};
 
 export class MetricsServer {
   readonly #registry: Registry;
@@ -20,7 +33,15 @@ export class MetricsServer {
       res.writeHead(200, { 'content-type': this.#registry.contentType }).end(await this.#registry.metrics());
     });
     this.#server = server;
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
+    try {
+      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
+    } catch (error) {
+      this.#server = null;
+      const code = (error as NodeJS.ErrnoException).code ?? '';
+      const problem = LISTEN_PROBLEMS[code];
+      if (!problem) throw error;
+      throw new MetricsPortError(`metrics.port ${port}: cannot listen on ${host}:${port}: ${problem} (${code})`);
+    }
     const address = server.address();
     return typeof address === 'object' && address ? address.port : port;
   }

@@ -1,8 +1,10 @@
 /** `splitoculo-cloud decode <frame>`: print a frame's header and decoded statistics. */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { loadModel, ManifestError } from '../../protocol/manifest/load.ts';
-import { decodeFrame } from '../../protocol/wire/frame.ts';
+import { UserError } from '../../protocol/errors.ts';
+import { FrameError } from '../../protocol/wire/errors.ts';
+import { decodeFrame, MAX_FRAME_BYTES, type WireFrame } from '../../protocol/wire/frame.ts';
 import { dequantise } from '../../protocol/wire/quantise.ts';
 import { CloudDecoder } from '../pipeline/cloud-decoder.ts';
 
@@ -21,6 +23,32 @@ function stats(values: Float32Array) {
   return { min, max, mean, std: Math.sqrt(squares / Math.max(values.length - 1, 1)) };
 }
 
+/** The file given to `decode` cannot be read as a frame file (missing, a folder, too large). */
+export class FrameFileError extends UserError {
+  override readonly name = 'FrameFileError';
+}
+
+/** Reads one frame file; every failure names the file. Size is checked before reading (a frame is at most MAX_FRAME_BYTES). */
+async function readFrameFile(file: string): Promise<{ bytes: Buffer; frame: WireFrame }> {
+  let info;
+  try {
+    info = await stat(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new FrameFileError(`${file}: ${code === 'ENOENT' ? 'no such file' : 'cannot read the frame file'} (${code ?? (error as Error).message})`);
+  }
+  if (info.isDirectory()) throw new FrameFileError(`${file}: is a folder, expected a file holding one wire frame (e.g. from splitoculo-edge encode --out)`);
+  if (!info.isFile()) throw new FrameFileError(`${file}: not a regular file, expected a file holding one wire frame`);
+  if (info.size > MAX_FRAME_BYTES) throw new FrameFileError(`${file}: ${info.size} bytes, a frame is at most ${MAX_FRAME_BYTES} bytes`);
+  const bytes = await readFile(file);
+  try {
+    return { bytes, frame: decodeFrame(bytes) };
+  } catch (error) {
+    if (error instanceof FrameError) throw new FrameFileError(`${file}: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
 export function registerDecode(program: Command): void {
   program
     .command('decode')
@@ -29,8 +57,7 @@ export function registerDecode(program: Command): void {
     .option('-m, --model <dir>', 'model folder: run the cloud network and report feature statistics')
     .option('--json', 'print the report as JSON')
     .action(async (file: string, options: { model?: string; json?: boolean }) => {
-      const bytes = await readFile(file);
-      const frame = decodeFrame(bytes);
+      const { bytes, frame } = await readFrameFile(file);
       if (frame.codec === 'jpeg') {
         const { image, ...header } = frame;
         const report = { file, bytes: bytes.length, ...header, image: { width: image.width, height: image.height, jpegBytes: image.jpeg.length } };

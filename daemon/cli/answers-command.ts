@@ -2,11 +2,12 @@
 import type { Command } from 'commander';
 import { openOutbox } from '../edge-daemon.ts';
 import { addConfigOptions, configFromFlags, type ConfigFlags } from './config-options.ts';
+import { parsePositiveCount } from './options.ts';
 
 export function registerAnswers(program: Command): void {
   addConfigOptions(
     program.command('answers').description('list the stored answers')
-      .option('-n, --limit <n>', 'how many', (v) => Number(v), 20)
+      .option('-n, --limit <n>', 'how many, at least 1', parsePositiveCount, 20)
       .option('-f, --follow', 'keep printing new answers')
       .option('--json', 'one JSON document per line'),
   ).action(async (flags: ConfigFlags & { limit: number; follow?: boolean; json?: boolean }) => {

@@ -12,3 +12,17 @@ export function parseScheme(value: string): QuantisationScheme {
   if (value !== 'per-tensor' && value !== 'per-token') throw new InvalidArgumentError(`expected per-tensor or per-token, got ${JSON.stringify(value)}`);
   return value;
 }
+
+/** A count of at least 1 (`answers -n`): "abc", "0", "-3" and "2.5" are refused, naming the option. */
+export function parsePositiveCount(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`expected a whole number of at least 1, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** Milliseconds for a timeout: a positive integer. */
+export function parseTimeoutMs(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 3_600_000) throw new InvalidArgumentError(`expected milliseconds 1..3600000, got ${JSON.stringify(value)}`);
+  return n;
+}

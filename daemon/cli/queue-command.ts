@@ -2,11 +2,27 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import mqtt from 'mqtt';
+import mqtt, { type MqttClient } from 'mqtt';
 import { decodeFrame } from '../../protocol/wire/frame.ts';
 import { TopicMap } from '../../protocol/topics.ts';
+import { UserError } from '../../protocol/errors.ts';
+import { describeSystemError } from '../../runtime/system-errors.ts';
 import { openOutbox } from '../edge-daemon.ts';
 import { addConfigOptions, configFromFlags, type ConfigFlags } from './config-options.ts';
+
+/** The broker `queue replay` was pointed at cannot be reached; names the flag or setting and the URL. */
+export class ReplayBrokerError extends UserError {
+  override readonly name = 'ReplayBrokerError';
+}
+
+async function connectForReplay(url: string, source: string, clientId: string): Promise<MqttClient> {
+  try {
+    return await mqtt.connectAsync(url, { clientId, reconnectPeriod: 0, connectTimeout: 10_000 });
+  } catch (error) {
+    const reason = describeSystemError(error) ?? (error as Error).message;
+    throw new ReplayBrokerError(`${source} ${url}: cannot connect to the broker (${reason}); nothing was replayed, the queue is unchanged`);
+  }
+}
 
 export function registerQueue(program: Command): void {
   const queue = program.command('queue').description('inspect, export, purge or replay the outbox');
@@ -50,7 +66,14 @@ export function registerQueue(program: Command): void {
     const outbox = openOutbox(config);
     const topics = new TopicMap(config.mqtt.topicPrefix);
     const total = outbox.stats().rows;
-    const client = await mqtt.connectAsync(flags.to ?? config.mqtt.url, { clientId: `splitoculo-replay-${config.device.id}-${process.pid}`, reconnectPeriod: 0, connectTimeout: 10_000 });
+    const url = flags.to ?? config.mqtt.url;
+    let client: MqttClient;
+    try {
+      client = await connectForReplay(url, flags.to ? '--to' : 'mqtt.url', `splitoculo-replay-${config.device.id}-${process.pid}`);
+    } catch (error) {
+      outbox.close();
+      throw error;
+    }
     const tty = process.stderr.isTTY;
     let done = 0;
     try {
