@@ -11,14 +11,10 @@ import sharp from 'sharp';
 import { resamplePillow } from './bicubic.ts';
 import type { Manifest } from '../../protocol/manifest/schema.ts';
 import { UserError } from '../../protocol/errors.ts';
+import { describeDecodeFailure, unusableImageInput } from './image-input.ts';
 
 export class ImageError extends UserError {
   override readonly name = 'ImageError';
-}
-
-/** libvips repeats its complaints over several lines; one line says it. */
-function firstLine(error: unknown): string {
-  return ((error as Error).message ?? String(error)).trim().split('\n')[0]!;
 }
 
 export interface PreprocessedImage {
@@ -50,6 +46,8 @@ export async function preprocessImage(input: Buffer | string, pre: Manifest['pre
 
 /** The resized, centre-cropped RGB pixels (HWC, uint8), before normalisation. */
 export async function cropToRgb(input: Buffer | string, pre: Manifest['preprocess'], label = 'image'): Promise<{ rgb: Buffer; sourceWidth: number; sourceHeight: number }> {
+  const unusable = await unusableImageInput(input);
+  if (unusable) throw new ImageError(`${label}: ${unusable}`);
   let width: number | undefined;
   let height: number | undefined;
   try {
@@ -57,7 +55,7 @@ export async function cropToRgb(input: Buffer | string, pre: Manifest['preproces
     width = meta.width;
     height = meta.height;
   } catch (error) {
-    throw new ImageError(`${label}: not a decodable image (${firstLine(error)})`);
+    throw new ImageError(`${label}: ${await describeDecodeFailure(input, error)}`);
   }
   if (!width || !height) throw new ImageError(`${label}: image has no dimensions`);
   const { crop } = pre;
@@ -79,7 +77,7 @@ export async function cropToRgb(input: Buffer | string, pre: Manifest['preproces
     const resampled = resamplePillow(data, info.width, info.height, 3, resized.width, resized.height, pre.resize.kernel, window);
     pixels = Buffer.from(resampled.buffer, resampled.byteOffset, resampled.byteLength);
   } catch (error) {
-    throw new ImageError(`${label}: not a decodable image (${firstLine(error)})`);
+    throw new ImageError(`${label}: ${await describeDecodeFailure(input, error)}`);
   }
   return { rgb: pixels, sourceWidth: width, sourceHeight: height };
 }
