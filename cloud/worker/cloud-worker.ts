@@ -91,17 +91,8 @@ export class CloudWorker {
       keyOf: (job) => job.frame.modelId,
       run: (jobs) => this.#runBatch(jobs),
     });
-    const host = ['0.0.0.0', '::'].includes(config.broker.host) ? '127.0.0.1' : config.broker.host;
-    const url = config.mqtt.url ?? `mqtt://${host}:${this.brokerPort}`;
-    this.#subscriber = new FrameSubscriber({
-      mqtt: { ...config.mqtt, url },
-      clientId: config.mqtt.clientId ?? `splitoculo-cloud-${this.workerId}`.slice(0, 128),
-      topics: this.topics,
-      maxPending: w.maxPending,
-      log,
-      onFrame: (frame) => this.#onFrameSafely(frame),
-      onConnection: (up) => this.metrics.brokerUp.set(up ? 1 : 0),
-    });
+    this.#subscriber = FrameSubscriber.forWorker(config, { workerId: this.workerId, brokerPort: this.brokerPort, topics: this.topics, log },
+      { onFrame: (frame) => this.#onFrameSafely(frame), onConnection: (up) => this.metrics.brokerUp.set(up ? 1 : 0) });
     await this.#subscriber.start();
     log.info({ worker: this.workerId, version: VERSION, models: this.#models.ids, protocol: this.#subscriber.protocol }, 'cloud worker running');
     this.#notifier.ready(`serving ${this.#models.ids.length} model(s)`);

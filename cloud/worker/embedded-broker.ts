@@ -8,7 +8,7 @@
 import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 import type { Logger } from 'pino';
-import { BrokerError } from './frame-subscriber.ts';
+import { BrokerError } from '../../runtime/mqtt-connection.ts';
 
 export class EmbeddedBroker {
   readonly #aedes: Aedes;

@@ -2,23 +2,24 @@
  * The worker's MQTT side: a persistent session subscribed to every device's
  * frame topic (through a shared subscription group when configured), answers
  * published QoS 1, and frames acknowledged only once their answer is out.
+ * The connection is made by runtime/mqtt-connection.ts, as the edge's is.
  *
- * mqtt.js sends the PUBACK of an inbound QoS 1 message when handleMessage's
- * callback runs, and handles no further packet (not even PINGRESP) until then,
- * so holding the callback for the length of an inference would serialise the
- * worker and trip the keepalive. Instead the callback gets an error, which
- * makes mqtt.js skip its PUBACK, and the worker sends the PUBACK itself when
- * the frame's answer has been acknowledged by the broker. A PUBACK is only
+ * mqtt.js would send the PUBACK of an inbound QoS 1 message when
+ * handleMessage's callback runs, and reads nothing more until then; the worker
+ * releases it at once and sends the PUBACK itself when the frame's answer has
+ * been acknowledged by the broker (runtime/mqtt-puback.ts). A PUBACK is only
  * ever sent on the connection the frame arrived on; after a reconnect the
  * broker redelivers the frame instead (and the dedup store answers it).
  */
-import { readFileSync } from 'node:fs';
-import mqtt, { type IClientOptions, type IPublishPacket, type ISubscriptionMap, type MqttClient } from 'mqtt';
+import type { IPublishPacket, ISubscriptionMap, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { TopicMap } from '../../protocol/topics.ts';
 import { MAX_FRAME_BYTES } from '../../protocol/wire/frame.ts';
+import { BrokerError, connectMqtt, fallbackProtocol, initialProtocol, type MqttProtocol, protocolName, redactUrl } from '../../runtime/mqtt-connection.ts';
+import { assertDeferredPuback, deferPuback, sendPuback } from '../../runtime/mqtt-puback.ts';
 import type { CloudConfig } from '../config/schema.ts';
-import { UserError } from '../../protocol/errors.ts';
+
+export { BrokerError };
 
 export interface IncomingFrame {
   topic: string;
@@ -39,18 +40,12 @@ export interface SubscriberOptions {
   onConnection(connected: boolean): void;
 }
 
-export class BrokerError extends UserError {
-  override readonly name = 'BrokerError';
-}
-
-/** Given to handleMessage's callback: mqtt.js then skips its own PUBACK (see above). */
-const ACK_DEFERRED = Object.assign(new Error('acknowledged later by the worker'), { deferred: true });
-const UNSUPPORTED_PROTOCOL = new Set([1, 132]); // 3.1.1 CONNACK 1, MQTT 5 reason 0x84
+const FALLBACK_WARNING = 'broker refused MQTT 5; using MQTT 3.1.1 (no shared subscriptions, no Receive Maximum)';
 
 export class FrameSubscriber {
   readonly #o: SubscriberOptions;
   #client: MqttClient | null = null;
-  #protocol: 4 | 5;
+  #protocol: MqttProtocol;
   #generation = 0;
   #pending = 0;
   /** Frames received while maxPending were in progress, started in order as slots free (at most maxPending). */
@@ -59,13 +54,27 @@ export class FrameSubscriber {
   #shed = 0;
   #stopping = false;
 
+  /** The worker's subscriber: mqtt.url, else the embedded broker (on loopback when it listens on every address). */
+  static forWorker(config: CloudConfig, at: { workerId: string; brokerPort: number | null; topics: TopicMap; log: Logger },
+    handlers: Pick<SubscriberOptions, 'onFrame' | 'onConnection'>): FrameSubscriber {
+    const host = ['0.0.0.0', '::'].includes(config.broker.host) ? '127.0.0.1' : config.broker.host;
+    return new FrameSubscriber({
+      mqtt: { ...config.mqtt, url: config.mqtt.url ?? `mqtt://${host}:${at.brokerPort}` },
+      clientId: config.mqtt.clientId ?? `splitoculo-cloud-${at.workerId}`.slice(0, 128),
+      topics: at.topics,
+      maxPending: config.worker.maxPending,
+      log: at.log,
+      ...handlers,
+    });
+  }
+
   constructor(options: SubscriberOptions) {
     this.#o = options;
-    this.#protocol = options.mqtt.protocol === '3.1.1' ? 4 : 5;
+    this.#protocol = initialProtocol(options.mqtt.protocol);
   }
 
   get protocol(): '5' | '3.1.1' {
-    return this.#protocol === 5 ? '5' : '3.1.1';
+    return protocolName(this.#protocol);
   }
 
   get pending(): number {
@@ -83,43 +92,39 @@ export class FrameSubscriber {
         await this.#connect();
         return;
       } catch (error) {
-        const code = (error as { code?: number }).code;
-        if (this.#o.mqtt.protocol === 'auto' && this.#protocol === 5 && code !== undefined && UNSUPPORTED_PROTOCOL.has(code)) {
-          this.#o.log.warn({ url: this.#o.mqtt.url }, 'broker refused MQTT 5; using MQTT 3.1.1 (no shared subscriptions, no Receive Maximum)');
-          this.#protocol = 4;
-          continue;
-        }
-        throw error;
+        if (!this.#fallBack(error)) throw error;
       }
     }
   }
 
-  #options(): IClientOptions {
-    const m = this.#o.mqtt;
-    const v5 = this.#protocol === 5;
-    return {
-      clientId: this.#o.clientId,
-      protocolVersion: this.#protocol,
-      clean: false,
-      keepalive: m.keepaliveSeconds,
-      reconnectPeriod: 1000 + Math.floor(Math.random() * 1000), // workers do not reconnect in lockstep
-      connectTimeout: 15_000,
-      queueQoSZero: false,
-      resubscribe: false, // the connect handler subscribes itself, on every connection
-      // MQTT 5 brokers drop anything larger than a frame can be instead of sending it (3.1.1: decodeFrame refuses it unread).
-      ...(v5 && { properties: { sessionExpiryInterval: m.sessionExpirySeconds, receiveMaximum: this.#o.maxPending, maximumPacketSize: MAX_FRAME_BYTES + 64 * 1024 } }),
-      ...(m.username !== undefined && { username: m.username }),
-      ...(m.passwordFile !== undefined && { password: readFileSync(m.passwordFile, 'utf8').trim() }),
-      ...(m.ca !== undefined && { ca: readFileSync(m.ca) }),
-      ...(m.cert !== undefined && { cert: readFileSync(m.cert) }),
-      ...(m.key !== undefined && { key: readFileSync(m.key) }),
-    };
+  /** Switches to MQTT 3.1.1 when `auto` and the broker refused 5 (the one place that decides it). */
+  #fallBack(error: unknown): boolean {
+    const next = fallbackProtocol(this.#o.mqtt.protocol, this.#protocol, error);
+    if (next === null) return false;
+    this.#o.log.warn({ url: redactUrl(this.#o.mqtt.url) }, FALLBACK_WARNING);
+    this.#protocol = next;
+    return true;
   }
 
   #connect(): Promise<void> {
     const { log, topics } = this.#o;
-    const client = mqtt.connect(this.#o.mqtt.url, this.#options());
+    const m = this.#o.mqtt;
+    const client = connectMqtt({
+      settings: m,
+      clientId: this.#o.clientId,
+      protocol: this.#protocol,
+      keepaliveSeconds: m.keepaliveSeconds,
+      reconnectPeriodMs: 1000 + Math.floor(Math.random() * 1000), // workers do not reconnect in lockstep
+      connectTimeoutMs: 15_000,
+      resubscribe: false, // the connect handler subscribes itself, on every connection
+      // MQTT 5 brokers drop anything larger than a frame can be instead of sending it (3.1.1: decodeFrame refuses it unread).
+      maximumPacketSize: MAX_FRAME_BYTES + 64 * 1024,
+      sessionExpirySeconds: m.sessionExpirySeconds,
+      receiveMaximum: this.#o.maxPending,
+    });
+    assertDeferredPuback(client);
     this.#client = client;
+    const url = redactUrl(m.url);
     client.handleMessage = (packet, callback) => this.#handle(packet, callback);
     const filter = topics.allDevices('frame', this.#protocol === 5 ? this.#o.mqtt.sharedGroup : undefined);
     if (this.#o.mqtt.sharedGroup && this.#protocol !== 5) log.warn('mqtt.sharedGroup needs MQTT 5; this worker takes every frame');
@@ -134,14 +139,14 @@ export class FrameSubscriber {
       client.on('connect', (connack) => {
         this.#generation++;
         this.#o.onConnection(true);
-        log.info({ url: this.#o.mqtt.url, protocol: this.protocol, sessionPresent: connack.sessionPresent }, 'connected to the broker');
+        log.info({ url, protocol: this.protocol, sessionPresent: connack.sessionPresent }, 'connected to the broker');
         // Subscribe even when the session is present: mosquitto 2.0 restores a session across its own restart
         // but forgets its shared subscriptions (cloud/README.md). Subscribing again changes nothing otherwise.
         // `resubscribe: true` makes mqtt.js send it even though it remembers the filter from the last connection.
         const subscription = { [filter]: { qos: 1 }, resubscribe: true } as unknown as ISubscriptionMap;
         client.subscribe(subscription, (error, granted) => {
           if (error || !granted?.length || granted.some((g) => g.qos > 2)) {
-            const failure = new BrokerError(`${this.#o.mqtt.url}: the broker refused the subscription to ${filter}${error ? ` (${error.message})` : ''}`);
+            const failure = new BrokerError(`${url}: the broker refused the subscription to ${filter}${error ? ` (${error.message})` : ''}`);
             if (!settled) client.end(true);
             settle(failure);
             log.error({ err: failure.message }, 'subscribe failed');
@@ -154,9 +159,7 @@ export class FrameSubscriber {
       client.on('close', () => this.#o.onConnection(false));
       client.on('error', (error) => {
         const code = (error as { code?: unknown }).code;
-        if (settled && typeof code === 'number' && UNSUPPORTED_PROTOCOL.has(code) && this.#o.mqtt.protocol === 'auto' && this.#protocol === 5) {
-          log.warn({ url: this.#o.mqtt.url }, 'broker refused MQTT 5; using MQTT 3.1.1 (no shared subscriptions, no Receive Maximum)');
-          this.#protocol = 4;
+        if (settled && this.#fallBack(error)) {
           client.end(true);
           void this.#connect().catch((failure: Error) => log.error({ err: failure.message }, 'broker connection failed'));
           return;
@@ -164,10 +167,10 @@ export class FrameSubscriber {
         if (typeof code === 'number' && !settled) {
           // The broker answered and refused us (protocol version, credentials, client id): retrying cannot help.
           client.end(true);
-          settle(Object.assign(new BrokerError(`${this.#o.mqtt.url}: the broker refused the connection: ${error.message}`), { code }));
+          settle(Object.assign(new BrokerError(`${url}: the broker refused the connection: ${error.message}`), { code }));
           return;
         }
-        log.warn({ url: this.#o.mqtt.url, err: error.message }, 'broker not reachable; retrying');
+        log.warn({ url, err: error.message }, 'broker not reachable; retrying');
         settle(); // keep serving: mqtt.js reconnects, and the subscription is made on connect
       });
     });
@@ -179,7 +182,7 @@ export class FrameSubscriber {
       callback();
       return; // frames are published QoS 1; a QoS 0 copy has no ack to hold
     }
-    callback(ACK_DEFERRED);
+    deferPuback(callback);
     if (this.#stopping) return; // not taken: it stays unacknowledged and goes to the next run
     const generation = this.#generation;
     const take = () => this.#take(packet, generation);
@@ -198,7 +201,7 @@ export class FrameSubscriber {
       this.#pending--;
       const client = this.#client;
       if (acknowledge && client?.connected && generation === this.#generation) {
-        (client as unknown as { _sendPacket(p: object, cb: () => void): void })._sendPacket({ cmd: 'puback', messageId }, () => undefined);
+        sendPuback(client, messageId);
       }
       if (this.#stopping) return;
       this.#waiting.shift()?.();
