@@ -12,6 +12,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { makePki, type TestPki } from '../helpers/certificates.ts';
 import { Mosquitto, freePort } from '../helpers/mosquitto.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'splitoculo-acl-'));
 chmodSync(root, 0o755); // mosquitto reads the certificates after dropping to its own user
@@ -70,8 +71,11 @@ describe('example mosquitto ACL', () => {
     assert.equal(await publishReason(camA.client, 'splitoculo/v1/cam-a/frame', 'a-own'), 0);
     assert.equal(await publishReason(camA.client, 'splitoculo/v1/cam-b/frame', 'a-as-b'), 0x87);
     assert.equal(await publishReason(camA.client, 'splitoculo/v1/cam-b/answer', 'a-forges-answer'), 0x87);
-    await new Promise((r) => setTimeout(r, 300));
-    assert.deepEqual(worker.received, [['splitoculo/v1/cam-a/frame', 'a-own']]);
+    // A barrier instead of a sleep: mosquitto routes a QoS 1 publish before its PUBACK and delivers in order,
+    // so once this last one has arrived anything let through before it has too.
+    assert.equal(await publishReason(camA.client, 'splitoculo/v1/cam-a/frame', 'barrier'), 0);
+    await waitUntil(() => worker.received.length >= 2, 5000, 'the barrier frame');
+    assert.deepEqual(worker.received, [['splitoculo/v1/cam-a/frame', 'a-own'], ['splitoculo/v1/cam-a/frame', 'barrier']]);
   });
 
   it("keeps one device's answers and commands from another, and lets the worker answer every device", async () => {
@@ -84,8 +88,11 @@ describe('example mosquitto ACL', () => {
     assert.equal(await publishReason(worker.client, 'splitoculo/v1/cam-b2/command', 'worker-commands'), 0x87);
     const operator = await connect('splitoculo-operator');
     assert.equal(await publishReason(operator.client, 'splitoculo/v1/cam-b2/command', '{"action":"pause"}'), 0);
-    await new Promise((r) => setTimeout(r, 300));
-    assert.deepEqual(camB.received, [['splitoculo/v1/cam-b2/answer', 'for-b']]);
-    assert.deepEqual(camA.received, [], 'cam-a saw nothing of cam-b2');
+    // Barriers, one per reader: its own answer, published after everything it must not see.
+    assert.equal(await publishReason(worker.client, 'splitoculo/v1/cam-a2/answer', 'barrier-a'), 0);
+    assert.equal(await publishReason(worker.client, 'splitoculo/v1/cam-b2/answer', 'barrier-b'), 0);
+    await waitUntil(() => camA.received.length >= 1 && camB.received.length >= 2, 5000, 'the barrier answers');
+    assert.deepEqual(camB.received, [['splitoculo/v1/cam-b2/answer', 'for-b'], ['splitoculo/v1/cam-b2/answer', 'barrier-b']]);
+    assert.deepEqual(camA.received, [['splitoculo/v1/cam-a2/answer', 'barrier-a']], 'cam-a saw nothing of cam-b2');
   });
 });
