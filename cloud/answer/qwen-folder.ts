@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { formatIssues } from '../../protocol/json-input.ts';
-import type { Manifest } from '../../protocol/manifest/schema.ts';
+import { SPLIT_LAYER_CONVENTION, type Manifest } from '../../protocol/manifest/schema.ts';
 import { AnswererError } from './errors.ts';
 
 const configSchema = z.object({
@@ -18,12 +18,17 @@ const configSchema = z.object({
   hidden_size: z.number().int().positive().optional(),
 });
 
+// formatVersion 2 counts L as the seed does (the tail runs blocks L..depth-1; L = -1 embeds pixel patches);
+// version 1 tails ran blocks L+1.. and are refused by name (see findTail), never reinterpreted.
 const tailSchema = z.object({
   format: z.literal('splitoculo-qwen-vision-tail'),
-  formatVersion: z.literal(1),
+  formatVersion: z.literal(2),
   splitLayer: z.number().int(),
+  splitLayerConvention: z.literal(SPLIT_LAYER_CONVENTION),
   gridThw: z.tuple([z.number().int(), z.number().int(), z.number().int()]),
   hiddenSize: z.number().int().positive(),
+  /** Values per patch of the tail's input: hiddenSize, or the pixel patch size for L = -1. */
+  featureWidth: z.number().int().positive(),
   patches: z.number().int().positive(),
   outHiddenSize: z.number().int().positive(),
   imageTokens: z.number().int().positive(),
@@ -72,7 +77,7 @@ export function tailBaseName(splitLayer: number, grid: readonly number[]): strin
   return `vision_tail.L${splitLayer}.${grid.join('x')}`;
 }
 
-/** The tail for a SplitOculo model, checked to fit it: same split layer, grid, width and token count. */
+/** The tail for a SplitOculo model, checked to fit it: same split layer and convention, grid, width and token count. */
 export async function findTail(folder: QwenFolder, manifest: Manifest): Promise<TailDescription> {
   const { splitLayer } = manifest;
   const { gridThw, hiddenSize, tokens } = manifest.target;
@@ -83,7 +88,10 @@ export async function findTail(folder: QwenFolder, manifest: Manifest): Promise<
   try {
     json = await readJson(path, 'the vision tail description');
   } catch (error) {
-    throw new AnswererError('model-files', `${(error as Error).message}; model ${manifest.name} needs the tail after block ${splitLayer}: run ${command}`);
+    throw new AnswererError('model-files', `${(error as Error).message}; model ${manifest.name} needs the tail from split layer ${splitLayer} (after ${splitLayer} blocks): run ${command}`);
+  }
+  if (typeof json === 'object' && json !== null && !('splitLayerConvention' in json)) {
+    throw new AnswererError('model-files', `${path}: no splitLayerConvention: an older tail that resumes one block later than model ${manifest.name} means (after block L, not after L blocks); re-export it: run ${command}`);
   }
   const parsed = tailSchema.safeParse(json);
   if (!parsed.success) throw new AnswererError('model-files', `${path}: ${formatIssues(parsed.error)}`);
@@ -91,7 +99,7 @@ export async function findTail(folder: QwenFolder, manifest: Manifest): Promise<
   const mismatches = [
     tail.splitLayer !== splitLayer && `splitLayer ${tail.splitLayer} (model: ${splitLayer})`,
     tail.gridThw.join('x') !== gridThw.join('x') && `gridThw ${tail.gridThw.join('x')} (model: ${gridThw.join('x')})`,
-    tail.hiddenSize !== hiddenSize && `hiddenSize ${tail.hiddenSize} (model target: ${hiddenSize})`,
+    tail.featureWidth !== hiddenSize && `${tail.featureWidth === tail.hiddenSize ? 'hiddenSize' : 'featureWidth'} ${tail.featureWidth} (model target: ${hiddenSize})`,
     tail.patches !== tokens && `patches ${tail.patches} (model target tokens: ${tokens})`,
     tail.outHiddenSize !== folder.textHiddenSize && `outHiddenSize ${tail.outHiddenSize} (language model: ${folder.textHiddenSize})`,
   ].filter(Boolean);

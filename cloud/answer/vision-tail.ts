@@ -1,6 +1,6 @@
 /**
- * Runs vision tails (models/qwen.py tail): layer-L features -> merged image
- * embeddings, one ONNX session per (split layer, grid), opened on first use
+ * Runs vision tails (models/qwen.py tail): features after L blocks (the seed's
+ * split layer; the tail resumes at block L) -> merged image embeddings, one ONNX session per (split layer, grid), opened on first use
  * and shared by every SplitOculo model that needs it. JPEG frames take the
  * whole tower instead (models/qwen.py vision), one session per grid, opened
  * on the first JPEG frame. fp32 throughout: Qwen's vision tower overflows in fp16.
@@ -100,15 +100,15 @@ export class VisionTails {
   /** Image embeddings [imageTokens x outHiddenSize] for each frame's features (all for one model). */
   async run(manifest: Manifest, features: readonly Float32Array[]): Promise<Float32Array[]> {
     const { description, session } = await this.prepare(manifest);
-    const perFrame = description.patches * description.hiddenSize;
+    const perFrame = description.patches * description.featureWidth;
     const input = new Float32Array(features.length * perFrame);
     features.forEach((one, i) => {
       if (one.length !== perFrame) {
-        throw new AnswererError('bad-shape', `features hold ${one.length} values, the tail ${description.file} takes ${description.patches}x${description.hiddenSize} = ${perFrame}`);
+        throw new AnswererError('bad-shape', `features hold ${one.length} values, the tail ${description.file} takes ${description.patches}x${description.featureWidth} = ${perFrame}`);
       }
       input.set(one, i * perFrame);
     });
-    const outputs = await session.run({ features: new ort.Tensor('float32', input, [features.length, description.patches, description.hiddenSize]) });
+    const outputs = await session.run({ features: new ort.Tensor('float32', input, [features.length, description.patches, description.featureWidth]) });
     const embeds = outputs['image_embeds']!.data as Float32Array;
     const size = description.imageTokens * description.outHiddenSize;
     return features.map((_, i) => embeds.slice(i * size, (i + 1) * size));

@@ -9,8 +9,18 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { formatIssues } from '../json-input.ts';
 import { computeModelId } from './model-id.ts';
-import { manifestSchema, type Manifest, type ModelFile, type ModelRole } from './schema.ts';
+import { manifestSchema, SPLIT_LAYER_CONVENTION, type Manifest, type ModelFile, type ModelRole } from './schema.ts';
 import { UserError } from '../errors.ts';
+
+/**
+ * Why a manifest without splitLayerConvention is refused rather than migrated: its exporter counted L as
+ * "the output of block L" while a seed checkpoint trained at L means "after L blocks", and nothing in the
+ * folder says which one the user meant when typing --split-layer; guessing picks the wrong tail half the time.
+ */
+export const PRE_CONVENTION_MESSAGE =
+  `no splitLayerConvention: exported before the split layer was counted as the seed counts it ('${SPLIT_LAYER_CONVENTION}': ` +
+  'features after L vision blocks, the tail resuming at block L; this file may mean the output of block L); ' +
+  're-export with models/export.py --split-layer <the L the checkpoint was trained at> and the tail with models/qwen.py tail --split-layer <the same L>';
 
 export class ManifestError extends UserError {
   override readonly name = 'ManifestError';
@@ -37,6 +47,9 @@ export async function loadModel(directory: string, roles: readonly ModelRole[]):
     json = JSON.parse(text);
   } catch (error) {
     throw new ManifestError(`${manifestPath}: not JSON (${(error as Error).message})`);
+  }
+  if (typeof json === 'object' && json !== null && !('splitLayerConvention' in json)) {
+    throw new ManifestError(`${manifestPath}: ${PRE_CONVENTION_MESSAGE}`);
   }
   const parsed = manifestSchema.safeParse(json);
   if (!parsed.success) throw new ManifestError(`${manifestPath}: ${formatIssues(parsed.error)}`);

@@ -4,6 +4,9 @@
  */
 import { z } from 'zod';
 
+/** The split layer convention both sides agree on (models/qwen_export/vision_tail.py SPLIT_LAYER_CONVENTION). */
+export const SPLIT_LAYER_CONVENTION = 'after-L-blocks';
+
 const dimension = z.union([z.number().int().nonnegative(), z.string().min(1)]);
 const tensorSignature = z.object({
   name: z.string().min(1),
@@ -24,7 +27,11 @@ export const manifestSchema = z.object({
   formatVersion: z.literal(1),
   modelId: z.string().regex(/^[0-9a-f]{32}$/, 'expected 32 lowercase hex digits').describe('hash of the split layer and model files'),
   name: z.string().min(1),
-  splitLayer: z.number().int().min(-1).max(31).describe('Qwen2.5-VL vision block whose output the cloud predicts'),
+  splitLayer: z.number().int().min(-1).max(32).describe('split layer L as the seed counts it: the cloud predicts the vision hidden states after L blocks'),
+  // Stated, not implied: L counts blocks RUN (0 = the patch embedding's output, -1 = the pixel patches) and the
+  // Qwen tail resumes at block L. Manifests written before this field meant "the output of block L" (a tail
+  // running blocks L+1..), which silently skips a block for a seed checkpoint; load.ts refuses them by name.
+  splitLayerConvention: z.literal(SPLIT_LAYER_CONVENTION).describe('how splitLayer counts: hidden states after L vision blocks'),
   preprocess: z.object({
     colorSpace: z.literal('srgb'),
     resize: z.object({ shortSide: z.number().int().positive(), kernel: z.enum(['bicubic', 'bilinear']) }),

@@ -3,7 +3,7 @@ import { copyFile, mkdtemp, readFile, rm, writeFile, appendFile, unlink } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadModel, ManifestError } from '../../protocol/manifest/load.ts';
+import { loadModel, ManifestError, PRE_CONVENTION_MESSAGE } from '../../protocol/manifest/load.ts';
 import { computeModelId } from '../../protocol/manifest/model-id.ts';
 import { TINY_MODEL_DIR } from '../helpers/paths.ts';
 
@@ -27,6 +27,40 @@ describe('model manifest', () => {
     const hashes = { edge: model.manifest.files.edge!.sha256, cloud: model.manifest.files.cloud!.sha256 };
     assert.equal(model.manifest.modelId, computeModelId(model.manifest.splitLayer, hashes));
     assert.match(model.paths.edge!, /edge\.onnx$/);
+    // The split layer is counted as the seed counts it, and the manifest says so.
+    assert.equal(model.manifest.splitLayer, 4);
+    assert.equal(model.manifest.splitLayerConvention, 'after-L-blocks');
+  });
+
+  it('refuses a manifest written before the split layer convention, saying what changed and how to re-export', async () => {
+    const target = await copyTiny();
+    const path = join(target, 'manifest.json');
+    const { splitLayerConvention: _dropped, ...old } = JSON.parse(await readFile(path, 'utf8'));
+    await writeFile(path, JSON.stringify(old));
+    await assert.rejects(loadModel(target, ['cloud']), (e: unknown) => {
+      assert.ok(e instanceof ManifestError);
+      assert.equal(e.message, `${path}: ${PRE_CONVENTION_MESSAGE}`);
+      assert.match(e.message, /no splitLayerConvention: .*features after L vision blocks.*re-export with models\/export\.py --split-layer/);
+      assert.doesNotMatch(e.message, /\n/);
+      return true;
+    });
+    await writeFile(path, JSON.stringify({ ...old, splitLayerConvention: 'output-of-block-L' }));
+    await assert.rejects(loadModel(target, []), /manifest\.json: splitLayerConvention: .*after-L-blocks/);
+  });
+
+  it('takes split layers -1..32 (blocks run) and nothing outside', async () => {
+    const target = await copyTiny();
+    const path = join(target, 'manifest.json');
+    const manifest = JSON.parse(await readFile(path, 'utf8'));
+    const hashes = { edge: manifest.files.edge.sha256, cloud: manifest.files.cloud.sha256 };
+    for (const splitLayer of [-1, 0, 32]) {
+      await writeFile(path, JSON.stringify({ ...manifest, splitLayer, modelId: computeModelId(splitLayer, hashes) }));
+      assert.equal((await loadModel(target, [])).manifest.splitLayer, splitLayer);
+    }
+    for (const splitLayer of [-2, 33]) {
+      await writeFile(path, JSON.stringify({ ...manifest, splitLayer, modelId: computeModelId(splitLayer, hashes) }));
+      await assert.rejects(loadModel(target, []), /manifest\.json: splitLayer: /);
+    }
   });
 
   it('names a file whose hash does not match', async () => {
