@@ -1,4 +1,6 @@
 /** The `check` commands' report: one line per check, `ok` or `FAIL` with the reason; exit 1 if any failed. */
+import { describeSystemError } from './system-errors.ts';
+
 export type Check = [name: string, run: () => Promise<string>];
 
 export async function runChecks(checks: readonly Check[]): Promise<void> {
@@ -8,7 +10,7 @@ export async function runChecks(checks: readonly Check[]): Promise<void> {
       console.log(`ok   ${name}: ${await check()}`);
     } catch (error) {
       failed++;
-      console.log(`FAIL ${name}: ${(error as Error).message}`);
+      console.log(`FAIL ${name}: ${describeSystemError(error) ?? (error as Error).message}`);
     }
   }
   if (failed) process.exitCode = 1;

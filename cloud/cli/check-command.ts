@@ -1,18 +1,21 @@
-/** `splitoculo-cloud check`: config, models, answerer files and broker, each reported; exit 1 if any fails. */
+/** `splitoculo-cloud check`: config, models, answerer files, broker and the dedup file's path, each reported; exit 1 if any fails. */
 import type { Command } from 'commander';
 import mqtt from 'mqtt';
 import { loadModel } from '../../protocol/manifest/load.ts';
 import { runChecks, type Check } from '../../runtime/checks.ts';
+import { checkStateFile } from '../../runtime/state-paths.ts';
 import { createAnswerer } from '../answer/create-answerer.ts';
 import { addConfigOptions, cloudConfigFromFlags, type ConfigFlags } from './config-options.ts';
+import { parseTimeoutMs } from '../../runtime/config-options.ts';
 
 export function registerCheck(program: Command): void {
   addConfigOptions(program.command('check').description('validate config, models, the answerer\'s files and the broker, then exit')
-    .option('--timeout <ms>', 'broker check', (v) => Number(v), 10_000)).action(async (flags: ConfigFlags & { timeout: number }) => {
+    .option('--timeout <ms>', 'broker check', parseTimeoutMs, 10_000)).action(async (flags: ConfigFlags & { timeout: number }) => {
     const config = cloudConfigFromFlags(flags); // throws ConfigError naming the path
     console.log(`ok   config: ${config.models.paths.length} model(s), ${config.answerer.type} answerer`);
     const manifests: Awaited<ReturnType<typeof loadModel>>['manifest'][] = [];
     const checks: Check[] = [
+      ['dedup', async () => `${config.dedup.path}: writable in ${checkStateFile(config.dedup.path, 'dedup.path')}`],
       ...config.models.paths.map((path): Check => [`model ${path}`, async () => {
         const model = await loadModel(path, ['cloud']);
         manifests.push(model.manifest);

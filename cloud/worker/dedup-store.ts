@@ -4,6 +4,8 @@
  * instead of a second inference. The window is bounded by count and age.
  */
 import Database from 'better-sqlite3';
+import { UserError } from '../../protocol/errors.ts';
+import { ensureStateFile } from '../../runtime/state-paths.ts';
 
 export interface DedupLimits {
   maxEntries: number;
@@ -11,6 +13,11 @@ export interface DedupLimits {
 }
 
 const PRUNE_EVERY = 256;
+
+/** The dedup file exists but SQLite cannot open it (not a database, unreadable). */
+export class DedupOpenError extends UserError {
+  override readonly name = 'DedupOpenError';
+}
 
 export class DedupStore {
   readonly #db: Database.Database;
@@ -24,8 +31,14 @@ export class DedupStore {
   #writes = 0;
 
   constructor(path: string, limits: DedupLimits) {
-    this.#db = new Database(path);
-    this.#db.pragma('journal_mode = WAL');
+    // The folder is created (0750) when missing; an unusable path is one line naming dedup.path.
+    ensureStateFile(path, 'dedup.path');
+    try {
+      this.#db = new Database(path);
+      this.#db.pragma('journal_mode = WAL');
+    } catch (error) {
+      throw new DedupOpenError(`dedup.path ${path}: cannot open the dedup database (${(error as Error).message})`);
+    }
     this.#db.pragma('synchronous = NORMAL');
     this.#db.exec('CREATE TABLE IF NOT EXISTS answered (frame_id TEXT PRIMARY KEY, answered_at INTEGER NOT NULL, payload TEXT NOT NULL) WITHOUT ROWID');
     this.#db.exec('CREATE INDEX IF NOT EXISTS answered_at ON answered (answered_at)');

@@ -1,11 +1,20 @@
-/** `splitoculo-edge check`: config, model files, camera and broker, each reported; exit 1 if any fails. */
+/**
+ * `splitoculo-edge check`: config, model files, camera, broker and every path
+ * the daemon will write (outbox, answers file, the single binary's cache),
+ * each reported; exit 1 if any fails.
+ */
 import type { Command } from 'commander';
 import mqtt from 'mqtt';
 import { loadModel } from '../../protocol/manifest/load.ts';
 import { runChecks, type Check } from '../../runtime/checks.ts';
 import { createLogger } from '../../runtime/logger.ts';
+import { readKeyFile } from '../../runtime/key-file.ts';
+import { cacheRoot } from '../../runtime/native-addons.ts';
+import { isSingleBinary } from '../../runtime/sea.ts';
+import { checkStateFile } from '../../runtime/state-paths.ts';
 import { createSource } from '../sources/create-source.ts';
 import { addConfigOptions, configFromFlags, type ConfigFlags } from './config-options.ts';
+import { parseTimeoutMs } from '../../runtime/config-options.ts';
 
 async function grabOne(config: ReturnType<typeof configFromFlags>, timeoutMs: number): Promise<string> {
   const source = createSource(config.camera, createLogger('error'));
@@ -23,11 +32,26 @@ async function grabOne(config: ReturnType<typeof configFromFlags>, timeoutMs: nu
   }
 }
 
+/** The files the daemon writes, each checked as run would use it (folder creatable or writable, file writable). */
+export function writePathChecks(config: ReturnType<typeof configFromFlags>, env: NodeJS.ProcessEnv = process.env): Check[] {
+  const checks: Check[] = [['outbox', async () => `${config.outbox.path}: writable in ${checkStateFile(config.outbox.path, 'outbox.path')}`]];
+  const answers = config.answers.jsonlFile;
+  if (answers) checks.push(['answers file', async () => `${answers}: writable in ${checkStateFile(answers, 'answers.jsonlFile')}`]);
+  checks.push(['cache', async () => {
+    const root = cacheRoot(env);
+    if (!isSingleBinary()) return `${root}: not used (native addons load from node_modules outside the single binary)`;
+    return `${root}: writable in ${checkStateFile(`${root}/.probe`, env.SPLITOCULO_CACHE_DIR ? 'SPLITOCULO_CACHE_DIR' : 'cache directory')}`;
+  }]);
+  return checks;
+}
+
 export function registerCheck(program: Command): void {
-  addConfigOptions(program.command('check').description('validate config, model files, camera and broker, then exit').option('--timeout <ms>', 'per check', (v) => Number(v), 10_000)).action(async (flags: ConfigFlags & { timeout: number }) => {
+  addConfigOptions(program.command('check').description('validate config, model files, camera and broker, then exit').option('--timeout <ms>', 'per check', parseTimeoutMs, 10_000)).action(async (flags: ConfigFlags & { timeout: number }) => {
     const config = configFromFlags(flags); // throws ConfigError naming the path
     console.log(`ok   config: device ${config.device.id}`);
     const checks: Check[] = [
+      ...writePathChecks(config),
+      ...(config.auth.keyFile ? [['key file', async () => `${config.auth.keyFile}: ${readKeyFile(config.auth.keyFile!).length}-byte key`] as Check] : []),
       ['model', async () => {
         const model = await loadModel(config.model.path, ['edge']);
         return `${model.manifest.name} ${model.manifest.modelId}, edge.onnx hash verified`;

@@ -19,10 +19,3 @@ export function parsePositiveCount(value: string): number {
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`expected a whole number of at least 1, got ${JSON.stringify(value)}`);
   return n;
 }
-
-/** Milliseconds for a timeout: a positive integer. */
-export function parseTimeoutMs(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 3_600_000) throw new InvalidArgumentError(`expected milliseconds 1..3600000, got ${JSON.stringify(value)}`);
-  return n;
-}

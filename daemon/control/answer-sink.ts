@@ -8,8 +8,11 @@ import { appendFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Answer } from '../../protocol/answer.ts';
 import type { EdgeConfig } from '../config/schema.ts';
+import { ensureStateFile } from '../../runtime/state-paths.ts';
 
 export function answerHook(config: EdgeConfig['answers'], log: Logger): (answer: Answer) => void {
+  // At start, not at the first answer: its folder is created (0750), or the daemon stops with one line naming answers.jsonlFile.
+  if (config.jsonlFile) ensureStateFile(config.jsonlFile, 'answers.jsonlFile');
   return (answer) => {
     const line = JSON.stringify(answer);
     if (config.jsonlFile) {
