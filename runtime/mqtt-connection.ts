@@ -9,7 +9,7 @@
  * What differs between the programs is passed in (reconnect policy, timeouts,
  * will, protocol); how the options are made is written once, here.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { UserError } from '../protocol/errors.ts';
 
@@ -65,9 +65,31 @@ function readSettingFile(setting: string, path: string): Buffer {
   }
 }
 
-/** The password: the file's first line, surrounding whitespace removed. */
+/** A password is a line; a larger file is a mistake (and is not read into memory). */
+export const MAX_PASSWORD_FILE_BYTES = 4096;
+
+/** The password: the file's content, surrounding whitespace removed. Checked to be a small regular file first. */
 export function readPasswordFile(path: string): string {
+  let size: number;
+  try {
+    const stat = statSync(path);
+    if (!stat.isFile()) throw new MqttSettingsError(`mqtt.passwordFile (${path}): not a regular file`);
+    size = stat.size;
+  } catch (error) {
+    if (error instanceof MqttSettingsError) throw error;
+    throw new MqttSettingsError(`mqtt.passwordFile (${path}): cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  }
+  if (size > MAX_PASSWORD_FILE_BYTES) throw new MqttSettingsError(`mqtt.passwordFile (${path}): ${size} bytes; expected a password of at most ${MAX_PASSWORD_FILE_BYTES}`);
   return readSettingFile('passwordFile', path).toString('utf8').trim();
+}
+
+/** Reads every file the settings name, as a connect would (for `check` commands); throws MqttSettingsError. */
+export function checkConnectionFiles(settings: MqttConnectionSettings): void {
+  if (settings.passwordFile !== undefined) readPasswordFile(settings.passwordFile);
+  for (const setting of ['ca', 'cert', 'key'] as const) {
+    const path = settings[setting];
+    if (path !== undefined) readSettingFile(setting, path);
+  }
 }
 
 export function clientOptions(o: ConnectionOptions): IClientOptions {

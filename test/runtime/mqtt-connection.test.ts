@@ -12,7 +12,7 @@ import { configSchema } from '../../daemon/config/schema.ts';
 import { cloudConfigSchema } from '../../cloud/config/schema.ts';
 import { isUserError } from '../../protocol/errors.ts';
 import { ConfigError, validateWith } from '../../runtime/layered-config.ts';
-import { BrokerError, clientOptions, connectMqtt, fallbackProtocol, MqttSettingsError, redactUrl } from '../../runtime/mqtt-connection.ts';
+import { BrokerError, checkConnectionFiles, clientOptions, connectMqtt, fallbackProtocol, MqttSettingsError, redactUrl } from '../../runtime/mqtt-connection.ts';
 import { Mosquitto, freePort } from '../helpers/mosquitto.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
@@ -43,10 +43,21 @@ describe('MQTT connection options', () => {
     assert.equal(options.password, 'correct horse');
     assert.equal(String(options.ca), 'CA');
     const missing = join(dir, 'absent.key');
+    checkConnectionFiles({ url: 'mqtts://b', passwordFile: secret, ca });
+    assert.throws(() => checkConnectionFiles({ url: 'mqtts://b', ca, cert: missing }), (error: Error) => error.message === `mqtt.cert (${missing}): cannot read the file (ENOENT)`);
     assert.throws(
       () => clientOptions({ ...base, settings: { url: 'mqtts://b', key: missing }, protocol: 4 }),
       (error: Error) => error instanceof MqttSettingsError && isUserError(error) && error.message === `mqtt.key (${missing}): cannot read the file (ENOENT)`,
     );
+    for (const [passwordFile, expected] of [[dir, 'not a regular file'], [join(dir, 'absent'), 'cannot read the file (ENOENT)']] as const) {
+      assert.throws(
+        () => clientOptions({ ...base, settings: { url: 'mqtt://b', passwordFile }, protocol: 4 }),
+        (error: Error) => error instanceof MqttSettingsError && error.message === `mqtt.passwordFile (${passwordFile}): ${expected}`,
+      );
+    }
+    const huge = join(dir, 'huge');
+    writeFileSync(huge, 'x'.repeat(5000), { mode: 0o600 });
+    assert.throws(() => clientOptions({ ...base, settings: { url: 'mqtt://b', passwordFile: huge }, protocol: 4 }), /mqtt\.passwordFile .*: 5000 bytes; expected a password of at most 4096/);
   });
 
   it('falls back from 5 to 3.1.1 only on `auto` and only when the broker refused the version', () => {
