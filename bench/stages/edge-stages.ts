@@ -11,12 +11,14 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { SqliteOutbox } from '../../daemon/outbox/sqlite-outbox.ts';
 import { EdgeEncoder } from '../../daemon/pipeline/edge-encoder.ts';
-import { cropToRgb, toNormalisedNchw } from '../../daemon/pipeline/preprocess.ts';
+import { resamplePillow, resamplePillowJs } from '../../daemon/pipeline/bicubic.ts';
+import { centreCropOffset, cropToRgb, resizedDimensions, toNormalisedNchw } from '../../daemon/pipeline/preprocess.ts';
 import { loadModel } from '../../protocol/manifest/load.ts';
 import { openSession } from '../../protocol/manifest/onnx-session.ts';
 import { FrameIdGenerator } from '../../protocol/wire/frame-id.ts';
 import { encodeFrame } from '../../protocol/wire/frame.ts';
 import { quantise } from '../../protocol/wire/quantise.ts';
+import { libvipsCrop, libvipsCropFile } from './libvips-reduction.ts';
 import { paired, type StageCost } from './paired.ts';
 
 export interface EdgeStageOptions {
@@ -40,6 +42,23 @@ export async function edgeStages(o: EdgeStageOptions): Promise<StageCost[]> {
 
   costs.push(await paired('edge', 'decode + preprocess (file -> normalised tensor)', ref, o.pairs, jpeg,
     async (i) => toNormalisedNchw((await cropToRgb(pick(files, i), pre)).rgb, plane, pre), 'sample files of 17-792 KB'));
+  costs.push(await paired('edge', 'decode + preprocess, libvips reduction (before issue 13, not PIL-exact)', ref, o.pairs, jpeg,
+    async (i) => toNormalisedNchw(await libvipsCropFile(pick(files, i), pre), plane, pre), 'the same files'));
+
+  // The reduction alone, on a camera-sized frame already decoded: Pillow's resampling (our port, PIL-exact:
+  // WebAssembly SIMD as the daemon runs it, and the plain JS fallback) against the libvips cubic it replaced.
+  const frameWidth = 1920;
+  const frameHeight = 1080;
+  const frame1080 = await sharp(files[0]).removeAlpha().toColourspace('srgb').resize(frameWidth, frameHeight, { fit: 'fill' }).raw().toBuffer();
+  const resized = resizedDimensions(frameWidth, frameHeight, pre.resize.shortSide);
+  const window = { left: centreCropOffset(resized.width, width), top: centreCropOffset(resized.height, height), width, height };
+  const reduction = `${frameWidth}x${frameHeight} decoded RGB -> ${resized.width}x${resized.height}, ${width}x${height} crop`;
+  costs.push(await paired('edge', 'reduction to the crop, Pillow port (PIL-exact)', ref, o.pairs, jpeg,
+    () => resamplePillow(frame1080, frameWidth, frameHeight, 3, resized.width, resized.height, pre.resize.kernel, window), reduction));
+  costs.push(await paired('edge', 'reduction to the crop, Pillow port in plain JS (no SIMD)', ref, o.pairs, jpeg,
+    () => resamplePillowJs(frame1080, frameWidth, frameHeight, 3, resized.width, resized.height, pre.resize.kernel, window), reduction));
+  costs.push(await paired('edge', 'reduction to the crop, libvips cubic (before issue 13)', ref, o.pairs, jpeg,
+    () => libvipsCrop(frame1080, frameWidth, frameHeight, pre), reduction));
 
   const tensor = () => new Float32Array(3 * plane).map((_, k) => Math.sin(k));
   let tokens: Float32Array = new Float32Array(0);

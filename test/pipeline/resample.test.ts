@@ -1,4 +1,5 @@
-// The port of Pillow's resampling (daemon/pipeline/bicubic.ts): computing only
+// The port of Pillow's resampling (daemon/pipeline/bicubic.ts): the SIMD kernels
+// give the JS port's bytes, computing only
 // the crop window gives the crop of the whole resize, channels are independent,
 // flat stays flat, bilinear manifests match PIL's BILINEAR at every pixel too,
 // and bad buffers or windows are refused before anything is allocated.
@@ -8,7 +9,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { resamplePillow, taps, type ResampleFilter } from '../../daemon/pipeline/bicubic.ts';
+import { resamplePillow, resamplePillowJs, taps, type ResampleFilter } from '../../daemon/pipeline/bicubic.ts';
+import { simdAvailable } from '../../daemon/pipeline/resample-simd.ts';
 import { cropToRgb } from '../../daemon/pipeline/preprocess.ts';
 import type { Manifest } from '../../protocol/manifest/schema.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
@@ -65,6 +67,29 @@ describe('resamplePillow', () => {
       });
     }
   }
+
+  it('runs RGB through the WebAssembly SIMD kernels, byte for byte the JS port, at any ratio and window', () => {
+    assert.ok(simdAvailable, 'Node 24 has WebAssembly SIMD');
+    let seed = 7;
+    const next = (n: number) => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n;
+    for (let round = 0; round < 60; round++) {
+      const w = 1 + next(900);
+      const h = 1 + next(700);
+      const ow = 1 + next(round % 3 === 0 ? 2 * w : w);
+      const oh = 1 + next(round % 4 === 0 ? 2 * h : h);
+      const win = { left: next(ow), top: next(oh), width: 0, height: 0 };
+      win.width = 1 + next(ow - win.left);
+      win.height = 1 + next(oh - win.top);
+      const filter: ResampleFilter = round % 2 ? 'bilinear' : 'bicubic';
+      const src = noise(w * h * 3, round);
+      const label = `${w}x${h} -> ${ow}x${oh}, window ${win.width}x${win.height}+${win.left}+${win.top}, ${filter}`;
+      assert.deepEqual(resamplePillow(src, w, h, 3, ow, oh, filter, win), resamplePillowJs(src, w, h, 3, ow, oh, filter, win), label);
+    }
+    for (const [w, h, ow, oh] of CASES) {
+      const src = noise(w * h * 3, w);
+      assert.deepEqual(resamplePillow(src, w, h, 3, ow, oh), resamplePillowJs(src, w, h, 3, ow, oh), `${w}x${h} -> ${ow}x${oh}`);
+    }
+  });
 
   it('keeps a flat image flat at any ratio (fixed-point weights sum to one)', () => {
     for (const [w, h, ow, oh] of [[1400, 1050, 298, 224], [173, 97, 224, 125], [999, 224, 225, 224]] as const) {
