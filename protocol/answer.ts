@@ -63,8 +63,6 @@ export const answerSchema = z
  * model's own output inside the worker is a Generation, cloud/answer/answerer.ts.)
  */
 export type AnswerEnvelope = z.infer<typeof answerSchema>;
-/** The envelope's earlier name, kept for existing importers. */
-export type Answer = AnswerEnvelope;
 
 export class AnswerError extends UserError {
   override readonly name = 'AnswerError';

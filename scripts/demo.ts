@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
-import { parseAnswer, type Answer } from '../protocol/answer.ts';
+import { parseAnswer, type AnswerEnvelope } from '../protocol/answer.ts';
 import { loadModel } from '../protocol/manifest/load.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -115,7 +115,7 @@ const edge = start('edge daemon', [join(root, 'daemon', 'bin', 'splitoculo-edge.
   }
 });
 
-interface Row { image: string; bytes: number; fileBytes: number; encodeMs: number; endToEndMs: number; answer: Answer }
+interface Row { image: string; bytes: number; fileBytes: number; encodeMs: number; endToEndMs: number; answer: AnswerEnvelope }
 const rows: Row[] = [];
 const header = `${'device'.padEnd(8)}  ${'frame'.padEnd(nameWidth)}  ${'wire B'.padStart(6)}  ${'encode ms'.padStart(9)}  ${'end-to-end ms'.padStart(13)}  answer`;
 console.log(header);
@@ -149,7 +149,7 @@ await Promise.all([edge, worker].map((child) => new Promise((resolve) => (child.
 rmSync(work, { recursive: true, force: true });
 
 const answered = rows.filter((r) => r.answer.text !== undefined);
-const stage = (key: keyof Answer['timings']) => mean(rows.map((r) => r.answer.timings[key] ?? 0)).toFixed(1);
+const stage = (key: keyof AnswerEnvelope['timings']) => mean(rows.map((r) => r.answer.timings[key] ?? 0)).toFixed(1);
 const wire = rows.reduce((a, r) => a + r.bytes, 0);
 const files = rows.reduce((a, r) => a + r.fileBytes, 0);
 console.log(`

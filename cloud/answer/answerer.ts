@@ -29,7 +29,12 @@ export interface AnswerTimings {
   languageMs: number;
 }
 
-export interface Answer {
+/**
+ * What the language model produced for one request: the answerer's result.
+ * (The worker wraps it in the answer envelope of protocol/answer.ts, the only
+ * thing called an answer on the wire.)
+ */
+export interface Generation {
   text: string;
   /** New tokens generated (the stop token included when one ended the answer). */
   tokens: number;
@@ -48,12 +53,12 @@ export interface Answerer {
    * the backend batches the language model where it can. Results keep the
    * order of the requests, each settling on its own.
    */
-  answerAll(requests: readonly AnswerRequest[]): Promise<PromiseSettledResult<Answer>[]>;
+  answerAll(requests: readonly AnswerRequest[]): Promise<PromiseSettledResult<Generation>[]>;
   close(): Promise<void>;
 }
 
 /** One request: the batch path with a batch of one. */
-export async function answerOne(answerer: Answerer, request: AnswerRequest): Promise<Answer> {
+export async function answerOne(answerer: Answerer, request: AnswerRequest): Promise<Generation> {
   const [result] = await answerer.answerAll([request]);
   if (result!.status === 'rejected') throw result!.reason;
   return result!.value;

@@ -3,6 +3,7 @@
  * device receives; `retryable` tells the worker whether trying again later
  * could help (a server that is down) or never will (a frame that does not fit).
  */
+import type { AnswerErrorCode } from '../../protocol/answer.ts';
 import { UserError } from '../../protocol/errors.ts';
 export type AnswererErrorCode =
   | 'model-files' // a file of the Qwen folder is missing or malformed
@@ -15,6 +16,24 @@ export type AnswererErrorCode =
   | 'remote-unreachable' // the remote server could not be reached or timed out
   | 'remote-refused' // the remote server answered with an error status
   | 'remote-malformed'; // the remote server answered something that is not a chat completion
+
+/**
+ * The code the device sees in its error answer for each answerer failure:
+ * the one mapping between the two vocabularies (a new AnswererErrorCode does
+ * not compile until it is given one).
+ */
+export const ANSWER_ERROR_CODE: Readonly<Record<AnswererErrorCode, AnswerErrorCode>> = {
+  'model-files': 'answerer-failed',
+  'model-mismatch': 'answerer-failed',
+  'bad-shape': 'answerer-failed',
+  'bad-image': 'bad-frame',
+  'bad-prompt': 'bad-prompt',
+  deadline: 'deadline-exceeded',
+  cancelled: 'answerer-failed',
+  'remote-unreachable': 'answerer-failed',
+  'remote-refused': 'answerer-failed',
+  'remote-malformed': 'answerer-failed',
+};
 
 const RETRYABLE: ReadonlySet<AnswererErrorCode> = new Set(['remote-unreachable', 'deadline']);
 

@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Manifest } from '../../protocol/manifest/schema.ts';
-import type { Answer, AnswerRequest, Answerer } from './answerer.ts';
+import type { AnswerRequest, Answerer, Generation } from './answerer.ts';
 import { AnswererError, checkStillWanted } from './errors.ts';
 import { buildPrompt, type ChatTokenizer } from './prompt.ts';
 import { PromptGuard, withAcceptedPrompts } from './prompt-guard.ts';
@@ -120,13 +120,13 @@ export class LocalAnswerer implements Answerer {
     for (const manifest of manifests) await this.#tails.prepare(manifest);
   }
 
-  answerAll(requests: readonly AnswerRequest[]): Promise<PromiseSettledResult<Answer>[]> {
+  answerAll(requests: readonly AnswerRequest[]): Promise<PromiseSettledResult<Generation>[]> {
     return withAcceptedPrompts(this.#guard, requests, (accepted) => this.#answerAccepted(accepted));
   }
 
-  async #answerAccepted(requests: readonly AnswerRequest[]): Promise<PromiseSettledResult<Answer>[]> {
+  async #answerAccepted(requests: readonly AnswerRequest[]): Promise<PromiseSettledResult<Generation>[]> {
     const tails = await this.#tails.runRequests(requests);
-    const results: PromiseSettledResult<Answer>[] = [];
+    const results: PromiseSettledResult<Generation>[] = [];
     // One generation at a time: the language model already uses every core for one sequence on a CPU.
     for (const [i, tail] of tails.entries()) {
       try {
@@ -139,13 +139,13 @@ export class LocalAnswerer implements Answerer {
     return results;
   }
 
-  #generate(request: AnswerRequest, embeds: Float32Array, tailMs: number): Promise<Answer> {
+  #generate(request: AnswerRequest, embeds: Float32Array, tailMs: number): Promise<Generation> {
     const run = this.#queue.then(() => this.#generateNow(request, embeds, tailMs));
     this.#queue = run.catch(() => undefined);
     return run;
   }
 
-  async #generateNow(request: AnswerRequest, embeds: Float32Array, tailMs: number): Promise<Answer> {
+  async #generateNow(request: AnswerRequest, embeds: Float32Array, tailMs: number): Promise<Generation> {
     checkStillWanted(request.signal, request.deadline);
     const { Tensor, StoppingCriteria } = this.#transformers;
     const width = this.#folder.textHiddenSize;

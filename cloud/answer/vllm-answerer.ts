@@ -7,7 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Manifest } from '../../protocol/manifest/schema.ts';
-import type { Answer, AnswerRequest, Answerer } from './answerer.ts';
+import type { AnswerRequest, Answerer, Generation } from './answerer.ts';
 import { AnswererError, checkStillWanted } from './errors.ts';
 import { encodeNpy } from './npy.ts';
 import { PromptGuard, withAcceptedPrompts } from './prompt-guard.ts';
@@ -92,11 +92,11 @@ export class VllmAnswerer implements Answerer {
     for (const manifest of manifests) await this.#tails.prepare(manifest);
   }
 
-  answerAll(requests: readonly AnswerRequest[]): Promise<PromiseSettledResult<Answer>[]> {
+  answerAll(requests: readonly AnswerRequest[]): Promise<PromiseSettledResult<Generation>[]> {
     return withAcceptedPrompts(this.#guard, requests, (accepted) => this.#answerAccepted(accepted));
   }
 
-  async #answerAccepted(requests: readonly AnswerRequest[]): Promise<PromiseSettledResult<Answer>[]> {
+  async #answerAccepted(requests: readonly AnswerRequest[]): Promise<PromiseSettledResult<Generation>[]> {
     const tails = await this.#tails.runRequests(requests);
     // vLLM batches concurrent requests itself (continuous batching): send them all at once.
     return Promise.allSettled(tails.map(async (tail, i) => {
@@ -125,7 +125,7 @@ export class VllmAnswerer implements Answerer {
     });
   }
 
-  async #complete(request: AnswerRequest, embeds: Float32Array, tailMs: number): Promise<Answer> {
+  async #complete(request: AnswerRequest, embeds: Float32Array, tailMs: number): Promise<Generation> {
     const body = this.#body(request, embeds);
     const url = `${this.#options.baseUrl.replace(/\/+$/, '')}/chat/completions`;
     const started = performance.now();

@@ -7,7 +7,7 @@
  */
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { encodeAnswer, type Answer as AnswerEnvelope } from '../../protocol/answer.ts';
+import { encodeAnswer, type AnswerEnvelope } from '../../protocol/answer.ts';
 import { TopicMap } from '../../protocol/topics.ts';
 import { SystemdNotifier } from '../../runtime/systemd.ts';
 import { VERSION } from '../../runtime/version.ts';

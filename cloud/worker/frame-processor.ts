@@ -3,10 +3,10 @@
  * the manifest's rescale), then the answerer, then the answer envelopes with
  * the time each stage took. Failures become error answers, one per frame.
  */
-import type { Answer as AnswerEnvelope, AnswerErrorCode } from '../../protocol/answer.ts';
+import type { AnswerEnvelope, AnswerErrorCode } from '../../protocol/answer.ts';
 import type { WireFrame } from '../../protocol/wire/frame.ts';
-import type { Answer, Answerer } from '../answer/answerer.ts';
-import { AnswererError } from '../answer/errors.ts';
+import type { Answerer, Generation } from '../answer/answerer.ts';
+import { AnswererError, ANSWER_ERROR_CODE } from '../answer/errors.ts';
 import type { ServedModel } from './model-registry.ts';
 
 export interface FrameJob {
@@ -64,12 +64,7 @@ function roundAll(timings: Record<string, number | undefined>): Record<string, n
 }
 
 function errorCode(error: unknown): AnswerErrorCode {
-  if (error instanceof AnswererError) {
-    if (error.code === 'deadline') return 'deadline-exceeded';
-    if (error.code === 'bad-prompt') return 'bad-prompt';
-    if (error.code === 'bad-image') return 'bad-frame';
-  }
-  return 'answerer-failed';
+  return error instanceof AnswererError ? ANSWER_ERROR_CODE[error.code] : 'answerer-failed';
 }
 
 /** Answer envelopes for the jobs, in order; all jobs are for the same model. */
@@ -89,7 +84,7 @@ export async function processBatch(jobs: readonly FrameJob[], deps: ProcessorDep
   }
   const cloudMs = neural.length > 0 ? (performance.now() - started) / neural.length : undefined;
   const ready = jobs.flatMap((job, i) => (job.frame.codec === 'jpeg' || features[i] ? [i] : []));
-  const settled: PromiseSettledResult<Answer>[] = ready.length === 0 ? [] : await deps.answerer.answerAll(ready.map((i) => {
+  const settled: PromiseSettledResult<Generation>[] = ready.length === 0 ? [] : await deps.answerer.answerAll(ready.map((i) => {
     const { frame } = jobs[i]!;
     return {
       ...(frame.codec === 'jpeg' ? { jpeg: frame.image.jpeg } : { features: features[i]! }),

@@ -6,11 +6,11 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { Answer } from '../../protocol/answer.ts';
+import type { AnswerEnvelope } from '../../protocol/answer.ts';
 import type { EdgeConfig } from '../config/schema.ts';
 import { ensureStateFile } from '../../runtime/state-paths.ts';
 
-export function answerHook(config: EdgeConfig['answers'], log: Logger): (answer: Answer) => void {
+export function answerHook(config: EdgeConfig['answers'], log: Logger): (answer: AnswerEnvelope) => void {
   // At start, not at the first answer: its folder is created (0750), or the daemon stops with one line naming answers.jsonlFile.
   if (config.jsonlFile) ensureStateFile(config.jsonlFile, 'answers.jsonlFile');
   return (answer) => {

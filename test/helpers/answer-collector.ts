@@ -1,10 +1,10 @@
 // An integrator's view: every answer published for any device, as parsed envelopes.
 import mqtt, { type MqttClient } from 'mqtt';
-import { parseAnswer, type Answer } from '../../protocol/answer.ts';
+import { parseAnswer, type AnswerEnvelope } from '../../protocol/answer.ts';
 import { waitUntil } from './wait.ts';
 
 export class AnswerCollector {
-  readonly answers: Answer[] = [];
+  readonly answers: AnswerEnvelope[] = [];
   readonly raw: string[] = [];
   readonly client: MqttClient;
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AnswerError, encodeAnswer, parseAnswer, type Answer } from '../../protocol/answer.ts';
+import { AnswerError, encodeAnswer, parseAnswer, type AnswerEnvelope } from '../../protocol/answer.ts';
 import { FrameIdGenerator } from '../../protocol/wire/frame-id.ts';
 
-const base: Answer = {
+const base: AnswerEnvelope = {
   v: 1,
   frameId: new FrameIdGenerator().next(),
   device: 'cam1',
@@ -20,7 +20,7 @@ describe('answer envelope', () => {
   it('round trips an answer and an error answer', () => {
     assert.deepEqual(parseAnswer(encodeAnswer(base)), base);
     const { text: _text, tokens: _tokens, ...rest } = base;
-    const failed: Answer = { ...rest, error: { code: 'unknown-model', message: 'no model 0123…' } };
+    const failed: AnswerEnvelope = { ...rest, error: { code: 'unknown-model', message: 'no model 0123…' } };
     assert.deepEqual(parseAnswer(encodeAnswer(failed)), failed);
   });
 
