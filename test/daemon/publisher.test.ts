@@ -5,15 +5,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import mqtt from 'mqtt';
 import pino from 'pino';
 import { ByteBudget } from '../../daemon/link/byte-budget.ts';
 import { backoffDelay, linkSettings, type LinkSettings } from '../../daemon/link/profiles.ts';
-import { Publisher } from '../../daemon/link/publisher.ts';
+import { Publisher, type PublisherEvents } from '../../daemon/link/publisher.ts';
 import { configSchema } from '../../daemon/config/schema.ts';
 import { SqliteOutbox } from '../../daemon/outbox/sqlite-outbox.ts';
 import { TopicMap } from '../../protocol/topics.ts';
 import { decodeFrame } from '../../protocol/wire/frame.ts';
+import { parseStatus, type StatusDocument } from '../../protocol/status.ts';
 import { PubackWithholdingBroker } from '../helpers/fake-broker.ts';
+import { Mosquitto, freePort } from '../helpers/mosquitto.ts';
+import { TcpRelay } from '../helpers/tcp-proxy.ts';
 import { sampleFrame } from '../helpers/frames.ts';
 import { encodeFrame } from '../../protocol/wire/frame.ts';
 import { waitUntil } from '../helpers/wait.ts';
@@ -33,13 +37,13 @@ function fill(outbox: SqliteOutbox, count: number): number[] {
   });
 }
 
-function publisherFor(url: string, outbox: SqliteOutbox, link: Partial<LinkSettings>) {
-  const mqtt = configSchema.shape.mqtt.parse({ url });
+function publisherFor(url: string, outbox: SqliteOutbox, link: Partial<LinkSettings>, events: Partial<PublisherEvents> = {}) {
+  const settings = configSchema.shape.mqtt.parse({ url });
   return new Publisher({
-    mqtt, deviceId: 'pub-cam', topics: new TopicMap(), outbox, log,
-    link: { ...linkSettings(mqtt), backoffInitialMs: 50, backoffMaxMs: 200, ...link },
+    mqtt: settings, deviceId: 'pub-cam', topics: new TopicMap(), outbox, log,
+    link: { ...linkSettings(settings), backoffInitialMs: 50, backoffMaxMs: 200, ...link },
     status: () => ({ version: 'test', node: process.version, codec: 'neural', paused: false, intervalMs: 1000, prompt: null, captured: 0 }),
-    events: { onPublished: () => undefined, onPublishTimeout: () => undefined, onLinkState: () => undefined, onAnswer: () => undefined, onCommand: () => undefined },
+    events: { onPublished: () => undefined, onPublishTimeout: () => undefined, onLinkState: () => undefined, onAnswer: () => undefined, onCommand: () => undefined, ...events },
   });
 }
 
@@ -110,6 +114,60 @@ describe('publisher', () => {
     await publisher.stop();
     outbox.close();
     await broker.close();
+  });
+});
+
+describe('publisher against mosquitto', () => {
+  it('retained status online at connect, offline at stop, the will when the link dies; answers and commands handed over; reconnects', async () => {
+    const broker = await Mosquitto.start();
+    const relay = new TcpRelay(await freePort(), broker.port);
+    await relay.open();
+    const watcher = await mqtt.connectAsync(broker.url, { clientId: 'pub-watcher', reconnectPeriod: 0 });
+    const statuses: StatusDocument[] = [];
+    const frames: number[] = [];
+    watcher.on('message', (topic, payload) => {
+      if (topic.endsWith('/status')) statuses.push(parseStatus(payload)); // schema-checked (protocol/status.ts)
+      else frames.push(decodeFrame(payload).sequence);
+    });
+    await watcher.subscribeAsync(['splitoculo/v1/pub-cam/status', 'splitoculo/v1/pub-cam/frame'], { qos: 1 });
+    const outbox = new SqliteOutbox({ path: join(dir, `p${n++}.db`), limits: DEFAULT_TEST_LIMITS });
+    const sequences = fill(outbox, 3);
+    const answers: string[] = [];
+    const commands: string[] = [];
+    const linkStates: boolean[] = [];
+    const publisher = publisherFor(relay.url, outbox, {}, {
+      onAnswer: (payload) => answers.push(payload.toString()),
+      onCommand: (payload) => commands.push(payload.toString()),
+      onLinkState: (up) => linkStates.push(up),
+    });
+    try {
+      publisher.start();
+      await waitUntil(() => statuses.at(-1)?.state === 'online', 5000, 'online status');
+      await waitUntil(() => { publisher.flushAcks(); return outbox.stats().rows === 0; }, 5000, 'outbox drained');
+      assert.deepEqual(frames, sequences);
+      await watcher.publishAsync('splitoculo/v1/pub-cam/answer', 'answer-1', { qos: 1 });
+      await watcher.publishAsync('splitoculo/v1/pub-cam/command', 'command-1', { qos: 1 });
+      await waitUntil(() => answers.length === 1 && commands.length === 1, 5000, 'answer and command handed over');
+      assert.deepEqual([answers, commands], [['answer-1'], ['command-1']]);
+
+      await relay.close(); // the link dies: the broker publishes the will
+      await waitUntil(() => statuses.at(-1)?.state === 'offline' && !publisher.connected, 5000, 'the will');
+      assert.deepEqual(statuses.at(-1), { state: 'offline', device: 'pub-cam' }, 'the will carries no time');
+      await relay.open();
+      await waitUntil(() => statuses.at(-1)?.state === 'online', 10_000, 'online again after reconnecting');
+      assert.ok(publisher.reconnects >= 1);
+
+      await publisher.stop();
+      await waitUntil(() => statuses.at(-1)?.state === 'offline', 5000, 'offline status at stop');
+      assert.ok(statuses.at(-1)?.state === 'offline' && statuses.at(-1)?.at !== undefined, 'a clean stop says when');
+      assert.deepEqual(linkStates, [true, false, true, false]);
+    } finally {
+      await publisher.stop();
+      outbox.close();
+      await watcher.endAsync(true);
+      await relay.close();
+      await broker.dispose();
+    }
   });
 });
 
