@@ -14,6 +14,7 @@
 import type { OutputWindow, Taps } from './bicubic.ts';
 
 const HALF = 1 << 21;
+const STRIP_BYTES = 1 << 20;
 const SHIFT = 22;
 
 function uleb(n: number): number[] {
@@ -154,26 +155,35 @@ export function resampleSimd(src: Uint8Array, width: number, h: Taps | null, v: 
   const colFirst = h ? h.first[left]! : left;
   const colEnd = h ? h.first[left + ww - 1]! + h.count[left + ww - 1]! : left + ww;
   const rows = rowEnd - rowFirst;
-  const srcStride = (colEnd - colFirst) * 3;
+  const srcStride = (colEnd - colFirst) * 3; // without a horizontal pass, the window's columns: rowLength
   const rowLength = ww * 3;
-  const [srcAt, hFirsts, hCounts, hWeights, midAt, vFirsts, vCounts, vWeights, outAt] = layout([
-    rows * srcStride, ww * 4, ww * 4, h ? ww * h.stride * 4 : 0, h ? rows * rowLength : 0,
+  // The horizontal pass reads the source a strip of rows at a time, so the module's memory stays at a few MB
+  // (the strip, the 8-bit intermediate, the output) whatever the frame's size.
+  const stripRows = h ? Math.max(1, Math.min(rows, Math.floor(STRIP_BYTES / srcStride))) : 0;
+  const [stripAt, hFirsts, hCounts, hWeights, midAt, vFirsts, vCounts, vWeights, outAt] = layout([
+    stripRows * srcStride, ww * 4, ww * 4, h ? ww * h.stride * 4 : 0, rows * rowLength,
     wh * 4, wh * 4, v ? wh * v.stride * 4 : 0, wh * rowLength,
   ]) as [number, number, number, number, number, number, number, number, number];
   const memory = new Uint8Array(kernels!.memory.buffer);
-  // Only the source rows and columns the window reads are copied in.
-  for (let y = 0; y < rows; y++) {
-    const from = ((rowFirst + y) * width + colFirst) * 3;
-    memory.set(src.subarray(from, from + srcStride), srcAt + y * srcStride);
-  }
-  let mid = srcAt;
-  let midStride = srcStride;
+  /** Only the source columns the window reads are copied in. */
+  const copyRows = (first: number, count: number, to: number) => {
+    for (let y = 0; y < count; y++) {
+      const from = ((rowFirst + first + y) * width + colFirst) * 3;
+      memory.set(src.subarray(from, from + srcStride), to + y * srcStride);
+    }
+  };
   if (h) {
     tables(h, left, ww, (first) => (first - colFirst) * 3, [hFirsts, hCounts, hWeights]);
-    kernels!.hpass(srcAt, srcStride, rows, midAt, ww, hFirsts, hCounts, hWeights, h.stride * 4);
-    mid = midAt;
-    midStride = rowLength;
+    for (let y = 0; y < rows; y += stripRows) {
+      const count = Math.min(stripRows, rows - y);
+      copyRows(y, count, stripAt);
+      kernels!.hpass(stripAt, srcStride, count, midAt + y * rowLength, ww, hFirsts, hCounts, hWeights, h.stride * 4);
+    }
+  } else {
+    copyRows(0, rows, midAt);
   }
+  const mid = midAt;
+  const midStride = rowLength;
   if (!v) {
     const out = new Uint8Array(wh * rowLength);
     for (let y = 0; y < wh; y++) out.set(memory.subarray(mid + y * midStride, mid + y * midStride + rowLength), y * rowLength);
