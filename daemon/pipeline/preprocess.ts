@@ -23,6 +23,9 @@ export interface PreprocessedImage {
   sourceHeight: number;
 }
 
+/** 64 MP (192 MB decoded): above any camera sensor in use, far under what a board can hold. */
+export const MAX_FRAME_PIXELS = 64_000_000;
+
 /** torchvision Resize(int): the short side becomes `size`, the long side is truncated, not rounded. */
 export function resizedDimensions(width: number, height: number, shortSide: number): { width: number; height: number } {
   if (width <= height) return { width: shortSide, height: Math.trunc((shortSide * height) / width) };
@@ -58,6 +61,10 @@ export async function cropToRgb(input: Buffer | string, pre: Manifest['preproces
     throw new ImageError(`${label}: ${await describeDecodeFailure(input, error)}`);
   }
   if (!width || !height) throw new ImageError(`${label}: image has no dimensions`);
+  // The exact (Pillow) reduction decodes the whole frame first, 3 bytes a pixel: bounded before that allocation.
+  if (width * height > MAX_FRAME_PIXELS) {
+    throw new ImageError(`${label}: ${width}x${height} is over the ${MAX_FRAME_PIXELS / 1e6}-megapixel limit for a frame`);
+  }
   const { crop } = pre;
   const resized = resizedDimensions(width, height, pre.resize.shortSide);
   if (resized.width < crop.width || resized.height < crop.height) {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
-import { centreCropOffset, ImageError, preprocessImage, resizedDimensions } from '../../daemon/pipeline/preprocess.ts';
+import { centreCropOffset, ImageError, MAX_FRAME_PIXELS, preprocessImage, resizedDimensions } from '../../daemon/pipeline/preprocess.ts';
 import { loadModel } from '../../protocol/manifest/load.ts';
 import { FRAMES_DIR, TINY_MODEL_DIR } from '../helpers/paths.ts';
 
@@ -49,6 +50,25 @@ describe('preprocessing', () => {
       const grey = [0, 1, 2].map((c) => tensor[c * plane + i]! * pre.std[c]! + pre.mean[c]!);
       assert.ok(Math.abs(grey[0]! - grey[1]!) < 1e-5 && Math.abs(grey[1]! - grey[2]!) < 1e-5);
     }
+  });
+
+  it('refuses a frame over the pixel limit from its header, before decoding it', async () => {
+    // A PNG header claiming 8200x8200 (67 MP) with one row of pixel data: only the header is read.
+    const chunk = (type: string, data: Buffer) => {
+      const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(data.length);
+      const crc = Buffer.alloc(4);
+      crc.writeUInt32BE(crc32(body));
+      return Buffer.concat([length, body, crc]);
+    };
+    const header = Buffer.alloc(13);
+    header.writeUInt32BE(8200, 0);
+    header.writeUInt32BE(8200, 4);
+    header[8] = 8; // 8-bit grey
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(Buffer.alloc(8201))), chunk('IEND', Buffer.alloc(0))]);
+    assert.ok(8200 * 8200 > MAX_FRAME_PIXELS);
+    await assert.rejects(preprocessImage(png, pre, 'cam0 frame 9'), (e: unknown) => e instanceof ImageError && e.message === `cam0 frame 9: 8200x8200 is over the ${MAX_FRAME_PIXELS / 1e6}-megapixel limit for a frame`);
   });
 
   it('refuses undecodable and too-small images by name', async () => {
