@@ -41,7 +41,7 @@ describe('bench --quick', () => {
     assert.ok(cell('BLE-low', 'raw').medianMs > cell('BLE-low', 'neural').medianMs);
     assert.ok(cell('BLE-low', 'raw').medianMs > cell('LAN', 'raw').medianMs);
     const stageNames = results.stages.map((s) => s.stage).join('\n');
-    for (const stage of ['decode + preprocess', 'encode, 1 thread', 'encode, 2 threads', 'quantise + pack', 'synchronous NORMAL', 'synchronous FULL', 'publish to PUBACK',
+    for (const stage of ['decode + preprocess', 'reduction to the crop, Pillow port', 'encode, 1 thread', 'encode, 2 threads', 'quantise + pack', 'synchronous NORMAL', 'synchronous FULL', 'publish to PUBACK',
       'dequantise', 'cloud.onnx unbatched', 'cloud.onnx in batches', 'vision tail', 'whole vision tower']) {
       assert.match(stageNames, new RegExp(stage.replace(/[+.]/g, '\\$&')), `stage ${stage}`);
     }
