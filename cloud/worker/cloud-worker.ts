@@ -84,15 +84,13 @@ export class CloudWorker {
       this.brokerPort = this.#broker.port;
     }
     const w = config.worker;
-    this.#batcher = new Batcher<Job>({
-      batchSize: w.batchSize,
-      waitMs: w.batchWaitMs,
-      concurrency: w.concurrency,
-      keyOf: (job) => job.frame.modelId,
-      run: (jobs) => this.#runBatch(jobs),
-    });
-    this.#subscriber = FrameSubscriber.forWorker(config, { workerId: this.workerId, brokerPort: this.brokerPort, topics: this.topics, log },
-      { onFrame: (frame) => this.#onFrameSafely(frame), onConnection: (up) => this.metrics.brokerUp.set(up ? 1 : 0) });
+    const batching = { batchSize: w.batchSize, waitMs: w.batchWaitMs, concurrency: w.concurrency };
+    this.#batcher = new Batcher<Job>({ ...batching, keyOf: (job) => job.frame.modelId, run: (jobs) => this.#runBatch(jobs) });
+    this.#subscriber = FrameSubscriber.forWorker(
+      config,
+      { workerId: this.workerId, brokerPort: this.brokerPort, topics: this.topics, log },
+      { onFrame: (frame) => this.#onFrameSafely(frame), onConnection: (up) => this.metrics.brokerUp.set(up ? 1 : 0) },
+    );
     await this.#subscriber.start();
     log.info({ worker: this.workerId, version: VERSION, models: this.#models.ids, protocol: this.#subscriber.protocol }, 'cloud worker running');
     this.#notifier.ready(`serving ${this.#models.ids.length} model(s)`);
@@ -127,8 +125,12 @@ export class CloudWorker {
       const { rejection } = intake;
       this.metrics.failed.inc({ reason: rejection.code });
       this.log.warn({ device: rejection.deviceId, frameId: rejection.frame?.frameId, code: rejection.code, reason: rejection.message }, 'frame refused');
-      const answer = envelope({ deviceId: rejection.deviceId, receivedAt, ...(rejection.frame && { frame: rejection.frame }) }, this.workerId,
-        { error: { code: rejection.code, message: rejection.message } }, {});
+      const answer = envelope(
+        { deviceId: rejection.deviceId, receivedAt, ...(rejection.frame && { frame: rejection.frame }) },
+        this.workerId,
+        { error: { code: rejection.code, message: rejection.message } },
+        {},
+      );
       void this.#deliver(answer, [message]);
       return;
     }
@@ -168,26 +170,24 @@ export class CloudWorker {
 
   async #runBatch(jobs: Job[]): Promise<void> {
     this.metrics.batchSize.observe(jobs.length);
-    const answers = await processBatch(jobs, {
-      answerer: this.#answerer!,
-      defaultPrompt: this.config.worker.defaultPrompt,
-      workerId: this.workerId,
-      signal: this.#stopController.signal,
-    });
-    await Promise.all(answers.map((answer, i) => {
-      const job = jobs[i]!;
-      this.#inProgress.delete(job.frame.frameId);
-      if (answer.error && this.#stopController.signal.aborted) {
-        // Cut short by a stop: leave the frame unacknowledged for the next worker run instead of answering an error.
-        for (const message of job.messages) message.release();
-        return undefined;
-      }
-      if (answer.error) this.metrics.failed.inc({ reason: answer.error.code });
-      else this.metrics.answered.inc();
-      for (const [stage, ms] of Object.entries(answer.timings)) this.metrics.stageSeconds.observe({ stage: stage.replace(/Ms$/, '') }, ms / 1000);
-      this.log.info({ device: job.deviceId, frameId: job.frame.frameId, text: answer.text, error: answer.error, timings: answer.timings }, 'answered');
-      return this.#deliver(answer, job.messages);
-    }));
+    const { defaultPrompt } = this.config.worker;
+    const answers = await processBatch(jobs, { answerer: this.#answerer!, defaultPrompt, workerId: this.workerId, signal: this.#stopController.signal });
+    await Promise.all(
+      answers.map((answer, i) => {
+        const job = jobs[i]!;
+        this.#inProgress.delete(job.frame.frameId);
+        if (answer.error && this.#stopController.signal.aborted) {
+          // Cut short by a stop: leave the frame unacknowledged for the next worker run instead of answering an error.
+          for (const message of job.messages) message.release();
+          return undefined;
+        }
+        if (answer.error) this.metrics.failed.inc({ reason: answer.error.code });
+        else this.metrics.answered.inc();
+        for (const [stage, ms] of Object.entries(answer.timings)) this.metrics.stageSeconds.observe({ stage: stage.replace(/Ms$/, '') }, ms / 1000);
+        this.log.info({ device: job.deviceId, frameId: job.frame.frameId, text: answer.text, error: answer.error, timings: answer.timings }, 'answered');
+        return this.#deliver(answer, job.messages);
+      }),
+    );
   }
 
   /** Remembers the answer (when it has a frame id), publishes it, then acknowledges the frame messages. */

@@ -55,8 +55,11 @@ export class FrameSubscriber {
   #stopping = false;
 
   /** The worker's subscriber: mqtt.url, else the embedded broker (on loopback when it listens on every address). */
-  static forWorker(config: CloudConfig, at: { workerId: string; brokerPort: number | null; topics: TopicMap; log: Logger },
-    handlers: Pick<SubscriberOptions, 'onFrame' | 'onConnection'>): FrameSubscriber {
+  static forWorker(
+    config: CloudConfig,
+    at: { workerId: string; brokerPort: number | null; topics: TopicMap; log: Logger },
+    handlers: Pick<SubscriberOptions, 'onFrame' | 'onConnection'>,
+  ): FrameSubscriber {
     const host = ['0.0.0.0', '::'].includes(config.broker.host) ? '127.0.0.1' : config.broker.host;
     return new FrameSubscriber({
       mqtt: { ...config.mqtt, url: config.mqtt.url ?? `mqtt://${host}:${at.brokerPort}` },

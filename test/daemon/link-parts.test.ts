@@ -30,11 +30,17 @@ describe('in-flight window', () => {
     t.mock.timers.tick(4989);
     assert.equal(timedOut.length, 0, 'not one ms early');
     t.mock.timers.tick(1);
-    assert.deepEqual(timedOut.map((e) => e.sequence), [1]);
+    assert.deepEqual(
+      timedOut.map((e) => e.sequence),
+      [1],
+    );
     assert.equal(window.room, 1);
     assert.equal(window.bytes, 500);
     t.mock.timers.tick(10);
-    assert.deepEqual(timedOut.map((e) => e.sequence), [1, 2, 3]);
+    assert.deepEqual(
+      timedOut.map((e) => e.sequence),
+      [1, 2, 3],
+    );
     assert.equal(window.count, 0);
     assert.equal(window.bytes, 0);
   });

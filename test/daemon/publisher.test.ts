@@ -40,13 +40,16 @@ function fill(outbox: SqliteOutbox, count: number): number[] {
 function publisherFor(url: string, outbox: SqliteOutbox, link: Partial<LinkSettings>, events: Partial<PublisherEvents> = {}) {
   const settings = configSchema.shape.mqtt.parse({ url });
   return new Publisher({
-    mqtt: settings, deviceId: 'pub-cam', topics: new TopicMap(), outbox, log,
+    mqtt: settings,
+    deviceId: 'pub-cam',
+    topics: new TopicMap(),
+    outbox,
+    log,
     link: { ...linkSettings(settings), backoffInitialMs: 50, backoffMaxMs: 200, ...link },
     status: () => ({ version: 'test', node: process.version, codec: 'neural', paused: false, intervalMs: 1000, prompt: null, captured: 0 }),
     events: { onPublished: () => undefined, onPublishTimeout: () => undefined, onLinkState: () => undefined, onAnswer: () => undefined, onCommand: () => undefined, ...events },
   });
 }
-
 
 describe('publisher', () => {
   it('sends a frame again when its PUBACK does not come, and removes it only once acknowledged', async () => {
@@ -64,7 +67,14 @@ describe('publisher', () => {
     const sequences = fill(outbox, 5);
     const publisher = publisherFor(url, outbox, { pubackTimeoutMs: 300, inflight: 2 });
     publisher.start();
-    await waitUntil(() => { publisher.flushAcks(); return outbox.stats().rows === 0; }, 15_000, 'outbox drained');
+    await waitUntil(
+      () => {
+        publisher.flushAcks();
+        return outbox.stats().rows === 0;
+      },
+      15_000,
+      'outbox drained',
+    );
     const frames = broker.received.filter((p) => p.topic.endsWith('/frame')).map((p) => decodeFrame(p.payload).sequence);
     for (const s of sequences) assert.ok(frames.filter((f) => f === s).length >= 2, `frame ${s} sent ${frames.filter((f) => f === s).length} times`);
     await publisher.stop();
@@ -107,10 +117,20 @@ describe('publisher', () => {
     withhold = false;
     broker.dropConnections(); // the link dies with four frames unacknowledged
     assert.equal(outbox.stats().rows, 4);
-    await waitUntil(() => { publisher.flushAcks(); return outbox.stats().rows === 0; }, 10_000, 'drained after reconnecting');
+    await waitUntil(
+      () => {
+        publisher.flushAcks();
+        return outbox.stats().rows === 0;
+      },
+      10_000,
+      'drained after reconnecting',
+    );
     assert.ok(publisher.reconnects >= 1);
     const acked = broker.received.filter((p) => p.acked && p.topic.endsWith('/frame')).map((p) => decodeFrame(p.payload).sequence);
-    assert.deepEqual([...new Set(acked)].sort((a, b) => a - b), sequences);
+    assert.deepEqual(
+      [...new Set(acked)].sort((a, b) => a - b),
+      sequences,
+    );
     await publisher.stop();
     outbox.close();
     await broker.close();
@@ -126,7 +146,8 @@ describe('publisher against mosquitto', () => {
     const statuses: StatusDocument[] = [];
     const frames: number[] = [];
     watcher.on('message', (topic, payload) => {
-      if (topic.endsWith('/status')) statuses.push(parseStatus(payload)); // schema-checked (protocol/status.ts)
+      if (topic.endsWith('/status'))
+        statuses.push(parseStatus(payload)); // schema-checked (protocol/status.ts)
       else frames.push(decodeFrame(payload).sequence);
     });
     await watcher.subscribeAsync(['splitoculo/v1/pub-cam/status', 'splitoculo/v1/pub-cam/frame'], { qos: 1 });
@@ -135,15 +156,27 @@ describe('publisher against mosquitto', () => {
     const answers: string[] = [];
     const commands: string[] = [];
     const linkStates: boolean[] = [];
-    const publisher = publisherFor(relay.url, outbox, {}, {
-      onAnswer: (payload) => answers.push(payload.toString()),
-      onCommand: (payload) => commands.push(payload.toString()),
-      onLinkState: (up) => linkStates.push(up),
-    });
+    const publisher = publisherFor(
+      relay.url,
+      outbox,
+      {},
+      {
+        onAnswer: (payload) => answers.push(payload.toString()),
+        onCommand: (payload) => commands.push(payload.toString()),
+        onLinkState: (up) => linkStates.push(up),
+      },
+    );
     try {
       publisher.start();
       await waitUntil(() => statuses.at(-1)?.state === 'online', 5000, 'online status');
-      await waitUntil(() => { publisher.flushAcks(); return outbox.stats().rows === 0; }, 5000, 'outbox drained');
+      await waitUntil(
+        () => {
+          publisher.flushAcks();
+          return outbox.stats().rows === 0;
+        },
+        5000,
+        'outbox drained',
+      );
       assert.deepEqual(frames, sequences);
       await watcher.publishAsync('splitoculo/v1/pub-cam/answer', 'answer-1', { qos: 1 });
       await watcher.publishAsync('splitoculo/v1/pub-cam/command', 'command-1', { qos: 1 });
@@ -173,10 +206,22 @@ describe('publisher against mosquitto', () => {
 
 describe('link settings', () => {
   it('backoff is full jitter under an exponential ceiling', () => {
-    assert.equal(backoffDelay(0, 100, 10_000, () => 0.999999), 100);
-    assert.equal(backoffDelay(3, 100, 10_000, () => 0.5), 400);
-    assert.equal(backoffDelay(20, 100, 10_000, () => 1), 10_000);
-    assert.equal(backoffDelay(5, 100, 10_000, () => 0), 0);
+    assert.equal(
+      backoffDelay(0, 100, 10_000, () => 0.999999),
+      100,
+    );
+    assert.equal(
+      backoffDelay(3, 100, 10_000, () => 0.5),
+      400,
+    );
+    assert.equal(
+      backoffDelay(20, 100, 10_000, () => 1),
+      10_000,
+    );
+    assert.equal(
+      backoffDelay(5, 100, 10_000, () => 0),
+      0,
+    );
   });
 
   it('presets fill what the config leaves out', () => {

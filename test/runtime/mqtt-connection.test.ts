@@ -45,12 +45,18 @@ describe('MQTT connection options', () => {
     assert.equal(String(options.ca), 'CA');
     const missing = join(dir, 'absent.key');
     checkConnectionFiles({ url: 'mqtts://b', passwordFile: secret, ca });
-    assert.throws(() => checkConnectionFiles({ url: 'mqtts://b', ca, cert: missing }), (error: Error) => error.message === `mqtt.cert (${missing}): cannot read the file (ENOENT)`);
+    assert.throws(
+      () => checkConnectionFiles({ url: 'mqtts://b', ca, cert: missing }),
+      (error: Error) => error.message === `mqtt.cert (${missing}): cannot read the file (ENOENT)`,
+    );
     assert.throws(
       () => clientOptions({ ...base, settings: { url: 'mqtts://b', key: missing }, protocol: 4 }),
       (error: Error) => error instanceof MqttSettingsError && isUserError(error) && error.message === `mqtt.key (${missing}): cannot read the file (ENOENT)`,
     );
-    for (const [passwordFile, expected] of [[dir, 'not a regular file'], [join(dir, 'absent'), 'cannot read the file (ENOENT)']] as const) {
+    for (const [passwordFile, expected] of [
+      [dir, 'not a regular file'],
+      [join(dir, 'absent'), 'cannot read the file (ENOENT)'],
+    ] as const) {
       assert.throws(
         () => clientOptions({ ...base, settings: { url: 'mqtt://b', passwordFile }, protocol: 4 }),
         (error: Error) => error instanceof MqttSettingsError && error.message === `mqtt.passwordFile (${passwordFile}): ${expected}`,
@@ -81,8 +87,7 @@ describe('MQTT connection options', () => {
 
 describe('shared mqtt config section', () => {
   const edge = (mqtt: Record<string, unknown>) => validateWith(configSchema.shape.mqtt, mqtt, 'edge.yaml');
-  const cloud = (mqtt: Record<string, unknown>) =>
-    validateWith(cloudConfigSchema, { models: { paths: ['m'] }, answerer: { type: 'local', qwen: 'q' }, dedup: { path: 'd' }, mqtt }, 'cloud.yaml');
+  const cloud = (mqtt: Record<string, unknown>) => validateWith(cloudConfigSchema, { models: { paths: ['m'] }, answerer: { type: 'local', qwen: 'q' }, dedup: { path: 'd' }, mqtt }, 'cloud.yaml');
 
   it('refuses a plaintext mqtt.password in both programs, naming the file setting to use', () => {
     for (const parse of [edge, cloud]) {
@@ -121,7 +126,10 @@ describe('MQTT connection against mosquitto', () => {
       writeFileSync(good, 'correct horse\n', { mode: 0o600 });
       const bad = join(dir, 'bad');
       writeFileSync(bad, 'battery staple\n', { mode: 0o600 });
-      for (const [file, protocol] of [[good, 5], [good, 4]] as const) {
+      for (const [file, protocol] of [
+        [good, 5],
+        [good, 4],
+      ] as const) {
         const client = connectMqtt({ ...base, clientId: `ok-${protocol}`, settings: { url: broker.url, username: 'cam', passwordFile: file }, protocol });
         await waitUntil(() => client.connected, 5000, `connected with MQTT ${protocol}`);
         await client.endAsync();
@@ -161,8 +169,14 @@ describe('MQTT settings mistakes through the real CLIs', () => {
 
   it('edge and cloud: a plaintext mqtt.password is one line naming the setting to use, exit 1, the password not repeated', () => {
     const cloudPath = join(dir, 'cloud.json');
-    writeFileSync(cloudPath, JSON.stringify({ models: { paths: [TINY_MODEL_DIR] }, answerer: { type: 'local', qwen: 'q' }, dedup: { path: join(dir, 'dedup.db') }, mqtt: { url: 'mqtt://127.0.0.1:1', password: 'hunter2' } }));
-    for (const { code, lines } of [cli('daemon/bin/splitoculo-edge.ts', ['check', '-c', edgeConfig({ url: 'mqtt://127.0.0.1:1', password: 'hunter2' })]), cli('cloud/bin/splitoculo-cloud.ts', ['check', '-c', cloudPath])]) {
+    writeFileSync(
+      cloudPath,
+      JSON.stringify({ models: { paths: [TINY_MODEL_DIR] }, answerer: { type: 'local', qwen: 'q' }, dedup: { path: join(dir, 'dedup.db') }, mqtt: { url: 'mqtt://127.0.0.1:1', password: 'hunter2' } }),
+    );
+    for (const { code, lines } of [
+      cli('daemon/bin/splitoculo-edge.ts', ['check', '-c', edgeConfig({ url: 'mqtt://127.0.0.1:1', password: 'hunter2' })]),
+      cli('cloud/bin/splitoculo-cloud.ts', ['check', '-c', cloudPath]),
+    ]) {
       assert.equal(code, 1, lines.join('\n'));
       assert.equal(lines.length, 1, lines.join('\n'));
       assert.match(lines[0]!, /mqtt\.password: a plaintext password is not accepted; .*set mqtt\.passwordFile/);
@@ -174,6 +188,9 @@ describe('MQTT settings mistakes through the real CLIs', () => {
     const missing = join(dir, 'no-such-password');
     const { code, lines } = cli('daemon/bin/splitoculo-edge.ts', ['run', '-c', edgeConfig({ url: 'mqtt://127.0.0.1:1', username: 'cam', passwordFile: missing })]);
     assert.equal(code, 1, lines.join('\n'));
-    assert.deepEqual(lines.filter((line) => !line.startsWith('{')), [`splitoculo-edge: error: mqtt.passwordFile (${missing}): cannot read the file (ENOENT)`]);
+    assert.deepEqual(
+      lines.filter((line) => !line.startsWith('{')),
+      [`splitoculo-edge: error: mqtt.passwordFile (${missing}): cannot read the file (ENOENT)`],
+    );
   });
 });

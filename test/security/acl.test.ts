@@ -24,7 +24,12 @@ const clients: MqttClient[] = [];
 async function connect(cn: string): Promise<{ client: MqttClient; received: Array<[string, string]> }> {
   const { cert, key } = pki.client(cn);
   const client = await mqtt.connectAsync(url, {
-    protocolVersion: 5, clientId: `acl-${cn}`, ca: readFileSync(pki.ca), cert: readFileSync(cert), key: readFileSync(key), reconnectPeriod: 0,
+    protocolVersion: 5,
+    clientId: `acl-${cn}`,
+    ca: readFileSync(pki.ca),
+    cert: readFileSync(cert),
+    key: readFileSync(key),
+    reconnectPeriod: 0,
   });
   const received: Array<[string, string]> = [];
   client.on('message', (topic, payload) => received.push([topic, payload.toString()]));
@@ -51,8 +56,13 @@ before(async () => {
     copyFileSync(join(REPO_ROOT, 'deploy', 'mosquitto', 'splitoculo.acl'), join(dir, 'splitoculo.acl'));
     chmodSync(join(dir, 'splitoculo.acl'), 0o644);
     return [
-      `listener ${p} 127.0.0.1`, `cafile ${pki.ca}`, `certfile ${pki.server.cert}`, `keyfile ${pki.server.key}`,
-      'require_certificate true', 'use_identity_as_username true', `acl_file ${join(dir, 'splitoculo.acl')}`,
+      `listener ${p} 127.0.0.1`,
+      `cafile ${pki.ca}`,
+      `certfile ${pki.server.cert}`,
+      `keyfile ${pki.server.key}`,
+      'require_certificate true',
+      'use_identity_as_username true',
+      `acl_file ${join(dir, 'splitoculo.acl')}`,
     ];
   });
   url = `mqtts://127.0.0.1:${port}`;
@@ -75,7 +85,10 @@ describe('example mosquitto ACL', () => {
     // so once this last one has arrived anything let through before it has too.
     assert.equal(await publishReason(camA.client, 'splitoculo/v1/cam-a/frame', 'barrier'), 0);
     await waitUntil(() => worker.received.length >= 2, 5000, 'the barrier frame');
-    assert.deepEqual(worker.received, [['splitoculo/v1/cam-a/frame', 'a-own'], ['splitoculo/v1/cam-a/frame', 'barrier']]);
+    assert.deepEqual(worker.received, [
+      ['splitoculo/v1/cam-a/frame', 'a-own'],
+      ['splitoculo/v1/cam-a/frame', 'barrier'],
+    ]);
   });
 
   it("keeps one device's answers and commands from another, and lets the worker answer every device", async () => {
@@ -92,7 +105,10 @@ describe('example mosquitto ACL', () => {
     assert.equal(await publishReason(worker.client, 'splitoculo/v1/cam-a2/answer', 'barrier-a'), 0);
     assert.equal(await publishReason(worker.client, 'splitoculo/v1/cam-b2/answer', 'barrier-b'), 0);
     await waitUntil(() => camA.received.length >= 1 && camB.received.length >= 2, 5000, 'the barrier answers');
-    assert.deepEqual(camB.received, [['splitoculo/v1/cam-b2/answer', 'for-b'], ['splitoculo/v1/cam-b2/answer', 'barrier-b']]);
+    assert.deepEqual(camB.received, [
+      ['splitoculo/v1/cam-b2/answer', 'for-b'],
+      ['splitoculo/v1/cam-b2/answer', 'barrier-b'],
+    ]);
     assert.deepEqual(camA.received, [['splitoculo/v1/cam-a2/answer', 'barrier-a']], 'cam-a saw nothing of cam-b2');
   });
 });
