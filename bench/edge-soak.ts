@@ -6,9 +6,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { EdgeProcess, writeConfig } from '../test/helpers/edge-process.ts';
-import { FrameCollector } from '../test/helpers/frame-collector.ts';
-import { Mosquitto } from '../test/helpers/mosquitto.ts';
+import { EdgeProcess, writeConfig } from '../tools/edge-process.ts';
+import { FrameCollector } from '../tools/frame-collector.ts';
+import { Mosquitto } from '../tools/mosquitto.ts';
 
 const { values } = parseArgs({
   options: {

@@ -13,7 +13,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Mosquitto } from '../test/helpers/mosquitto.ts';
+import { Mosquitto } from '../tools/mosquitto.ts';
 import { measureLinks, type FrameRecord } from './e2e/link-table.ts';
 import { METHODS } from './e2e/methods.ts';
 import { Receiver } from './e2e/receiver.ts';

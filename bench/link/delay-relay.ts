@@ -5,6 +5,7 @@
  * queue, is not available on every host (not on this one), tbf is.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { shapedPipe } from '../../tools/shaped-pipe.ts';
 
 export interface RelayOptions {
   listenHost: string;
@@ -12,31 +13,6 @@ export interface RelayOptions {
   rttMs: number;
   /** Userspace rate limit per direction; undefined: none (the kernel shapes). */
   bytesPerSecond?: number;
-}
-
-/**
- * Forwards `from` to `to` delayed by half a round trip and, with a rate, no
- * faster than it; byte order is kept (a constant delay keeps the order; the
- * rate term only ever pushes later chunks later).
- */
-export function shapedPipe(from: Socket, to: Socket, shape: { rttMs: number; bytesPerSecond?: number | undefined }, count: (bytes: number) => void = () => undefined): void {
-  const { rttMs, bytesPerSecond } = shape;
-  if (rttMs === 0 && bytesPerSecond === undefined) {
-    from.on('data', (chunk: Buffer) => {
-      count(chunk.length);
-      if (!to.destroyed) to.write(chunk);
-    });
-    return;
-  }
-  let freeAt = 0;
-  from.on('data', (chunk: Buffer) => {
-    count(chunk.length);
-    const now = performance.now();
-    freeAt = Math.max(freeAt, now) + (bytesPerSecond ? (chunk.length / bytesPerSecond) * 1000 : 0);
-    setTimeout(() => {
-      if (!to.destroyed) to.write(chunk);
-    }, freeAt - now + rttMs / 2);
-  });
 }
 
 export class DelayRelay {

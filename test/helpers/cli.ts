@@ -1,13 +1,11 @@
 // The two commands as a user runs them: real child processes of the repository's bins.
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from './paths.ts';
 
-const run = promisify(execFile);
+export { CLOUD_BIN, EDGE_BIN } from '../../tools/edge-process.ts';
 
-export const EDGE_BIN = join(REPO_ROOT, 'daemon', 'bin', 'splitoculo-edge.ts');
-export const CLOUD_BIN = join(REPO_ROOT, 'cloud', 'bin', 'splitoculo-cloud.ts');
+const run = promisify(execFile);
 
 export interface CliResult {
   code: number;

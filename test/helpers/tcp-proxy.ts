@@ -3,7 +3,7 @@
 // other clients stay connected to the broker directly. With `shape`, each
 // direction is limited to a byte rate and delayed by half a round trip.
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { shapedPipe } from '../../bench/link/delay-relay.ts';
+import { shapedPipe } from '../../tools/shaped-pipe.ts';
 
 export interface LinkShape {
   bytesPerSecond: number;
