@@ -9,6 +9,7 @@ import { loadCloudConfig } from '../../cloud/config/load.ts';
 import { Batcher } from '../../cloud/worker/batcher.ts';
 import { DedupStore } from '../../cloud/worker/dedup-store.ts';
 import { ConfigError } from '../../runtime/layered-config.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'splitoculo-parts-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -47,7 +48,8 @@ describe('batcher', () => {
       },
     });
     for (const item of ['a1', 'b1', 'a2', 'a3', 'a4', 'b2']) batcher.add(item);
-    await new Promise((r) => setTimeout(r, 100));
+    // The partial batches leave by the wait timer, not by drain().
+    await waitFor(() => batches.length === 3, { what: 'both partial batches flushed by the timer' });
     await batcher.drain();
     assert.deepEqual(batches, [['a1', 'a2', 'a3'], ['b1', 'b2'], ['a4']]);
     assert.equal(peak, 1);

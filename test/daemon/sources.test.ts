@@ -14,19 +14,14 @@ import { libcameraArgs, v4l2Args } from '../../daemon/sources/create-source.ts';
 import { cameraSchema } from '../../daemon/config/schema.ts';
 import type { CapturedImage } from '../../daemon/sources/source.ts';
 import { FRAMES_DIR, REPO_ROOT } from '../helpers/paths.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const log = pino({ level: 'silent' });
 const FAKE_CAMERA = join(REPO_ROOT, 'test', 'fixtures', 'bin', 'fake-rpicam-vid.ts');
 const testsrc = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10', '-frames:v', '6', '-f', 'mjpeg', '-q:v', '5', '-']);
 
-async function waitForImage(source: StreamSource, timeoutMs = 10_000): Promise<CapturedImage> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const image = await source.grab();
-    if (image) return image;
-    if (Date.now() > deadline) throw new Error('no image from the stream');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+function waitForImage(source: StreamSource, timeoutMs = 10_000): Promise<CapturedImage> {
+  return waitFor(() => source.grab(), { timeoutMs, what: 'an image from the stream' });
 }
 
 describe('MJPEG splitter', () => {
@@ -89,7 +84,7 @@ describe('streaming camera child', () => {
     try {
       const first = await waitForImage(source);
       assert.equal((await sharp(first.bytes).metadata()).height, 240);
-      await new Promise((r) => setTimeout(r, 400)); // about ten frames arrive; only the last is kept
+      await waitFor(() => replaced >= 3, { what: 'three frames superseded (only the newest is kept)' });
       const newest = await waitForImage(source);
       assert.ok(newest.capturedAt > first.capturedAt);
       assert.ok(replaced >= 3, `${replaced} frames superseded`);
@@ -112,8 +107,7 @@ describe('streaming camera child', () => {
     await source.start();
     try {
       await waitForImage(source);
-      const deadline = Date.now() + 10_000;
-      while (reasons.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await waitFor(() => reasons.length >= 2, { what: 'two restarts' });
       assert.ok(reasons.length >= 2, `restarts: ${reasons.length}`);
       assert.match(reasons[0]!, /exited with code 1: fake-rpicam-vid: camera unplugged/);
       const image = await waitForImage(source);
@@ -133,8 +127,7 @@ describe('streaming camera child', () => {
     });
     await stalling.start();
     try {
-      const deadline = Date.now() + 10_000;
-      while (stalled.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await waitFor(() => stalled.length >= 1, { what: 'a restart of the stalled camera' });
       assert.match(stalled[0] ?? '', /SIGKILL/);
     } finally {
       await stalling.stop();
