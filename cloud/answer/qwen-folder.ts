@@ -91,7 +91,10 @@ export async function findTail(folder: QwenFolder, manifest: Manifest): Promise<
     throw new AnswererError('model-files', `${(error as Error).message}; model ${manifest.name} needs the tail from split layer ${splitLayer} (after ${splitLayer} blocks): run ${command}`);
   }
   if (typeof json === 'object' && json !== null && !('splitLayerConvention' in json)) {
-    throw new AnswererError('model-files', `${path}: no splitLayerConvention: an older tail that resumes one block later than model ${manifest.name} means (after block L, not after L blocks); re-export it: run ${command}`);
+    throw new AnswererError(
+      'model-files',
+      `${path}: no splitLayerConvention: an older tail that resumes one block later than model ${manifest.name} means (after block L, not after L blocks); re-export it: run ${command}`,
+    );
   }
   const parsed = tailSchema.safeParse(json);
   if (!parsed.success) throw new AnswererError('model-files', `${path}: ${formatIssues(parsed.error)}`);

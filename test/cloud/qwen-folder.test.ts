@@ -52,8 +52,13 @@ describe('vision tail description', () => {
 
   it('refuses a tail exported before the convention, naming the command that re-exports it', async () => {
     const { splitLayerConvention: _c, featureWidth: _w, firstBlock: _f, patchEmbedding: _p, ...old } = committed;
-    await assert.rejects(findWith({ ...old, formatVersion: 1 }),
-      rejectsWith('model-files', /vision_tail\.L4\.1x16x16\.json: no splitLayerConvention: an older tail that resumes one block later .*run models\/qwen\.py tail --qwen .* --split-layer 4 --grid 1 16 16$/));
+    await assert.rejects(
+      findWith({ ...old, formatVersion: 1 }),
+      rejectsWith(
+        'model-files',
+        /vision_tail\.L4\.1x16x16\.json: no splitLayerConvention: an older tail that resumes one block later .*run models\/qwen\.py tail --qwen .* --split-layer 4 --grid 1 16 16$/,
+      ),
+    );
   });
 
   it('refuses a tail whose input width is not what the model predicts', async () => {
