@@ -36,7 +36,7 @@ from splitoculo_export.checkpoints import (  # noqa: E402
 )
 from splitoculo_export.cloud_net import CloudNetwork, EncoderLayer  # noqa: E402
 from splitoculo_export.edge_net import EdgeNetwork  # noqa: E402
-from splitoculo_export.exporting import model_id  # noqa: E402
+from splitoculo_export.exporting import ExportError, check_parity, model_id  # noqa: E402
 
 # The seed's layout with narrow token widths: the real MobileNetV2 backbone, small projector and upsampler.
 SEED_EDGE = EdgeArch("mobilenetv2_100", "strided", 32, 64, "linear", 64)
@@ -371,6 +371,14 @@ class ExporterHardening(unittest.TestCase):
         self.assertEqual(code, 0, stderr)
         self.assertEqual(stdout.count("cosine 1.0000"), 2, stdout)
         self.assertFalse(marker.exists())
+
+    def test_non_finite_parity_outputs_are_an_error_not_a_traceback(self):
+        class NaNs(nn.Module):
+            def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+                return torch.full((tokens.shape[0], 256, 64), float("nan"))
+
+        with self.assertRaisesRegex(ExportError, r"parity check of cloud\.onnx: the outputs are not finite"):
+            check_parity(NaNs(), torch.zeros(1, 49, 64), REPO / "models" / "tiny" / "cloud.onnx")
 
     def test_bad_usage_exits_2(self):
         for argv in ([], ["--split-layer", "4", "--out", "x"], ["--preset", "tiny", "--checkpoint", "a.pth", "--split-layer", "4", "--out", "x"],
