@@ -143,7 +143,7 @@ def train(config: TrainConfig, log=print) -> dict:
                       schedulers=schedulers, metrics={"history": history, "best": best, "select": select},
                       discriminator=discriminator)
 
-    started, stop = time.monotonic(), False
+    started, stop, trained = time.monotonic(), False, []
     for epoch in range(start_epoch, config.epochs):
         skip = step - epoch * steps_per_epoch  # batches of this epoch a resumed run has already trained on
         for number, (crops, teacher) in enumerate(data.batches(config.batch, config.seed, epoch, shuffle=True, drop_last=True)):
@@ -164,6 +164,7 @@ def train(config: TrainConfig, log=print) -> dict:
             parts["loss"].backward()
             optimisers["generator"].step()
             step += 1
+            trained.append({"step": step, **{k: float(v) for k, v in parts.items()}})
             if config.log_every and step % config.log_every == 0:
                 rate = (step - (resumed["step"] if resumed else 0)) / max(time.monotonic() - started, 1e-9)
                 log(f"train {config.phase}: epoch {epoch + 1}/{config.epochs} step {step} "
@@ -191,4 +192,4 @@ def train(config: TrainConfig, log=print) -> dict:
             f"after uint8 {metrics['val_cosine_quantised']:.4f}, mse {metrics['val_mse']:.5f}{' (best)' if improved else ''}")
         if stop:
             break
-    return {"step": step, "history": history, "best": best, "select": select}
+    return {"step": step, "history": history, "best": best, "select": select, "steps": trained}
