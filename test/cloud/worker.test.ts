@@ -17,6 +17,7 @@ import { quantise } from '../../protocol/wire/quantise.ts';
 import { AnswerCollector } from '../helpers/answer-collector.ts';
 import { CLOUD_BIN, EdgeProcess, stopAllEdges, writeConfig } from '../helpers/edge-process.ts';
 import { seededTokens } from '../helpers/frames.ts';
+import { storedAnswers } from '../helpers/outbox-state.ts';
 import { freePort, Mosquitto } from '../helpers/mosquitto.ts';
 import { TcpRelay } from '../helpers/tcp-proxy.ts';
 import { FRAMES_DIR, TINY_MODEL_DIR, TINY_QWEN_DIR } from '../helpers/paths.ts';
@@ -88,7 +89,7 @@ describe('cloud worker', () => {
     const finished = await edge.waitFor((l) => l.msg === 'capture finished; the queue keeps draining', 60_000, 'all samples captured');
     const encoded = (finished.captured as number) - edge.count((l) => l.msg === 'corrupt image skipped');
     assert.equal(encoded, 9, 'ten samples, one of them a truncated JPEG');
-    await waitUntil(() => edge.count((l) => l.msg === 'answer') >= encoded, 60_000, `${encoded} answers at the edge`);
+    await waitUntil(() => storedAnswers(outbox) >= encoded, 60_000, `${encoded} answers stored at the edge`);
     await edge.stop();
     const db = new Database(outbox, { readonly: true });
     const stored = db.prepare('SELECT payload FROM answers').all() as { payload: string }[];
@@ -118,7 +119,7 @@ describe('cloud worker', () => {
         outbox: { path: join(work, `${device}.db`) }, mqtt: { url }, log: { level: 'debug' },
       }, `${device}.json`));
       await edge.waitFor((l) => l.msg === 'capture finished; the queue keeps draining', 60_000, `${device}: all samples captured`);
-      await waitUntil(() => edge.count((l) => l.msg === 'answer') >= 9, 60_000, `${device}: 9 answers`);
+      await waitUntil(() => storedAnswers(join(work, `${device}.db`)) >= 9, 60_000, `${device}: 9 answers stored`);
       await edge.stop();
       return edge.lines.filter((l) => l.msg === 'frame queued');
     };
