@@ -24,7 +24,9 @@ export async function libvipsCropFile(input: Buffer, pre: Manifest['preprocess']
   const { crop } = pre;
   const resized = resizedDimensions(meta.width!, meta.height!, pre.resize.shortSide);
   if (resized.width > meta.width!) return (await cropToRgb(input, pre)).rgb;
-  return sharp(input, { failOn: 'warning', ignoreIcc: true }).removeAlpha().toColourspace('srgb')
+  return sharp(input, { failOn: 'warning', ignoreIcc: true })
+    .removeAlpha()
+    .toColourspace('srgb')
     .resize(resized.width, resized.height, { fit: 'fill', kernel: pre.resize.kernel === 'bicubic' ? 'cubic' : 'linear', fastShrinkOnLoad: false })
     .extract({ left: centreCropOffset(resized.width, crop.width), top: centreCropOffset(resized.height, crop.height), width: crop.width, height: crop.height })
     .raw({ depth: 'uchar' })

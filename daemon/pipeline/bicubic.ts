@@ -53,7 +53,7 @@ export interface Taps {
 export function taps(inSize: number, outSize: number, filter: ResampleFilter): Taps {
   const { fn, support: baseSupport } = FILTERS[filter];
   const scale = inSize / outSize;
-  const filterScale = scale < 1 ? 1 : scale;
+  const filterScale = Math.max(scale, 1);
   const support = baseSupport * filterScale;
   const stride = Math.ceil(support) * 2 + 1;
   const first = new Int32Array(outSize);
@@ -96,7 +96,7 @@ function cachedTaps(inSize: number, outSize: number, filter: ResampleFilter): Ta
 
 const clip8 = (ss: number) => {
   const v = ss >> PRECISION_BITS; // |ss| < 2^31 (the two headroom bits), so the int32 shift is exact
-  return v < 0 ? 0 : v > 255 ? 255 : v;
+  return Math.min(Math.max(v, 0), 255);
 };
 
 /** The horizontal pass's 8-bit rows and the vertical pass's accumulators, reused across frames (the passes are synchronous). */
@@ -118,8 +118,13 @@ export interface OutputWindow {
  * times faster), anything else through the JS port.
  */
 export function resamplePillow(
-  src: Uint8Array, width: number, height: number, channels: number,
-  outWidth: number, outHeight: number, filter: ResampleFilter = 'bicubic',
+  src: Uint8Array,
+  width: number,
+  height: number,
+  channels: number,
+  outWidth: number,
+  outHeight: number,
+  filter: ResampleFilter = 'bicubic',
   window: OutputWindow = { left: 0, top: 0, width: outWidth, height: outHeight },
 ): Uint8Array {
   checkArguments(src, width, height, channels, outWidth, outHeight, window);
@@ -139,8 +144,13 @@ function checkArguments(src: Uint8Array, width: number, height: number, channels
 
 /** The same resampling in plain JS: any channel count, and the reference the SIMD kernels are tested against. */
 export function resamplePillowJs(
-  src: Uint8Array, width: number, height: number, channels: number,
-  outWidth: number, outHeight: number, filter: ResampleFilter = 'bicubic',
+  src: Uint8Array,
+  width: number,
+  height: number,
+  channels: number,
+  outWidth: number,
+  outHeight: number,
+  filter: ResampleFilter = 'bicubic',
   window: OutputWindow = { left: 0, top: 0, width: outWidth, height: outHeight },
 ): Uint8Array {
   checkArguments(src, width, height, channels, outWidth, outHeight, window);
@@ -172,7 +182,9 @@ export function resamplePillowJs(
         const p0 = rowIn + h.first[xx]! * channels;
         if (channels === 3) {
           // Math.imul and |0 keep V8 on int32 arithmetic (a third faster); the sums never leave int32, as in Pillow.
-          let s0 = HALF, s1 = HALF, s2 = HALF;
+          let s0 = HALF,
+            s1 = HALF,
+            s2 = HALF;
           for (let k = 0, p = p0; k < n; k++, p += 3) {
             const w = weights[base + k]!;
             s0 = (s0 + Math.imul(src[p]!, w)) | 0;

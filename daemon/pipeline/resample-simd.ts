@@ -37,74 +37,100 @@ function sleb(n: number): number[] {
   }
 }
 
-// The few instructions the kernels use (WebAssembly core + SIMD opcodes).
-const get = (i: number) => [0x20, ...uleb(i)];
-const set = (i: number) => [0x21, ...uleb(i)];
-const tee = (i: number) => [0x22, ...uleb(i)];
-const i32 = (v: number) => [0x41, ...sleb(v)];
-const ADD = [0x6a], MUL = [0x6c], NE = [0x47], LT_U = [0x49];
-const LOAD_I32 = [0x28, 2, 0];
-const LOOP = [0x03, 0x40], END = [0x0b];
-const brIf = (depth: number) => [0x0d, depth];
 const simd = (code: number, ...immediates: number[]) => [0xfd, ...uleb(code), ...immediates];
-const V128_LOAD = simd(0x00, 0, 0), V128_LOAD8X8_U = simd(0x02, 0, 0), V128_STORE = simd(0x0b, 0, 0);
-const STORE32_LANE0 = simd(0x5a, 0, 0, 0), SPLAT = simd(0x11);
-const NARROW_U8 = simd(0x66), NARROW_S16 = simd(0x85);
-const EXT16_LO = simd(0x89), EXT16_HI = simd(0x8a), EXT32_LO = simd(0xa9), EXT32_HI = simd(0xaa);
-const SHR_S = simd(0xac), V_ADD = simd(0xae), V_MUL = simd(0xb5);
-/** local = local + value * splat(weight): value and weight already on the stack as v128s. */
-const accumulate = (local: number) => [...V_MUL, ...get(local), ...V_ADD, ...set(local)];
-/** Two i32x4 locals -> eight i16 lanes of (sum >> 22), saturated. */
-const shifted = (a: number, b: number) => [...get(a), ...i32(SHIFT), ...SHR_S, ...get(b), ...i32(SHIFT), ...SHR_S, ...NARROW_S16];
-const increment = (local: number, by: number[]) => [...get(local), ...by, ...ADD, ...set(local)];
+// The instructions the kernels use, by short names: WebAssembly core and SIMD opcodes (memarg: align, offset).
+const CORE: Record<string, number[]> = { add: [0x6a], mul: [0x6c], ne: [0x47], lt_u: [0x49], load: [0x28, 2, 0], loop: [0x03, 0x40], end: [0x0b] };
+const MEMORY: Record<string, number[]> = { 'v128.load': simd(0x00, 0, 0), load8x8_u: simd(0x02, 0, 0), 'v128.store': simd(0x0b, 0, 0), store32_lane0: simd(0x5a, 0, 0, 0) };
+const LANES = { splat: 0x11, narrow_u8: 0x66, narrow_s16: 0x85, ext16_lo: 0x89, ext16_hi: 0x8a, ext32_lo: 0xa9, ext32_hi: 0xaa, shr_s: 0xac, vadd: 0xae, vmul: 0xb5 };
+const OPS: Record<string, number[]> = { ...CORE, ...MEMORY, ...Object.fromEntries(Object.entries(LANES).map(([name, code]) => [name, simd(code)])) };
+/** Instructions with one integer immediate (i32 is i32.const, signed). */
+const INDEXED: Record<string, number> = { get: 0x20, set: 0x21, tee: 0x22, br_if: 0x0d };
 
-// hpass(src, srcStride, rows, mid, cols, firsts, counts, weights, weightStride): locals y 9, x 10, p 11, n 12, w 13, dst 14, row 15; acc 16.
-const hpass = [
-  ...get(3), ...set(14), ...get(0), ...set(15),
-  ...LOOP, ...i32(0), ...set(10),
-  ...LOOP, ...i32(HALF), ...SPLAT, ...set(16),
-  ...get(15), ...get(5), ...get(10), ...i32(4), ...MUL, ...ADD, ...LOAD_I32, ...ADD, ...set(11),
-  ...get(6), ...get(10), ...i32(4), ...MUL, ...ADD, ...LOAD_I32, ...set(12),
-  ...get(7), ...get(10), ...get(8), ...MUL, ...ADD, ...set(13),
-  ...LOOP, ...get(11), ...V128_LOAD8X8_U, ...EXT32_LO, ...get(13), ...LOAD_I32, ...SPLAT, ...accumulate(16),
-  ...increment(11, i32(3)), ...increment(13, i32(4)), ...get(12), ...i32(-1), ...ADD, ...tee(12), ...brIf(0), ...END,
-  ...get(14), ...shifted(16, 16), ...tee(16), ...get(16), ...NARROW_U8, ...STORE32_LANE0,
-  ...increment(14, i32(3)), ...get(10), ...i32(1), ...ADD, ...tee(10), ...get(4), ...NE, ...brIf(0), ...END,
-  ...increment(15, get(1)), ...get(9), ...i32(1), ...ADD, ...tee(9), ...get(2), ...NE, ...brIf(0), ...END,
-];
-// vpass(mid, midStride, rowLength, rows, firsts, counts, weights, weightStride, out): locals y 9, i 10, p 11, n 12, w 13, dst 14; a0-a3 15-18, px 19, ws 20.
-const vpass = [
-  ...get(8), ...set(14),
-  ...LOOP, ...i32(0), ...set(10),
-  ...LOOP, ...[15, 16, 17, 18].flatMap((a) => [...i32(HALF), ...SPLAT, ...set(a)]),
-  ...get(0), ...get(4), ...get(9), ...i32(4), ...MUL, ...ADD, ...LOAD_I32, ...ADD, ...get(10), ...ADD, ...set(11),
-  ...get(5), ...get(9), ...i32(4), ...MUL, ...ADD, ...LOAD_I32, ...set(12),
-  ...get(6), ...get(9), ...get(7), ...MUL, ...ADD, ...set(13),
-  ...LOOP, ...get(11), ...V128_LOAD, ...set(19), ...get(13), ...LOAD_I32, ...SPLAT, ...set(20),
-  ...get(19), ...EXT16_LO, ...EXT32_LO, ...get(20), ...accumulate(15),
-  ...get(19), ...EXT16_LO, ...EXT32_HI, ...get(20), ...accumulate(16),
-  ...get(19), ...EXT16_HI, ...EXT32_LO, ...get(20), ...accumulate(17),
-  ...get(19), ...EXT16_HI, ...EXT32_HI, ...get(20), ...accumulate(18),
-  ...increment(11, get(1)), ...increment(13, i32(4)), ...get(12), ...i32(-1), ...ADD, ...tee(12), ...brIf(0), ...END,
-  ...get(14), ...get(10), ...ADD, ...shifted(15, 16), ...shifted(17, 18), ...NARROW_U8, ...V128_STORE,
-  ...get(10), ...i32(16), ...ADD, ...tee(10), ...get(2), ...LT_U, ...brIf(0), ...END,
-  ...increment(14, get(2)), ...get(9), ...i32(1), ...ADD, ...tee(9), ...get(3), ...NE, ...brIf(0), ...END,
-];
+/** Whitespace-separated instructions, `;` comments to the end of the line -> the body's bytes. */
+function assemble(text: string): number[] {
+  const tokens = text
+    .replace(/;[^\n]*/g, '')
+    .split(/\s+/)
+    .filter(Boolean);
+  const out: number[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const name = tokens[i]!;
+    if (name === 'i32' || INDEXED[name] !== undefined) {
+      const n = Number(tokens[++i]);
+      if (!Number.isInteger(n)) throw new Error(`resample-simd: ${name} needs an integer, got ${tokens[i]}`);
+      out.push(...(name === 'i32' ? [0x41, ...sleb(n)] : [INDEXED[name]!, ...uleb(n)]));
+    } else if (OPS[name]) out.push(...OPS[name]);
+    else throw new Error(`resample-simd: unknown instruction ${name}`);
+  }
+  return out;
+}
+
+// hpass(src 0, srcStride 1, rows 2, mid 3, cols 4, firsts 5, counts 6, weights 7, weightStride 8); locals y 9, x 10, p 11, n 12, w 13, dst 14, row 15; acc 16 (v128).
+const HPASS = `
+  get 3 set 14  get 0 set 15                                  ; dst = mid, row = src
+  loop                                                        ; each source row
+    i32 0 set 10
+    loop                                                      ; each output pixel x
+      i32 ${HALF} splat set 16                                ; acc = half a unit in every lane
+      get 15 get 5 get 10 i32 4 mul add load add set 11       ; p = row + firsts[x]
+      get 6 get 10 i32 4 mul add load set 12                  ; n = counts[x] (at least 1)
+      get 7 get 10 get 8 mul add set 13                       ; w = weights + x * weightStride
+      loop                                                    ; each tap: acc += (R, G, B, next R) * weight
+        get 11 load8x8_u ext32_lo  get 13 load splat  vmul get 16 vadd set 16
+        get 11 i32 3 add set 11  get 13 i32 4 add set 13
+        get 12 i32 -1 add tee 12 br_if 0
+      end
+      get 14  get 16 i32 ${SHIFT} shr_s tee 16 get 16 narrow_s16 tee 16 get 16 narrow_u8  store32_lane0   ; clip8 of R, G, B (4th byte rewritten next)
+      get 14 i32 3 add set 14
+      get 10 i32 1 add tee 10 get 4 ne br_if 0
+    end
+    get 15 get 1 add set 15
+    get 9 i32 1 add tee 9 get 2 ne br_if 0
+  end`;
+// vpass(mid 0, midStride 1, rowLength 2, rows 3, firsts 4, counts 5, weights 6, weightStride 7, out 8); locals y 9, i 10, p 11, n 12, w 13, dst 14; a0-a3 15-18, px 19, ws 20 (v128).
+const VPASS = `
+  get 8 set 14                                                ; dst = out
+  loop                                                        ; each output row y
+    i32 0 set 10
+    loop                                                      ; each 16 bytes i of the row
+      i32 ${HALF} splat tee 15 tee 16 tee 17 set 18
+      get 0 get 4 get 9 i32 4 mul add load add get 10 add set 11   ; p = mid + firsts[y] + i
+      get 5 get 9 i32 4 mul add load set 12                   ; n = counts[y]
+      get 6 get 9 get 7 mul add set 13                        ; w = weights + y * weightStride
+      loop                                                    ; each tap: 16 bytes of one source row * its weight
+        get 11 v128.load set 19  get 13 load splat set 20
+        get 19 ext16_lo ext32_lo get 20 vmul get 15 vadd set 15
+        get 19 ext16_lo ext32_hi get 20 vmul get 16 vadd set 16
+        get 19 ext16_hi ext32_lo get 20 vmul get 17 vadd set 17
+        get 19 ext16_hi ext32_hi get 20 vmul get 18 vadd set 18
+        get 11 get 1 add set 11  get 13 i32 4 add set 13
+        get 12 i32 -1 add tee 12 br_if 0
+      end
+      get 14 get 10 add                                       ; clip8 of the 16 sums -> dst + i
+      get 15 i32 ${SHIFT} shr_s get 16 i32 ${SHIFT} shr_s narrow_s16
+      get 17 i32 ${SHIFT} shr_s get 18 i32 ${SHIFT} shr_s narrow_s16 narrow_u8 v128.store
+      get 10 i32 16 add tee 10 get 2 lt_u br_if 0
+    end
+    get 14 get 2 add set 14
+    get 9 i32 1 add tee 9 get 3 ne br_if 0
+  end`;
 
 function moduleBytes(): Uint8Array {
   const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
   const name = (s: string) => [...uleb(s.length), ...Buffer.from(s, 'ascii')];
-  const body = (locals: number[][], code: number[]) => {
-    const inner = [...uleb(locals.length), ...locals.flat(), ...code, ...END];
+  const body = (i32s: number, v128s: number, code: number[]) => {
+    const inner = [2, ...uleb(i32s), 0x7f, ...uleb(v128s), 0x7b, ...code, ...OPS.end!];
     return [...uleb(inner.length), ...inner];
   };
+  const magicAndVersion = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  const exported = [3, ...name('memory'), 2, 0, ...name('hpass'), 0, 0, ...name('vpass'), 0, 1];
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, 0x60, 9, ...new Array(9).fill(0x7f), 0]),
-    ...section(3, [2, 0, 0]),
-    ...section(5, [1, 0x00, 1]),
-    ...section(7, [3, ...name('memory'), 2, 0, ...name('hpass'), 0, 0, ...name('vpass'), 0, 1]),
-    ...section(10, [2, ...body([[7, 0x7f], [1, 0x7b]], hpass), ...body([[6, 0x7f], [6, 0x7b]], vpass)]),
+    ...magicAndVersion,
+    ...section(1, [1, 0x60, 9, ...new Array(9).fill(0x7f), 0]), // one type: nine i32 parameters, no result
+    ...section(3, [2, 0, 0]), // two functions of that type
+    ...section(5, [1, 0x00, 1]), // one memory, one page to start, grown from JS
+    ...section(7, exported),
+    ...section(10, [2, ...body(7, 1, assemble(HPASS)), ...body(6, 6, assemble(VPASS))]),
   ]);
 }
 
@@ -115,7 +141,11 @@ declare const WebAssembly: {
   Instance: new (module: object) => { exports: object };
 };
 type Kernel = (...args: number[]) => void;
-interface Kernels { memory: { buffer: ArrayBuffer; grow(pages: number): number }; hpass: Kernel; vpass: Kernel }
+interface Kernels {
+  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+  hpass: Kernel;
+  vpass: Kernel;
+}
 
 function instantiate(): Kernels | null {
   const bytes = moduleBytes();
@@ -161,8 +191,15 @@ export function resampleSimd(src: Uint8Array, width: number, h: Taps | null, v: 
   // (the strip, the 8-bit intermediate, the output) whatever the frame's size.
   const stripRows = h ? Math.max(1, Math.min(rows, Math.floor(STRIP_BYTES / srcStride))) : 0;
   const [stripAt, hFirsts, hCounts, hWeights, midAt, vFirsts, vCounts, vWeights, outAt] = layout([
-    stripRows * srcStride, ww * 4, ww * 4, h ? ww * h.stride * 4 : 0, rows * rowLength,
-    wh * 4, wh * 4, v ? wh * v.stride * 4 : 0, wh * rowLength,
+    stripRows * srcStride,
+    ww * 4,
+    ww * 4,
+    h ? ww * h.stride * 4 : 0,
+    rows * rowLength,
+    wh * 4,
+    wh * 4,
+    v ? wh * v.stride * 4 : 0,
+    wh * rowLength,
   ]) as [number, number, number, number, number, number, number, number, number];
   const memory = new Uint8Array(kernels!.memory.buffer);
   /** Only the source columns the window reads are copied in. */

@@ -20,12 +20,19 @@ import { FRAMES_DIR, REPO_ROOT, TINY_MODEL_DIR } from '../helpers/paths.ts';
 const FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'pil_preprocess.py');
 /** What pil_preprocess.py does: Resize(224, BICUBIC), CenterCrop(224), ToTensor, Normalize(ImageNet). */
 const SEED_PREPROCESS: Manifest['preprocess'] = {
-  colorSpace: 'srgb', resize: { shortSide: 224, kernel: 'bicubic' }, crop: { mode: 'center', width: 224, height: 224 },
-  scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], layout: 'nchw',
+  colorSpace: 'srgb',
+  resize: { shortSide: 224, kernel: 'bicubic' },
+  crop: { mode: 'center', width: 224, height: 224 },
+  scale: 1 / 255,
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+  layout: 'nchw',
 };
 const PLANE = 224 * 224;
 
-const samples = readdirSync(FRAMES_DIR).filter((f) => /\.(png|jpe?g)$/.test(f) && f !== 'truncated.jpg').sort();
+const samples = readdirSync(FRAMES_DIR)
+  .filter((f) => /\.(png|jpe?g)$/.test(f) && f !== 'truncated.jpg')
+  .sort();
 const work = mkdtempSync(join(tmpdir(), 'splitoculo-pil-'));
 const out = join(work, 'reference');
 const synthetic = join(work, 'synthetic');

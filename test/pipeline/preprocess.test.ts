@@ -26,7 +26,9 @@ describe('preprocessing', () => {
   });
 
   it('normalises a flat colour with the manifest mean and std', async () => {
-    const image = await sharp({ create: { width: 300, height: 260, channels: 3, background: { r: 255, g: 0, b: 128 } } }).png().toBuffer();
+    const image = await sharp({ create: { width: 300, height: 260, channels: 3, background: { r: 255, g: 0, b: 128 } } })
+      .png()
+      .toBuffer();
     const { tensor } = await preprocessImage(image, pre);
     const plane = 224 * 224;
     const expected = [255, 0, 128].map((v, c) => (v / 255 - pre.mean[c]!) / pre.std[c]!);
@@ -68,12 +70,17 @@ describe('preprocessing', () => {
     header[8] = 8; // 8-bit grey
     const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(Buffer.alloc(8201))), chunk('IEND', Buffer.alloc(0))]);
     assert.ok(8200 * 8200 > MAX_FRAME_PIXELS);
-    await assert.rejects(preprocessImage(png, pre, 'cam0 frame 9'), (e: unknown) => e instanceof ImageError && e.message === `cam0 frame 9: 8200x8200 is over the ${MAX_FRAME_PIXELS / 1e6}-megapixel limit for a frame`);
+    await assert.rejects(
+      preprocessImage(png, pre, 'cam0 frame 9'),
+      (e: unknown) => e instanceof ImageError && e.message === `cam0 frame 9: 8200x8200 is over the ${MAX_FRAME_PIXELS / 1e6}-megapixel limit for a frame`,
+    );
   });
 
   it('refuses undecodable and too-small images by name', async () => {
     await assert.rejects(preprocessImage(Buffer.from('not an image'), pre, 'cam0 frame 7'), (e: unknown) => e instanceof ImageError && e.message.startsWith('cam0 frame 7: not a decodable image'));
-    const tiny = await sharp({ create: { width: 4, height: 4, channels: 3, background: 'black' } }).png().toBuffer();
+    const tiny = await sharp({ create: { width: 4, height: 4, channels: 3, background: 'black' } })
+      .png()
+      .toBuffer();
     await assert.doesNotReject(preprocessImage(tiny, pre)); // upscaled like torchvision does
   });
 });

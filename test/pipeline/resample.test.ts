@@ -60,7 +60,10 @@ describe('resamplePillow', () => {
             for (let c = 0; c < 3; c++) {
               const plane = src.filter((_, i) => i % 3 === c);
               const alone = resamplePillow(plane, w, h, 1, ow, oh, filter);
-              assert.deepEqual(alone, full.filter((_, i) => i % 3 === c));
+              assert.deepEqual(
+                alone,
+                full.filter((_, i) => i % 3 === c),
+              );
             }
           }
         }
@@ -71,7 +74,10 @@ describe('resamplePillow', () => {
   it('runs RGB through the WebAssembly SIMD kernels, byte for byte the JS port, at any ratio and window', () => {
     assert.ok(simdAvailable, 'Node 24 has WebAssembly SIMD');
     let seed = 7;
-    const next = (n: number) => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n;
+    const next = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
     for (let round = 0; round < 60; round++) {
       const w = 1 + next(900);
       const h = 1 + next(700);
@@ -92,10 +98,17 @@ describe('resamplePillow', () => {
   });
 
   it('keeps a flat image flat at any ratio (fixed-point weights sum to one)', () => {
-    for (const [w, h, ow, oh] of [[1400, 1050, 298, 224], [173, 97, 224, 125], [999, 224, 225, 224]] as const) {
+    for (const [w, h, ow, oh] of [
+      [1400, 1050, 298, 224],
+      [173, 97, 224, 125],
+      [999, 224, 225, 224],
+    ] as const) {
       for (const value of [0, 1, 128, 254, 255]) {
         const out = resamplePillow(new Uint8Array(w * h * 3).fill(value), w, h, 3, ow, oh);
-        assert.ok(out.every((v) => v === value), `${w}x${h} -> ${ow}x${oh}, value ${value}`);
+        assert.ok(
+          out.every((v) => v === value),
+          `${w}x${h} -> ${ow}x${oh}, value ${value}`,
+        );
       }
     }
   });
@@ -129,8 +142,13 @@ describe('bilinear manifests: PIL BILINEAR at every pixel', () => {
   const names = execFileSync('/usr/bin/python3', [fixture, '--make', synthetic], { encoding: 'utf8' }).trim().split('\n');
   execFileSync('/usr/bin/python3', [fixture, '--bilinear', work, ...names.map((n) => join(synthetic, n))]);
   const pre: Manifest['preprocess'] = {
-    colorSpace: 'srgb', resize: { shortSide: 224, kernel: 'bilinear' }, crop: { mode: 'center', width: 224, height: 224 },
-    scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], layout: 'nchw',
+    colorSpace: 'srgb',
+    resize: { shortSide: 224, kernel: 'bilinear' },
+    crop: { mode: 'center', width: 224, height: 224 },
+    scale: 1 / 255,
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225],
+    layout: 'nchw',
   };
   for (const name of names) {
     it(name, async () => {

@@ -65,7 +65,10 @@ describe('round trip on the sample frames', async () => {
   }
 
   it('refuses the truncated JPEG with an ImageError naming it', async () => {
-    await assert.rejects(encoder.encode(join(FRAMES_DIR, 'truncated.jpg'), meta(99), 'truncated.jpg'), (e: unknown) => e instanceof ImageError && /^truncated\.jpg: not a decodable image \(/.test(e.message) && !e.message.includes('\n'));
+    await assert.rejects(
+      encoder.encode(join(FRAMES_DIR, 'truncated.jpg'), meta(99), 'truncated.jpg'),
+      (e: unknown) => e instanceof ImageError && /^truncated\.jpg: not a decodable image \(/.test(e.message) && !e.message.includes('\n'),
+    );
   });
 });
 
@@ -79,4 +82,3 @@ function assertWithinBound(original: Float32Array, restored: Float32Array, token
     if (error > bound) assert.fail(`value ${i}: error ${error} exceeds the bound ${bound}`);
   }
 }
-
