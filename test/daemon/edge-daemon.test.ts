@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { merge } from '../../daemon/config/load.ts';
+import { parseStatus } from '../../protocol/status.ts';
 import { EDGE_BIN, EdgeProcess, stopAllEdges, writeConfig, type LogLine } from '../helpers/edge-process.ts';
 import { TcpRelay } from '../helpers/tcp-proxy.ts';
 import { FrameCollector } from '../helpers/frame-collector.ts';
@@ -154,8 +155,13 @@ describe('edge daemon with a real broker', () => {
     });
     const collector = await FrameCollector.connect(broker.url, 'collector-commands');
     const edge = new EdgeProcess(path);
-    await edge.waitFor((l) => l.msg === 'connected to the broker');
     const operator = await mqtt.connectAsync(broker.url);
+    const statuses: Array<Record<string, unknown>> = [];
+    operator.on('message', (_t, p) => statuses.push(JSON.parse(p.toString())));
+    await operator.subscribeAsync('splitoculo/v1/test-cam/status', { qos: 1 });
+    // The edge publishes its online status after subscribing to its commands: a command sent once it is seen is not lost
+    // (a command sent on the 'connected' log line could beat the subscription to the broker).
+    await waitUntil(() => statuses.some((s) => s.state === 'online'), 15_000, 'the edge online');
     await operator.publishAsync('splitoculo/v1/test-cam/command', JSON.stringify({ command: 'set-prompt', prompt: 'How many coins?' }), { qos: 1 });
     await operator.publishAsync('splitoculo/v1/test-cam/command', JSON.stringify({ command: 'capture' }), { qos: 1 });
     await collector.waitForCount(1);
@@ -164,14 +170,16 @@ describe('edge daemon with a real broker', () => {
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(edge.count(queued), 1, 'paused: only the commanded capture');
 
-    const statuses: Array<Record<string, unknown>> = [];
-    operator.on('message', (_t, p) => statuses.push(JSON.parse(p.toString())));
-    await operator.subscribeAsync('splitoculo/v1/test-cam/status', { qos: 1 });
     await operator.publishAsync('splitoculo/v1/test-cam/command', JSON.stringify({ command: 'self-destruct' }), { qos: 1 });
     await waitUntil(() => statuses.some((s) => (s.lastCommand as { ok?: boolean } | undefined)?.ok === false), 5000, 'error status');
     const bad = statuses.find((s) => (s.lastCommand as { ok?: boolean } | undefined)?.ok === false)!;
     assert.match((bad.lastCommand as { error: string }).error, /^command: command: /);
     assert.equal(bad.state, 'online');
+    // Every document on the status topic is the contract of protocol/status.ts, model id included (the model opens before the broker connects).
+    for (const s of statuses) parseStatus(JSON.stringify(s));
+    assert.ok(statuses.some((s) => (s.lastCommand as { command?: string } | undefined)?.command === 'capture'), 'each applied command is reported');
+    assert.match(String(bad.modelId), /^[0-9a-f]{32}$/);
+    assert.equal(bad.prompt, 'How many coins?');
 
     const answer = {
       v: 1, frameId: frame.frameId, device: 'test-cam', modelId: frame.modelId, sequence: frame.sequence,

@@ -4,7 +4,7 @@
 // handling of commands that arrive before its camera is open. Real SQLite
 // for the outbox part, real metrics everywhere.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -16,12 +16,15 @@ import { EdgeMetrics } from '../../daemon/ops/metrics.ts';
 import { Progress, Watchdog } from '../../daemon/ops/watchdog.ts';
 import { AnswerInbox } from '../../daemon/parts/answer-inbox.ts';
 import { CapturePart } from '../../daemon/parts/capture.ts';
-import type { ProducedFrame } from '../../daemon/parts/frame-production.ts';
+import { FrameProduction, type ProducedFrame } from '../../daemon/parts/frame-production.ts';
 import { OutboxPart } from '../../daemon/parts/outbox-part.ts';
 import { statusReporter } from '../../daemon/parts/status-reporter.ts';
 import type { CapturedImage, FrameSource } from '../../daemon/sources/source.ts';
 import { AnswerError, type AnswerEnvelope } from '../../protocol/answer.ts';
 import { onlineStatus, type LastCommand } from '../../protocol/status.ts';
+import { decodeFrame } from '../../protocol/wire/frame.ts';
+import { verifyFrame } from '../../protocol/wire/frame-auth.ts';
+import { FRAMES_DIR, TINY_MODEL_DIR } from '../helpers/paths.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 const quiet = pino({ level: 'silent' });
@@ -329,5 +332,48 @@ describe('outbox part', () => {
     }
     assert.equal(part.open, false);
     assert.equal(part.backlogBytes(), 0);
+  });
+});
+
+describe('frame production (the tiny model)', () => {
+  it('prepares, encodes with the configured codec, signs, stamps the identity, and hands the frame on; a corrupt image is counted', async () => {
+    const keyFile = join(root, 'device.key');
+    const key = Buffer.alloc(32, 7);
+    writeFileSync(keyFile, key.toString('hex'), { mode: 0o600 });
+    const metrics = new EdgeMetrics();
+    const produced: ProducedFrame[] = [];
+    let sequence = 40;
+    const production = new FrameProduction({
+      config: config({ model: { path: TINY_MODEL_DIR, threads: 1 }, encoding: { codec: 'jpeg', jpegQuality: 60 }, auth: { keyFile }, capture: { prompt: 'What is this?' } }),
+      metrics, log: quiet, progress: new Progress(),
+      identity: () => ({ sequence: ++sequence, frameId: `01900000-0000-7000-8000-0000000000${sequence}` }),
+      clockUnreliable: () => true,
+      linkView: () => ({ link: { rttMs: undefined, bytesPerSecond: undefined, samples: 0 }, backlogBytes: 0 }),
+      next: (frame) => produced.push(frame),
+    });
+    await production.start();
+    try {
+      assert.match(production.modelId!, /^[0-9a-f]{32}$/);
+      const image = { bytes: readFileSync(join(FRAMES_DIR, 'coffee.png')), capturedAt: 1234, label: 'coffee.png' };
+      const prepared = await production.prepare(image);
+      assert.ok(prepared);
+      await production.commit(prepared);
+      production.prompt = null; // an operator's set-prompt reaches the next frame
+      await production.commit((await production.prepare(image))!);
+      assert.equal(await production.prepare({ bytes: readFileSync(join(FRAMES_DIR, 'truncated.jpg')), capturedAt: 1, label: 'truncated.jpg' }), null);
+
+      assert.equal(produced.length, 2);
+      const [first, second] = produced as [ProducedFrame, ProducedFrame];
+      assert.equal(first.codec, 'jpeg');
+      assert.ok(verifyFrame(first.bytes, key), 'signed with the device key');
+      const header = decodeFrame(first.bytes);
+      assert.equal(header.codec, 'jpeg');
+      assert.deepEqual([header.sequence, header.frameId, header.deviceId, header.prompt, header.clockUnreliable, header.captureTimeMs], [41, first.frameId, 'parts-cam', 'What is this?', true, 1234]);
+      assert.equal(decodeFrame(second.bytes).prompt, null);
+      assert.equal(await counter(metrics, 'splitoculo_frames_by_codec_total', { codec: 'jpeg' }), 2);
+      assert.equal(await counter(metrics, 'splitoculo_frames_dropped_total', { reason: 'corrupt-image' }), 1);
+    } finally {
+      await production.stop();
+    }
   });
 });
