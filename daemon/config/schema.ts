@@ -4,6 +4,7 @@
  * then SPLITOCULO_* environment variables, then command-line flags.
  */
 import { z } from 'zod';
+import { CODEC_SETTINGS } from '../../protocol/codec-names.ts';
 import { promptText } from '../../protocol/limits.ts';
 import { deviceIdProblem } from '../../protocol/device-id.ts';
 import { brokerUrl, mqttConnectionFields, plaintextPassword } from '../../runtime/mqtt-config.ts';
@@ -65,7 +66,7 @@ export const configSchema = z.object({
     maxFrames: z.number().int().positive().optional().describe('stop capturing after this many frames (tests, replays)'),
   }).strict().default({ intervalMs: 1000, prompt: null, paused: false }),
   encoding: z.object({
-    codec: z.enum(['neural', 'jpeg', 'auto']).default('neural')
+    codec: z.enum(CODEC_SETTINGS).default('neural')
       .describe('neural: bottleneck tokens (about 3 KB); jpeg: the 224x224 crop as a JPEG; auto: per frame, whichever reaches the cloud sooner on the measured link'),
     jpegQuality: z.number().int().min(1).max(100).default(85).describe('JPEG quality for jpeg and auto'),
     switchMargin: z.number().min(0).max(0.45).default(0.05)
