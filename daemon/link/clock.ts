@@ -8,6 +8,8 @@ export type Timer = ReturnType<typeof setTimeout>;
 export interface Clock {
   /** Monotonic milliseconds, for durations (performance.now on the system clock). */
   now(): number;
+  /** Wall-clock milliseconds since the epoch, for calendar limits (the byte budget's UTC day). */
+  wallNow(): number;
   setTimeout(fn: () => void, ms: number): Timer;
   clearTimeout(timer: Timer): void;
 }
@@ -17,6 +19,7 @@ export const MAX_TIMER_MS = 2_147_000_000;
 
 export const systemClock: Clock = {
   now: () => performance.now(),
+  wallNow: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, Math.min(ms, MAX_TIMER_MS)),
   clearTimeout: (timer) => clearTimeout(timer),
 };

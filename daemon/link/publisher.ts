@@ -72,7 +72,7 @@ export class Publisher {
     const clock = options.clock ?? systemClock;
     this.#clock = clock;
     const { deviceId, topics, link, log } = options;
-    this.#budget = new ByteBudget(link.bytesPerSecond, link.bytesPerDay, () => Date.now());
+    this.#budget = new ByteBudget(link.bytesPerSecond, link.bytesPerDay, () => clock.wallNow());
     this.#acks = new AckBatch({ clock, flush: (sequences) => options.outbox.ack(sequences) });
     this.#window = new InflightWindow({ size: link.inflight, timeoutMs: link.pubackTimeoutMs, clock, onTimeout: (entry) => this.#onTimeout(entry) });
     this.#probe = new LinkProbe({ estimator: this.link, clock, intervalMs: options.probeIntervalMs ?? 0, sendPing: () => this.#connection.client?.sendPing() });

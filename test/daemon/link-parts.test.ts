@@ -13,7 +13,7 @@ import { Reconnector } from '../../daemon/link/reconnector.ts';
 /** Mocks setTimeout and Date from `start`; the clock reads them at each call. */
 function mockedClock(t: TestContext, start = 1_700_000_000_000): Clock {
   t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: start });
-  return { now: () => Date.now(), setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (timer) => clearTimeout(timer) };
+  return { now: () => Date.now(), wallNow: () => Date.now(), setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (timer) => clearTimeout(timer) };
 }
 
 describe('in-flight window', () => {

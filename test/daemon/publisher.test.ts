@@ -9,7 +9,8 @@ import mqtt from 'mqtt';
 import pino from 'pino';
 import { ByteBudget } from '../../daemon/link/byte-budget.ts';
 import { backoffDelay, linkSettings, type LinkSettings } from '../../daemon/link/profiles.ts';
-import { Publisher, type PublisherEvents } from '../../daemon/link/publisher.ts';
+import type { Clock, Timer } from '../../daemon/link/clock.ts';
+import { Publisher, type PublisherEvents, type PublisherOptions } from '../../daemon/link/publisher.ts';
 import { configSchema } from '../../daemon/config/schema.ts';
 import { SqliteOutbox } from '../../daemon/outbox/sqlite-outbox.ts';
 import { TopicMap } from '../../protocol/topics.ts';
@@ -37,7 +38,7 @@ function fill(outbox: SqliteOutbox, count: number): number[] {
   });
 }
 
-function publisherFor(url: string, outbox: SqliteOutbox, link: Partial<LinkSettings>, events: Partial<PublisherEvents> = {}) {
+function publisherFor(url: string, outbox: SqliteOutbox, link: Partial<LinkSettings>, events: Partial<PublisherEvents> = {}, extra: Pick<PublisherOptions, 'clock'> = {}) {
   const settings = configSchema.shape.mqtt.parse({ url });
   return new Publisher({
     mqtt: settings,
@@ -48,7 +49,39 @@ function publisherFor(url: string, outbox: SqliteOutbox, link: Partial<LinkSetti
     link: { ...linkSettings(settings), backoffInitialMs: 50, backoffMaxMs: 200, ...link },
     status: () => ({ version: 'test', node: process.version, codec: 'neural', paused: false, intervalMs: 1000, prompt: null, captured: 0 }),
     events: { onPublished: () => undefined, onPublishTimeout: () => undefined, onLinkState: () => undefined, onAnswer: () => undefined, onCommand: () => undefined, ...events },
+    ...extra,
   });
+}
+
+/**
+ * A clock the test moves by hand, for the publisher's own timers and its
+ * byte budget; mqtt.js, the sockets and the test's waits keep real time.
+ */
+function steppedClock(): { clock: Clock; advance(ms: number): void } {
+  const epoch = Date.UTC(2026, 0, 1, 12);
+  let now = 0;
+  const timers = new Map<object, { at: number; fn: () => void }>();
+  const clock: Clock = {
+    now: () => now,
+    wallNow: () => epoch + now,
+    setTimeout: (fn, ms) => {
+      const handle = {};
+      timers.set(handle, { at: now + ms, fn });
+      return handle as unknown as Timer;
+    },
+    clearTimeout: (handle) => timers.delete(handle as unknown as object),
+  };
+  const advance = (ms: number) => {
+    now += ms;
+    for (const [handle, timer] of [...timers].sort((a, b) => a[1].at - b[1].at)) if (timer.at <= now && timers.delete(handle)) timer.fn();
+  };
+  return { clock, advance };
+}
+
+/** Everything the publisher sent before this call has reached the broker once the status published now has (one connection, in order). */
+async function barrier(publisher: Publisher, broker: PubackWithholdingBroker, mark: number): Promise<void> {
+  publisher.publishStatus({ captured: mark });
+  await waitUntil(() => broker.received.some((p) => p.topic.endsWith('/status') && JSON.parse(p.payload.toString()).captured === mark), 5000, `status ${mark}`);
 }
 
 describe('publisher', () => {
@@ -102,6 +135,38 @@ describe('publisher', () => {
     await publisher.stop();
     outbox.close();
     await broker.close();
+  });
+
+  it('holds frames back for the byte budget and sends them when its wait is over (stepped clock)', async () => {
+    const { clock, advance } = steppedClock();
+    const broker = new PubackWithholdingBroker();
+    const url = await broker.listen();
+    const outbox = new SqliteOutbox({ path: join(dir, `p${n++}.db`), limits: DEFAULT_TEST_LIMITS });
+    fill(outbox, 3);
+    const size = outbox.peek(1, new Set())[0]!.bytes.length;
+    // A burst of one and a half frames: the first goes at once, the second waits a third of a second.
+    const publisher = publisherFor(url, outbox, { bytesPerSecond: size * 1.5 }, {}, { clock });
+    const frames = () => broker.received.filter((p) => p.topic.endsWith('/frame')).length;
+    try {
+      publisher.start();
+      await waitUntil(() => frames() === 1, 5000, 'the first frame');
+      await barrier(publisher, broker, 1);
+      assert.equal(frames(), 1, 'the second frame waits for the budget');
+      advance(333);
+      publisher.pump();
+      await barrier(publisher, broker, 2);
+      assert.equal(frames(), 1, 'not one ms early (the wait is ceil(size / 2 / rate) = 334 ms)');
+      advance(1);
+      await waitUntil(() => frames() === 2, 5000, 'the second frame, woken by the budget');
+      await barrier(publisher, broker, 3);
+      assert.equal(frames(), 2);
+      advance(1000);
+      await waitUntil(() => frames() === 3, 5000, 'the third frame');
+    } finally {
+      await publisher.stop();
+      outbox.close();
+      await broker.close();
+    }
   });
 
   it('reconnects after the broker drops the connection and sends the unacknowledged frames again', async () => {
