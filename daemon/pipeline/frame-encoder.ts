@@ -1,6 +1,9 @@
 /**
- * One camera image -> one wire frame: preprocess, run the edge model,
- * quantise, pack. Reports the time of each stage.
+ * The encoders under frame-maker.ts: the edge model (run, quantise, pack a
+ * neural frame) and the JPEG of the preprocessed crop. The daemon and the
+ * `encode` command go through FrameMaker (codec choice, signing); `encode`
+ * here is the neural path from a file, for the parity tests and benchmarks,
+ * built from the same preprocessing and `encodeTensor`.
  */
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
