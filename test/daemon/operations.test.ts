@@ -2,50 +2,37 @@
 // journald priorities, the libcamera path, queue replay, check, status.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import mqtt from 'mqtt';
-import { merge } from '../../daemon/config/load.ts';
 import { decodeFrame } from '../../protocol/wire/frame.ts';
 import { makePki } from '../helpers/certificates.ts';
-import { EDGE_BIN, EdgeProcess, stopAllEdges, writeConfig, type LogLine } from '../helpers/edge-process.ts';
+import { edgeCase } from '../helpers/edge-case.ts';
+import { EDGE_BIN, EdgeProcess, stopAllEdges } from '../helpers/edge-process.ts';
 import { FrameCollector } from '../helpers/frame-collector.ts';
 import { freePort, Mosquitto } from '../helpers/mosquitto.ts';
 import { scrapeMetric, waitForMetric } from '../helpers/metrics.ts';
 import { waitUntil } from '../helpers/wait.ts';
-import { FRAMES_DIR, REPO_ROOT, TINY_MODEL_DIR } from '../helpers/paths.ts';
+import { FRAMES_DIR, REPO_ROOT } from '../helpers/paths.ts';
 
 const run = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'splitoculo-ops-'));
 chmodSync(root, 0o755); // mosquitto reads certificates and password files as its own user
 after(() => rmSync(root, { recursive: true, force: true }));
-let cases = 0;
 afterEach(stopAllEdges);
 
 function setup(url: string, overrides: Record<string, unknown> = {}): { path: string; dir: string } {
-  const dir = join(root, `case-${cases++}`);
-  mkdirSync(dir);
-  const tree = merge(
-    {
-      device: { id: 'ops-cam' },
-      model: { path: TINY_MODEL_DIR, threads: 1 },
-      camera: { type: 'file', path: join(FRAMES_DIR, 'coffee.png') },
-      capture: { intervalMs: 100 },
-      outbox: { path: join(dir, 'outbox.db') },
-      mqtt: { url, backoffInitialMs: 100, backoffMaxMs: 300 },
-      log: { level: 'debug' },
-    },
-    overrides,
-  );
-  if (overrides.camera) tree.camera = overrides.camera; // a different camera type replaces the default one
-  return { path: writeConfig(dir, tree), dir };
+  return edgeCase(root, {
+    device: { id: 'ops-cam' },
+    camera: { type: 'file', path: join(FRAMES_DIR, 'coffee.png') },
+    capture: { intervalMs: 100 },
+    mqtt: { url, backoffInitialMs: 100, backoffMaxMs: 300 },
+  }, overrides);
 }
 
-const queued = (l: LogLine) => l.msg === 'frame queued';
-const acked = (l: LogLine) => l.msg === 'frame acknowledged';
 
 
 describe('transport security', () => {
@@ -72,21 +59,23 @@ describe('transport security', () => {
       assert.equal((await edge.stop()).code, 0);
       await collector.close();
 
-      const bad = setup(url, { mqtt: { ca: other.ca, cert: device.cert, key: device.key }, capture: { maxFrames: 1 } });
+      const refusedMetrics = await freePort();
+      const bad = setup(url, { mqtt: { ca: other.ca, cert: device.cert, key: device.key }, capture: { maxFrames: 1 }, metrics: { port: refusedMetrics } });
       const refused = new EdgeProcess(bad.path);
       const error = await refused.waitFor((l) => l.msg === 'mqtt error');
       assert.match(String(error.err), /self[- ]signed|unable to verify|certificate/i);
-      assert.equal(refused.count(acked), 0);
+      assert.equal(await scrapeMetric(refusedMetrics, 'splitoculo_frames_published_total'), 0, 'nothing acknowledged');
       assert.equal((await refused.stop()).code, 0);
 
       // The test certificates are valid for two days: three days on, the broker's has expired.
       const libfaketime = readdirSync('/usr/lib').map((d) => join('/usr/lib', d, 'faketime', 'libfaketime.so.1')).find((f) => existsSync(f));
       assert.ok(libfaketime, 'libfaketime (Debian package faketime) is installed');
-      const later = setup(url, { mqtt: { ca: pki.ca, cert: device.cert, key: device.key }, capture: { maxFrames: 1 } });
+      const expiredMetrics = await freePort();
+      const later = setup(url, { mqtt: { ca: pki.ca, cert: device.cert, key: device.key }, capture: { maxFrames: 1 }, metrics: { port: expiredMetrics } });
       const expired = new EdgeProcess(later.path, [], { ...process.env, LD_PRELOAD: libfaketime, FAKETIME: '+3d' });
       const expiry = await expired.waitFor((l) => l.msg === 'mqtt error');
       assert.match(String(expiry.err), /certificate has expired/i);
-      assert.equal(expired.count(acked), 0);
+      assert.equal(await scrapeMetric(expiredMetrics, 'splitoculo_frames_published_total'), 0, 'nothing acknowledged');
       assert.equal((await expired.stop()).code, 0);
     } finally {
       await broker.dispose();
@@ -103,9 +92,10 @@ describe('transport security', () => {
     try {
       const secret = join(root, 'mqtt-password');
       writeFileSync(secret, 'correct horse\n', { mode: 0o600 });
-      const good = setup(broker.url, { mqtt: { username: 'ops-cam', passwordFile: secret }, capture: { maxFrames: 1 } });
+      const metricsPort = await freePort();
+      const good = setup(broker.url, { mqtt: { username: 'ops-cam', passwordFile: secret }, capture: { maxFrames: 1 }, metrics: { port: metricsPort } });
       const edge = new EdgeProcess(good.path);
-      await edge.waitFor(acked);
+      await waitForMetric(metricsPort, 'splitoculo_frames_published_total', (n) => n >= 1);
       assert.equal((await edge.stop()).code, 0);
 
       const wrong = join(root, 'wrong-password');
