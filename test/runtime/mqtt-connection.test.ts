@@ -3,7 +3,7 @@
 // both programs get, secrets from files only, redaction, the MQTT 5 fallback,
 // and a real mosquitto with a password file.
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { isUserError } from '../../protocol/errors.ts';
 import { ConfigError, validateWith } from '../../runtime/layered-config.ts';
 import { BrokerError, checkConnectionFiles, clientOptions, connectMqtt, fallbackProtocol, MqttSettingsError, redactUrl } from '../../runtime/mqtt-connection.ts';
 import { Mosquitto, freePort } from '../helpers/mosquitto.ts';
+import { CLOUD_BIN, cli as runCli, EDGE_BIN, stderrLines } from '../helpers/cli.ts';
 import { REPO_ROOT, TINY_MODEL_DIR } from '../helpers/paths.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
@@ -148,10 +149,10 @@ describe('MQTT connection against mosquitto', () => {
 });
 
 describe('MQTT settings mistakes through the real CLIs', () => {
-  /** Runs a CLI; returns its exit code and the lines it wrote to stderr. */
-  function cli(program: 'daemon/bin/splitoculo-edge.ts' | 'cloud/bin/splitoculo-cloud.ts', args: string[]): { code: number | null; lines: string[] } {
-    const result = spawnSync(process.execPath, [join(REPO_ROOT, program), ...args], { encoding: 'utf8', timeout: 60_000 });
-    return { code: result.status, lines: result.stderr.split('\n').filter((line) => line.trim() !== '') };
+  /** Runs a CLI as a user would (test/helpers/cli.ts); its exit code and the lines it wrote to stderr. */
+  async function cli(bin: string, args: string[]): Promise<{ code: number; lines: string[] }> {
+    const result = await runCli(bin, args);
+    return { code: result.code, lines: stderrLines(result) };
   }
   const edgeConfig = (mqtt: object) => {
     const path = join(dir, `edge-${Math.random().toString(36).slice(2)}.json`);
@@ -167,16 +168,13 @@ describe('MQTT settings mistakes through the real CLIs', () => {
     return path;
   };
 
-  it('edge and cloud: a plaintext mqtt.password is one line naming the setting to use, exit 1, the password not repeated', () => {
+  it('edge and cloud: a plaintext mqtt.password is one line naming the setting to use, exit 1, the password not repeated', async () => {
     const cloudPath = join(dir, 'cloud.json');
     writeFileSync(
       cloudPath,
       JSON.stringify({ models: { paths: [TINY_MODEL_DIR] }, answerer: { type: 'local', qwen: 'q' }, dedup: { path: join(dir, 'dedup.db') }, mqtt: { url: 'mqtt://127.0.0.1:1', password: 'hunter2' } }),
     );
-    for (const { code, lines } of [
-      cli('daemon/bin/splitoculo-edge.ts', ['check', '-c', edgeConfig({ url: 'mqtt://127.0.0.1:1', password: 'hunter2' })]),
-      cli('cloud/bin/splitoculo-cloud.ts', ['check', '-c', cloudPath]),
-    ]) {
+    for (const { code, lines } of [await cli(EDGE_BIN, ['check', '-c', edgeConfig({ url: 'mqtt://127.0.0.1:1', password: 'hunter2' })]), await cli(CLOUD_BIN, ['check', '-c', cloudPath])]) {
       assert.equal(code, 1, lines.join('\n'));
       assert.equal(lines.length, 1, lines.join('\n'));
       assert.match(lines[0]!, /mqtt\.password: a plaintext password is not accepted; .*set mqtt\.passwordFile/);
@@ -184,9 +182,9 @@ describe('MQTT settings mistakes through the real CLIs', () => {
     }
   });
 
-  it('edge: an unreadable mqtt.passwordFile is one line naming the setting and the file, exit 1', () => {
+  it('edge: an unreadable mqtt.passwordFile is one line naming the setting and the file, exit 1', async () => {
     const missing = join(dir, 'no-such-password');
-    const { code, lines } = cli('daemon/bin/splitoculo-edge.ts', ['run', '-c', edgeConfig({ url: 'mqtt://127.0.0.1:1', username: 'cam', passwordFile: missing })]);
+    const { code, lines } = await cli(EDGE_BIN, ['run', '-c', edgeConfig({ url: 'mqtt://127.0.0.1:1', username: 'cam', passwordFile: missing })]);
     assert.equal(code, 1, lines.join('\n'));
     assert.deepEqual(
       lines.filter((line) => !line.startsWith('{')),
