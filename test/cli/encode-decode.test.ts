@@ -1,26 +1,11 @@
 // The two commands as a user runs them: real child processes.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { promisify } from 'node:util';
+import { CLOUD_BIN as CLOUD, EDGE_BIN as EDGE, cli } from '../helpers/cli.ts';
 import { FRAMES_DIR, REPO_ROOT } from '../helpers/paths.ts';
-
-const run = promisify(execFile);
-const EDGE = join(REPO_ROOT, 'daemon', 'bin', 'splitoculo-edge.ts');
-const CLOUD = join(REPO_ROOT, 'cloud', 'bin', 'splitoculo-cloud.ts');
-
-async function cli(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [script, ...args], { cwd: REPO_ROOT });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 describe('splitoculo-edge encode / splitoculo-cloud decode', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'splitoculo-cli-'));
