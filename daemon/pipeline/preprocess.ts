@@ -63,7 +63,7 @@ export async function cropToRgb(input: Buffer | string, pre: Manifest['preproces
   if (!width || !height) throw new ImageError(`${label}: image has no dimensions`);
   // The exact (Pillow) reduction decodes the whole frame first, 3 bytes a pixel: bounded before that allocation.
   if (width * height > MAX_FRAME_PIXELS) {
-    throw new ImageError(`${label}: ${width}x${height} is over the ${MAX_FRAME_PIXELS / 1e6}-megapixel limit for a frame`);
+    throw new ImageError(`${label}: image too large: ${width}x${height} = ${width * height} pixels, the limit for a frame is ${MAX_FRAME_PIXELS} pixels; scale it down first`);
   }
   const { crop } = pre;
   const resized = resizedDimensions(width, height, pre.resize.shortSide);

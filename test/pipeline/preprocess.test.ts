@@ -72,7 +72,7 @@ describe('preprocessing', () => {
     assert.ok(8200 * 8200 > MAX_FRAME_PIXELS);
     await assert.rejects(
       preprocessImage(png, pre, 'cam0 frame 9'),
-      (e: unknown) => e instanceof ImageError && e.message === `cam0 frame 9: 8200x8200 is over the ${MAX_FRAME_PIXELS / 1e6}-megapixel limit for a frame`,
+      (e: unknown) => e instanceof ImageError && e.message === `cam0 frame 9: image too large: 8200x8200 = 67240000 pixels, the limit for a frame is ${MAX_FRAME_PIXELS} pixels; scale it down first`,
     );
   });
 
