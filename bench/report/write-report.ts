@@ -7,6 +7,7 @@ import { autoAgainstBest, summarise, type CellSummary } from '../e2e/summary.ts'
 import type { LinkProfile } from '../link/profiles.ts';
 import type { QueueResult } from '../queue/queue-scale.ts';
 import type { StageCost } from '../stages/paired.ts';
+import { fidelitySection } from './fidelity-section.ts';
 import { barChartSvg, lineChartSvg, writePng } from './svg-plot.ts';
 
 export interface BenchResults {
@@ -65,6 +66,7 @@ export async function writeReport(results: BenchResults, dir: string): Promise<v
     lines.push('', '![stage costs](stages.png)');
   }
   if (results.queue) lines.push(...queueSection(results.queue));
+  lines.push(...fidelitySection(dir));
   lines.push('', '## What this does not model', '',
     '- The round trip is added in user space (this kernel has no netem): TCP sees a short round trip, so slow start and congestion windows of a real long link are not reproduced; the rate is enforced on real packets by tbf.',
     '- No packet loss (netem again); a lossy link would hurt the large methods most.',
