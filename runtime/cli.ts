@@ -27,7 +27,10 @@ function silenceUrlParseDeprecation(): void {
 
 /** One line: commander's message without its trailing newline, and a pointer to --help instead of the whole help text. */
 function usageLine(name: string, message: string): string {
-  return `${name}: ${message.trim().replace(/^error: /, 'usage error: ').replace(/\n+/g, '; ')} (see ${name} --help)\n`;
+  return `${name}: ${message
+    .trim()
+    .replace(/^error: /, 'usage error: ')
+    .replace(/\n+/g, '; ')} (see ${name} --help)\n`;
 }
 
 /** The root command of a bin; configured before subcommands are added, which inherit it. */

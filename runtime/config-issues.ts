@@ -106,7 +106,5 @@ export function describeIssues(schema: unknown, error: z.ZodError, origins: Orig
 
 /** The top-level sections a configuration lacks entirely (nothing from any input), or []. */
 export function missingSections(error: z.ZodError): string[] {
-  return error.issues
-    .filter((issue) => issue.path.length === 1 && issue.code === 'invalid_type' && / received undefined$/.test(issue.message))
-    .map((issue) => String(issue.path[0]));
+  return error.issues.filter((issue) => issue.path.length === 1 && issue.code === 'invalid_type' && / received undefined$/.test(issue.message)).map((issue) => String(issue.path[0]));
 }

@@ -136,7 +136,9 @@ export function loadLayered<S extends z.ZodObject>(schema: S, options: LayeredSo
     const result = schema.safeParse(tree);
     const missing = result.success ? [] : missingSections(result.error);
     if (missing.length) {
-      throw new ConfigError(`--config: no config file given (nor SPLITOCULO_CONFIG); expected a YAML or JSON file with at least ${missing.join(', ')} (e.g. -c /etc/splitoculo/${missing.includes('camera') ? 'edge' : 'cloud'}.yaml)`);
+      throw new ConfigError(
+        `--config: no config file given (nor SPLITOCULO_CONFIG); expected a YAML or JSON file with at least ${missing.join(', ')} (e.g. -c /etc/splitoculo/${missing.includes('camera') ? 'edge' : 'cloud'}.yaml)`,
+      );
     }
   }
   return validateWith(schema, tree, options.file ?? 'config', origins);

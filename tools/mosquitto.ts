@@ -42,20 +42,18 @@ export class Mosquitto {
     this.port = port;
     // mosquitto started as root drops to its own user before opening files.
     chmodSync(this.dir, 0o777);
-    writeFileSync(
-      join(this.dir, 'mosquitto.conf'),
-      [
-        ...(listeners ? ['per_listener_settings true', ...listeners(port, this.dir)] : [`listener ${port} 127.0.0.1`, 'allow_anonymous true']),
-        // Persistence keeps test subscribers' sessions across broker restarts.
-        'persistence true',
-        `persistence_location ${this.dir}/`,
-        'autosave_interval 1',
-        'max_queued_messages 100000',
-        'log_dest stderr',
-        'log_type error',
-        'log_type warning',
-      ].join('\n') + '\n',
-    );
+    const lines = [
+      ...(listeners ? ['per_listener_settings true', ...listeners(port, this.dir)] : [`listener ${port} 127.0.0.1`, 'allow_anonymous true']),
+      // Persistence keeps test subscribers' sessions across broker restarts.
+      'persistence true',
+      `persistence_location ${this.dir}/`,
+      'autosave_interval 1',
+      'max_queued_messages 100000',
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+    ];
+    writeFileSync(join(this.dir, 'mosquitto.conf'), `${lines.join('\n')}\n`);
   }
 
   /** `listeners` replaces the default anonymous listener (TLS, passwords); the first must use `port`. */

@@ -26,8 +26,11 @@ export function shapedPipe(from: Socket, to: Socket, shape: { rttMs: number; byt
     count(chunk.length);
     const now = performance.now();
     freeAt = Math.max(freeAt, now) + (bytesPerSecond ? (chunk.length / bytesPerSecond) * 1000 : 0);
-    setTimeout(() => {
-      if (!to.destroyed) to.write(chunk);
-    }, freeAt - now + rttMs / 2);
+    setTimeout(
+      () => {
+        if (!to.destroyed) to.write(chunk);
+      },
+      freeAt - now + rttMs / 2,
+    );
   });
 }

@@ -9,33 +9,45 @@ import { addConfigOptions, cloudConfigFromFlags, type ConfigFlags } from './conf
 import { parseTimeoutMs } from '../../runtime/config-options.ts';
 
 export function registerCheck(program: Command): void {
-  addConfigOptions(program.command('check').description('validate config, models, the answerer\'s files and the broker, then exit')
-    .option('--timeout <ms>', 'broker check', parseTimeoutMs, 10_000)).action(async (flags: ConfigFlags & { timeout: number }) => {
+  addConfigOptions(
+    program.command('check').description("validate config, models, the answerer's files and the broker, then exit").option('--timeout <ms>', 'broker check', parseTimeoutMs, 10_000),
+  ).action(async (flags: ConfigFlags & { timeout: number }) => {
     const config = cloudConfigFromFlags(flags); // throws ConfigError naming the path
     console.log(`ok   config: ${config.models.paths.length} model(s), ${config.answerer.type} answerer`);
     const manifests: Awaited<ReturnType<typeof loadModel>>['manifest'][] = [];
     const checks: Check[] = [
       ['dedup', async () => `${config.dedup.path}: writable in ${checkStateFile(config.dedup.path, 'dedup.path')}`],
-      ...config.models.paths.map((path): Check => [`model ${path}`, async () => {
-        const model = await loadModel(path, ['cloud']);
-        manifests.push(model.manifest);
-        return `${model.manifest.name} ${model.manifest.modelId}, split layer ${model.manifest.splitLayer}, cloud.onnx hash verified`;
-      }]),
-      ['answerer', async () => {
-        const answerer = await createAnswerer(config.answerer);
-        try {
-          await answerer.prepare(manifests);
-          return `${answerer.description}: vision tails for ${manifests.length} model(s) loaded`;
-        } finally {
-          await answerer.close();
-        }
-      }],
-      ['broker', async () => {
-        if (!config.mqtt.url) return 'embedded broker (started by run)';
-        const client = await mqtt.connectAsync(config.mqtt.url, { reconnectPeriod: 0, connectTimeout: flags.timeout, clientId: `splitoculo-cloud-check-${process.pid}` });
-        await client.endAsync();
-        return `${config.mqtt.url} reachable`;
-      }],
+      ...config.models.paths.map(
+        (path): Check => [
+          `model ${path}`,
+          async () => {
+            const model = await loadModel(path, ['cloud']);
+            manifests.push(model.manifest);
+            return `${model.manifest.name} ${model.manifest.modelId}, split layer ${model.manifest.splitLayer}, cloud.onnx hash verified`;
+          },
+        ],
+      ),
+      [
+        'answerer',
+        async () => {
+          const answerer = await createAnswerer(config.answerer);
+          try {
+            await answerer.prepare(manifests);
+            return `${answerer.description}: vision tails for ${manifests.length} model(s) loaded`;
+          } finally {
+            await answerer.close();
+          }
+        },
+      ],
+      [
+        'broker',
+        async () => {
+          if (!config.mqtt.url) return 'embedded broker (started by run)';
+          const client = await mqtt.connectAsync(config.mqtt.url, { reconnectPeriod: 0, connectTimeout: flags.timeout, clientId: `splitoculo-cloud-check-${process.pid}` });
+          await client.endAsync();
+          return `${config.mqtt.url} reachable`;
+        },
+      ],
     ];
     await runChecks(checks);
   });

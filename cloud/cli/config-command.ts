@@ -6,7 +6,9 @@ import { addConfigOptions, cloudConfigFromFlags, type ConfigFlags } from './conf
 
 export function registerConfig(program: Command): void {
   addConfigOptions(
-    program.command('config').description('print the effective configuration (file < environment < flags), or --schema')
+    program
+      .command('config')
+      .description('print the effective configuration (file < environment < flags), or --schema')
       .option('--schema', 'print the JSON Schema of the configuration, with every field described'),
   ).action((flags: ConfigFlags & { schema?: boolean }) => {
     if (flags.schema) return console.log(JSON.stringify(z.toJSONSchema(cloudConfigSchema, { io: 'input' }), null, 2));

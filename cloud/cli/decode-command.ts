@@ -1,4 +1,5 @@
 /** `splitoculo-cloud decode <frame>`: print a frame's header and decoded statistics. */
+import type { Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { loadModel, ManifestError } from '../../protocol/manifest/load.ts';
@@ -30,7 +31,7 @@ export class FrameFileError extends UserError {
 
 /** Reads one frame file; every failure names the file. Size is checked before reading (a frame is at most MAX_FRAME_BYTES). */
 async function readFrameFile(file: string): Promise<{ bytes: Buffer; frame: WireFrame }> {
-  let info;
+  let info: Stats;
   try {
     info = await stat(file);
   } catch (error) {

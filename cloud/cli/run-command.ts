@@ -13,7 +13,9 @@ function parsePort(value: string): number {
 
 export function registerRun(program: Command): void {
   addConfigOptions(
-    program.command('run').description('run the cloud worker: frames from MQTT -> features -> Qwen2.5-VL -> answers on MQTT')
+    program
+      .command('run')
+      .description('run the cloud worker: frames from MQTT -> features -> Qwen2.5-VL -> answers on MQTT')
       .option('--embedded-broker [port]', 'also run an in-process MQTT 3.1.1 broker on this port (default 1883)', parsePort),
   ).action(async (flags: ConfigFlags & { embeddedBroker?: number | true }) => {
     const broker = flags.embeddedBroker === undefined ? [] : ['broker.embedded=true', ...(flags.embeddedBroker === true ? [] : [`broker.port=${flags.embeddedBroker}`])];

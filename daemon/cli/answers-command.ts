@@ -6,7 +6,9 @@ import { parsePositiveCount } from './options.ts';
 
 export function registerAnswers(program: Command): void {
   addConfigOptions(
-    program.command('answers').description('list the stored answers')
+    program
+      .command('answers')
+      .description('list the stored answers')
       .option('-n, --limit <n>', 'how many, at least 1', parsePositiveCount, 20)
       .option('-f, --follow', 'keep printing new answers')
       .option('--json', 'one JSON document per line'),

@@ -37,32 +37,43 @@ export function writePathChecks(config: ReturnType<typeof configFromFlags>, env:
   const checks: Check[] = [['outbox', async () => `${config.outbox.path}: writable in ${checkStateFile(config.outbox.path, 'outbox.path')}`]];
   const answers = config.answers.jsonlFile;
   if (answers) checks.push(['answers file', async () => `${answers}: writable in ${checkStateFile(answers, 'answers.jsonlFile')}`]);
-  checks.push(['cache', async () => {
-    const root = cacheRoot(env);
-    if (!isSingleBinary()) return `${root}: not used (native addons load from node_modules outside the single binary)`;
-    return `${root}: writable in ${checkStateFile(`${root}/.probe`, env.SPLITOCULO_CACHE_DIR ? 'SPLITOCULO_CACHE_DIR' : 'cache directory')}`;
-  }]);
+  checks.push([
+    'cache',
+    async () => {
+      const root = cacheRoot(env);
+      if (!isSingleBinary()) return `${root}: not used (native addons load from node_modules outside the single binary)`;
+      return `${root}: writable in ${checkStateFile(`${root}/.probe`, env.SPLITOCULO_CACHE_DIR ? 'SPLITOCULO_CACHE_DIR' : 'cache directory')}`;
+    },
+  ]);
   return checks;
 }
 
 export function registerCheck(program: Command): void {
-  addConfigOptions(program.command('check').description('validate config, model files, camera and broker, then exit').option('--timeout <ms>', 'per check', parseTimeoutMs, 10_000)).action(async (flags: ConfigFlags & { timeout: number }) => {
-    const config = configFromFlags(flags); // throws ConfigError naming the path
-    console.log(`ok   config: device ${config.device.id}`);
-    const checks: Check[] = [
-      ...writePathChecks(config),
-      ...(config.auth.keyFile ? [['key file', async () => `${config.auth.keyFile}: ${readKeyFile(config.auth.keyFile!).length}-byte key`] as Check] : []),
-      ['model', async () => {
-        const model = await loadModel(config.model.path, ['edge']);
-        return `${model.manifest.name} ${model.manifest.modelId}, edge.onnx hash verified`;
-      }],
-      ['camera', () => grabOne(config, flags.timeout)],
-      ['broker', async () => {
-        const client = await mqtt.connectAsync(config.mqtt.url, { reconnectPeriod: 0, connectTimeout: flags.timeout, clientId: `splitoculo-check-${process.pid}` });
-        await client.endAsync();
-        return `${config.mqtt.url} reachable`;
-      }],
-    ];
-    await runChecks(checks);
-  });
+  addConfigOptions(program.command('check').description('validate config, model files, camera and broker, then exit').option('--timeout <ms>', 'per check', parseTimeoutMs, 10_000)).action(
+    async (flags: ConfigFlags & { timeout: number }) => {
+      const config = configFromFlags(flags); // throws ConfigError naming the path
+      console.log(`ok   config: device ${config.device.id}`);
+      const checks: Check[] = [
+        ...writePathChecks(config),
+        ...(config.auth.keyFile ? [['key file', async () => `${config.auth.keyFile}: ${readKeyFile(config.auth.keyFile!).length}-byte key`] as Check] : []),
+        [
+          'model',
+          async () => {
+            const model = await loadModel(config.model.path, ['edge']);
+            return `${model.manifest.name} ${model.manifest.modelId}, edge.onnx hash verified`;
+          },
+        ],
+        ['camera', () => grabOne(config, flags.timeout)],
+        [
+          'broker',
+          async () => {
+            const client = await mqtt.connectAsync(config.mqtt.url, { reconnectPeriod: 0, connectTimeout: flags.timeout, clientId: `splitoculo-check-${process.pid}` });
+            await client.endAsync();
+            return `${config.mqtt.url} reachable`;
+          },
+        ],
+      ];
+      await runChecks(checks);
+    },
+  );
 }

@@ -35,20 +35,26 @@ export function registerQueue(program: Command): void {
     const report = { path: config.outbox.path, ...stats, oldestCaptured: stats.oldestCapturedAt && new Date(stats.oldestCapturedAt).toISOString() };
     if (flags.json) return console.log(JSON.stringify(report));
     console.log(`${report.path}: ${stats.rows} frames, ${stats.bytes} bytes queued${report.oldestCaptured ? `, oldest captured ${report.oldestCaptured}` : ''}`);
-    console.log(`evicted: ${Object.entries(stats.evicted).map(([k, v]) => `${k} ${v}`).join(', ')}; rejected ${stats.rejected}; answers kept ${stats.answers}; last sequence ${stats.lastSequence}`);
+    console.log(
+      `evicted: ${Object.entries(stats.evicted)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}; rejected ${stats.rejected}; answers kept ${stats.answers}; last sequence ${stats.lastSequence}`,
+    );
   });
 
-  addConfigOptions(queue.command('export').description('write every queued frame to a folder as <sequence>-<frame id>.frame').requiredOption('-o, --out <dir>', 'target folder')).action((flags: ConfigFlags & { out: string }) => {
-    const outbox = openOutbox(configFromFlags(flags));
-    mkdirSync(flags.out, { recursive: true });
-    let n = 0;
-    for (const frame of outbox.all()) {
-      writeFileSync(join(flags.out, `${String(frame.sequence).padStart(10, '0')}-${frame.frameId}.frame`), frame.bytes);
-      n++;
-    }
-    outbox.close();
-    console.log(`exported ${n} frames to ${flags.out}`);
-  });
+  addConfigOptions(queue.command('export').description('write every queued frame to a folder as <sequence>-<frame id>.frame').requiredOption('-o, --out <dir>', 'target folder')).action(
+    (flags: ConfigFlags & { out: string }) => {
+      const outbox = openOutbox(configFromFlags(flags));
+      mkdirSync(flags.out, { recursive: true });
+      let n = 0;
+      for (const frame of outbox.all()) {
+        writeFileSync(join(flags.out, `${String(frame.sequence).padStart(10, '0')}-${frame.frameId}.frame`), frame.bytes);
+        n++;
+      }
+      outbox.close();
+      console.log(`exported ${n} frames to ${flags.out}`);
+    },
+  );
 
   addConfigOptions(queue.command('purge').description('delete every queued frame (answers are kept)').requiredOption('--yes', 'confirm')).action((flags: ConfigFlags) => {
     const outbox = openOutbox(configFromFlags(flags));
@@ -58,7 +64,9 @@ export function registerQueue(program: Command): void {
   });
 
   addConfigOptions(
-    queue.command('replay').description('publish the queued frames to a broker now, removing each once acknowledged')
+    queue
+      .command('replay')
+      .description('publish the queued frames to a broker now, removing each once acknowledged')
       .option('--to <url>', 'broker URL (default: mqtt.url of the config)')
       .option('--keep', 'keep frames in the queue after publishing'),
   ).action(async (flags: ConfigFlags & { to?: string; keep?: boolean }) => {

@@ -98,7 +98,9 @@ export function prepareStatements(db: Database.Database) {
     insertAnswer: db.prepare<[string, number, string]>('INSERT OR IGNORE INTO answers (frame_id, received_at, payload) VALUES (?, ?, ?)'),
     trimAnswers: db.prepare<[number]>('DELETE FROM answers WHERE frame_id IN (SELECT frame_id FROM answers ORDER BY received_at ASC, rowid ASC LIMIT ?)'),
     countAnswers: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM answers'),
-    answers: db.prepare<[number, number], StoredAnswer>('SELECT frame_id AS frameId, received_at AS receivedAt, payload FROM answers WHERE received_at > ? ORDER BY received_at ASC, rowid ASC LIMIT ?'),
+    answers: db.prepare<[number, number], StoredAnswer>(
+      'SELECT frame_id AS frameId, received_at AS receivedAt, payload FROM answers WHERE received_at > ? ORDER BY received_at ASC, rowid ASC LIMIT ?',
+    ),
     purge: db.prepare('DELETE FROM frames'),
   };
 }

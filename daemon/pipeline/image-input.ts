@@ -5,6 +5,7 @@
  * limit. Returned as text; preprocess.ts wraps it in an ImageError naming the
  * input.
  */
+import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import sharp from 'sharp';
 
@@ -14,7 +15,7 @@ export const MAX_INPUT_PIXELS = 0x3fff * 0x3fff;
 /** The problem with the input itself before any decoding (folder, empty, missing), or null. */
 export async function unusableImageInput(input: Buffer | string): Promise<string | null> {
   if (typeof input !== 'string') return input.length === 0 ? 'empty (0 bytes), expected an image' : null;
-  let info;
+  let info: Stats;
   try {
     info = await stat(input);
   } catch (error) {

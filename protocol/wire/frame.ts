@@ -12,17 +12,45 @@ import { FrameError } from './errors.ts';
 import { checkJpeg, checkQuantParams, checkTokenShape, checkUnsigned, decodeUtf8 } from './frame-checks.ts';
 import { FRAME_ID_BYTES, frameIdToBytes, frameIdToString, isFrameId } from './frame-id.ts';
 import {
-  AUTH_TAG_BYTES, CRC_BYTES, FIXED_HEADER_BYTES, FLAG_AUTHENTICATED, FLAG_CLOCK_UNRELIABLE, KNOWN_FLAGS, MAGIC, MAX_FRAME_BYTES,
-  MAX_TOKEN_WIDTH, MAX_TOKENS, MODEL_ID_BYTES, NO_QUANTISATION, PROMPT_MAX_BYTES, WIRE_VERSION,
-  type FrameHeader, type JpegFrame, type NeuralFrame, type WireFrame,
+  AUTH_TAG_BYTES,
+  CRC_BYTES,
+  FIXED_HEADER_BYTES,
+  FLAG_AUTHENTICATED,
+  FLAG_CLOCK_UNRELIABLE,
+  KNOWN_FLAGS,
+  MAGIC,
+  MAX_FRAME_BYTES,
+  MAX_TOKEN_WIDTH,
+  MAX_TOKENS,
+  MODEL_ID_BYTES,
+  NO_QUANTISATION,
+  PROMPT_MAX_BYTES,
+  WIRE_VERSION,
+  type FrameHeader,
+  type JpegFrame,
+  type NeuralFrame,
+  type WireFrame,
 } from './frame-layout.ts';
 import { Reader } from './frame-reader.ts';
 import type { QuantisationScheme } from './quantise.ts';
 
 export {
-  AUTH_TAG_BYTES, FIXED_HEADER_BYTES, FLAG_AUTHENTICATED, FLAG_CLOCK_UNRELIABLE, frameSize, MAGIC, MAX_FRAME_BYTES, MAX_TOKEN_WIDTH,
-  MAX_TOKENS, MODEL_ID_BYTES, PROMPT_MAX_BYTES, WIRE_VERSION,
-  type FrameHeader, type JpegFrame, type NeuralFrame, type WireFrame,
+  AUTH_TAG_BYTES,
+  FIXED_HEADER_BYTES,
+  FLAG_AUTHENTICATED,
+  FLAG_CLOCK_UNRELIABLE,
+  frameSize,
+  MAGIC,
+  MAX_FRAME_BYTES,
+  MAX_TOKEN_WIDTH,
+  MAX_TOKENS,
+  MODEL_ID_BYTES,
+  PROMPT_MAX_BYTES,
+  WIRE_VERSION,
+  type FrameHeader,
+  type JpegFrame,
+  type NeuralFrame,
+  type WireFrame,
 } from './frame-layout.ts';
 
 const textEncoder = new TextEncoder();

@@ -47,19 +47,25 @@ function assertOneLine(result: CliResult, code: number, names: RegExp): string {
 // A file that is not a folder: anything "under" it cannot be created.
 const blocker = file('not-a-folder', 'x');
 const port = await closedPort();
-const edgeYaml = file('edge.yaml', `device: { id: cam1 }
+const edgeYaml = file(
+  'edge.yaml',
+  `device: { id: cam1 }
 model: { path: ${TINY_MODEL_DIR} }
 camera: { type: directory, path: ${FRAMES_DIR} }
 outbox: { path: ${join(dir, 'edge-state', 'outbox.db')} }
 mqtt: { url: "mqtt://127.0.0.1:${port}" }
 log: { level: error }
-`);
-const cloudYaml = file('cloud.yaml', `models: { paths: [${TINY_MODEL_DIR}] }
+`,
+);
+const cloudYaml = file(
+  'cloud.yaml',
+  `models: { paths: [${TINY_MODEL_DIR}] }
 answerer: { type: local, qwen: ${TINY_QWEN_DIR} }
 mqtt: { url: "mqtt://127.0.0.1:${port}" }
 dedup: { path: ${join(dir, 'cloud-state', 'answered.db')} }
 log: { level: error }
-`);
+`,
+);
 const unusableOutbox = `outbox.path=${join(blocker, 'state', 'outbox.db')}`;
 
 describe('one line for every user mistake (issue 14)', () => {
@@ -72,7 +78,10 @@ describe('one line for every user mistake (issue 14)', () => {
     }
 
     it('queue status and answers create a missing outbox folder (mode 0750) instead of failing', async () => {
-      for (const [n, args] of [['a', ['queue', 'status']], ['b', ['answers']]] as const) {
+      for (const [n, args] of [
+        ['a', ['queue', 'status']],
+        ['b', ['answers']],
+      ] as const) {
         const folder = join(dir, `fresh-${n}`, 'state');
         const result = await cli(EDGE_BIN, [...args, '-c', edgeYaml, '--set', `outbox.path=${join(folder, 'outbox.db')}`], { cwd: dir });
         assert.equal(result.code, 0, result.stderr);
@@ -87,8 +96,7 @@ describe('one line for every user mistake (issue 14)', () => {
     });
 
     it('check verifies every path the daemon will write and reports the outbox and answers file', async () => {
-      const result = await cli(EDGE_BIN, ['check', '-c', edgeYaml, '--timeout', '2000', '--set', unusableOutbox,
-        '--set', `answers.jsonlFile=${join(blocker, 'answers.jsonl')}`], { cwd: dir });
+      const result = await cli(EDGE_BIN, ['check', '-c', edgeYaml, '--timeout', '2000', '--set', unusableOutbox, '--set', `answers.jsonlFile=${join(blocker, 'answers.jsonl')}`], { cwd: dir });
       assert.equal(result.code, 1, result.stderr);
       assert.match(result.stdout, /^FAIL outbox: outbox\.path \S+not-a-folder\/state\/outbox\.db: \S+not-a-folder is a file, not a folder$/m);
       assert.match(result.stdout, /^FAIL answers file: answers\.jsonlFile \S+not-a-folder\/answers\.jsonl: \S+not-a-folder is a file, not a folder$/m);
@@ -129,8 +137,14 @@ describe('one line for every user mistake (issue 14)', () => {
 
   describe('splitoculo-cloud decode', () => {
     const frame = encodeFrame({
-      codec: 'jpeg', modelId: '0'.repeat(32), deviceId: 'cam1', frameId: '01890a5d-ac96-774b-bcce-b302099a8057',
-      sequence: 1, captureTimeMs: 1, clockUnreliable: false, prompt: null,
+      codec: 'jpeg',
+      modelId: '0'.repeat(32),
+      deviceId: 'cam1',
+      frameId: '01890a5d-ac96-774b-bcce-b302099a8057',
+      sequence: 1,
+      captureTimeMs: 1,
+      clockUnreliable: false,
+      prompt: null,
       image: { width: 2, height: 2, jpeg: Uint8Array.of(0xff, 0xd8, 0xff, 0xd9) },
     });
 
@@ -170,7 +184,10 @@ describe('one line for every user mistake (issue 14)', () => {
     });
 
     it('no config at all: one line naming --config and what it must hold', async () => {
-      for (const [bin, sections] of [[EDGE_BIN, 'camera, mqtt'], [CLOUD_BIN, 'models, answerer']] as const) {
+      for (const [bin, sections] of [
+        [EDGE_BIN, 'camera, mqtt'],
+        [CLOUD_BIN, 'models, answerer'],
+      ] as const) {
         for (const command of [['run'], ['config'], ['check']]) {
           const result = await cli(bin, command, { cwd: dir });
           assertOneLine(result, 1, new RegExp(`error: --config: no config file given \\(nor SPLITOCULO_CONFIG\\); expected a YAML or JSON file with at least ${sections} `));
@@ -202,7 +219,9 @@ describe('one line for every user mistake (issue 14)', () => {
       mkdirSync(folder);
       assertOneLine(await cli(EDGE_BIN, ['encode', folder]), 1, new RegExp(`error: ${folder}: is a folder, expected an image file`));
       // A real 16x16 JPEG whose frame header claims 20000x15000: the decoder refuses it by size.
-      const small = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#808080' } }).jpeg().toBuffer();
+      const small = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#808080' } })
+        .jpeg()
+        .toBuffer();
       const huge = Buffer.from(small);
       for (let at = 2; at < huge.length; at += 2 + huge.readUInt16BE(at + 2)) {
         if (huge[at + 1] === 0xc0) {
@@ -212,8 +231,7 @@ describe('one line for every user mistake (issue 14)', () => {
         }
       }
       const big = file('huge.jpg', huge);
-      assertOneLine(await cli(EDGE_BIN, ['encode', big]), 1,
-        new RegExp(`error: ${big}: image too large: 20000x15000 = 300000000 pixels, the limit is 268402689 pixels \\(16383x16383\\)`));
+      assertOneLine(await cli(EDGE_BIN, ['encode', big]), 1, new RegExp(`error: ${big}: image too large: 20000x15000 = 300000000 pixels, the limit is 268402689 pixels \\(16383x16383\\)`));
     });
   });
 });

@@ -56,7 +56,11 @@ describe('edge configuration', () => {
     ];
     for (const [sets, message] of cases) {
       // The value came from the flag, so the flag is named, not the file (issue 14).
-      assert.throws(() => loadConfig({ file: path, sets }), (e: unknown) => e instanceof ConfigError && message.test(e.message) && e.message.startsWith(`--set ${sets[0]}: `), String(sets));
+      assert.throws(
+        () => loadConfig({ file: path, sets }),
+        (e: unknown) => e instanceof ConfigError && message.test(e.message) && e.message.startsWith(`--set ${sets[0]}: `),
+        String(sets),
+      );
     }
     assert.throws(() => loadConfig({ file: path, sets: ['novalue'] }), /--set novalue: expected path=value/);
     assert.throws(() => loadConfig({ file: file('c.yaml', 'device: [unclosed') }), /c\.yaml: not valid YAML/);
@@ -66,21 +70,34 @@ describe('edge configuration', () => {
 
   it('names the file, the environment variable or the flag that set a bad value, and suggests a misspelt key', () => {
     const path = file('e.yaml', minimal.replace('inflight: 4', 'inflight: 4, keepAliveSeconds: 30'));
-    assert.throws(() => loadConfig({ file: path }), (e: unknown) => e instanceof ConfigError
-      && e.message === `${path}: mqtt: Unrecognized key: "keepAliveSeconds" (did you mean "keepaliveSeconds"?)`);
+    assert.throws(
+      () => loadConfig({ file: path }),
+      (e: unknown) => e instanceof ConfigError && e.message === `${path}: mqtt: Unrecognized key: "keepAliveSeconds" (did you mean "keepaliveSeconds"?)`,
+    );
     const good = file('f.yaml', minimal);
-    assert.throws(() => loadConfig({ file: good, env: { SPLITOCULO_MQTT__INFLIGHT: 'many' } }), (e: unknown) => e instanceof ConfigError
-      && e.message === 'environment variable SPLITOCULO_MQTT__INFLIGHT: mqtt.inflight: Invalid input: expected number, received string');
-    assert.throws(() => loadConfig({ file: good, sets: ['foo.bar=1'] }), (e: unknown) => e instanceof ConfigError
-      && e.message.startsWith('--set foo.bar=1: (top level): Unrecognized key: "foo" (expected one of: device, model, camera'));
-    assert.throws(() => loadConfig({ file: good, sets: ['outbox.maxframes=2', 'mqtt.password=hunter2x', 'mqtt.inflight=0'] }), (e: unknown) => e instanceof ConfigError
-      && e.message.startsWith('--set outbox.maxframes=2: outbox: Unrecognized key: "maxframes" (did you mean "maxFrames"?); ')
-      && e.message.includes('; --set mqtt.inflight=0: mqtt.inflight: Too small') && !e.message.includes('hunter2x'));
+    assert.throws(
+      () => loadConfig({ file: good, env: { SPLITOCULO_MQTT__INFLIGHT: 'many' } }),
+      (e: unknown) => e instanceof ConfigError && e.message === 'environment variable SPLITOCULO_MQTT__INFLIGHT: mqtt.inflight: Invalid input: expected number, received string',
+    );
+    assert.throws(
+      () => loadConfig({ file: good, sets: ['foo.bar=1'] }),
+      (e: unknown) => e instanceof ConfigError && e.message.startsWith('--set foo.bar=1: (top level): Unrecognized key: "foo" (expected one of: device, model, camera'),
+    );
+    assert.throws(
+      () => loadConfig({ file: good, sets: ['outbox.maxframes=2', 'mqtt.password=hunter2x', 'mqtt.inflight=0'] }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.message.startsWith('--set outbox.maxframes=2: outbox: Unrecognized key: "maxframes" (did you mean "maxFrames"?); ') &&
+        e.message.includes('; --set mqtt.inflight=0: mqtt.inflight: Too small') &&
+        !e.message.includes('hunter2x'),
+    );
     assert.throws(() => loadConfig({ file: good, sets: ['a..b=1'] }), /--set a\.\.b=1: expected a dotted path/);
   });
 
   it('without any config file says so in one line, naming --config and the sections it needs', () => {
-    assert.throws(() => loadConfig({ env: {}, defaults: { device: { id: 'cam1' }, model: { path: 'm' }, outbox: { path: 'o.db' } } }), (e: unknown) => e instanceof ConfigError
-      && e.message.startsWith('--config: no config file given (nor SPLITOCULO_CONFIG); expected a YAML or JSON file with at least camera, mqtt'));
+    assert.throws(
+      () => loadConfig({ env: {}, defaults: { device: { id: 'cam1' }, model: { path: 'm' }, outbox: { path: 'o.db' } } }),
+      (e: unknown) => e instanceof ConfigError && e.message.startsWith('--config: no config file given (nor SPLITOCULO_CONFIG); expected a YAML or JSON file with at least camera, mqtt'),
+    );
   });
 });

@@ -11,12 +11,15 @@ const dir = mkdtempSync(join(tmpdir(), 'splitoculo-outbox-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 
-outboxConformance('SQLite file, synchronous=FULL', (limits, order) =>
-  new SqliteOutbox({ path: join(dir, `full-${n++}.db`), limits: { ...DEFAULT_TEST_LIMITS, ...limits }, ...(order && { order }), synchronous: 'full' }));
-outboxConformance('SQLite file, synchronous=NORMAL', (limits, order) =>
-  new SqliteOutbox({ path: join(dir, `normal-${n++}.db`), limits: { ...DEFAULT_TEST_LIMITS, ...limits }, ...(order && { order }), synchronous: 'normal' }));
-outboxConformance('SQLite in memory', (limits, order) =>
-  new SqliteOutbox({ path: ':memory:', limits: { ...DEFAULT_TEST_LIMITS, ...limits }, ...(order && { order }) }));
+outboxConformance(
+  'SQLite file, synchronous=FULL',
+  (limits, order) => new SqliteOutbox({ path: join(dir, `full-${n++}.db`), limits: { ...DEFAULT_TEST_LIMITS, ...limits }, ...(order && { order }), synchronous: 'full' }),
+);
+outboxConformance(
+  'SQLite file, synchronous=NORMAL',
+  (limits, order) => new SqliteOutbox({ path: join(dir, `normal-${n++}.db`), limits: { ...DEFAULT_TEST_LIMITS, ...limits }, ...(order && { order }), synchronous: 'normal' }),
+);
+outboxConformance('SQLite in memory', (limits, order) => new SqliteOutbox({ path: ':memory:', limits: { ...DEFAULT_TEST_LIMITS, ...limits }, ...(order && { order }) }));
 
 describe('SQLite outbox across restarts', () => {
   it('keeps frames, counters and the identity sequence after reopening', () => {
@@ -26,7 +29,10 @@ describe('SQLite outbox across restarts', () => {
     for (const id of ids) first.enqueue({ ...id, capturedAt: 1, bytes: new Uint8Array(5) });
     first.close();
     const second = new SqliteOutbox({ path, limits: { ...DEFAULT_TEST_LIMITS, maxRows: 2 } });
-    assert.deepEqual(second.peek(5).map((f) => f.sequence), [ids[1]!.sequence, ids[2]!.sequence]);
+    assert.deepEqual(
+      second.peek(5).map((f) => f.sequence),
+      [ids[1]!.sequence, ids[2]!.sequence],
+    );
     assert.equal(second.stats().evicted['drop-oldest'], 1);
     const next = second.nextIdentity();
     assert.equal(next.sequence, ids[2]!.sequence + 1);
@@ -83,15 +89,21 @@ describe('SQLite outbox file and folder', () => {
   it('names outbox.path and the reason when the folder cannot be made, the path is a folder, or the file is no database', () => {
     const file = join(dir, 'plain-file');
     writeFileSync(file, 'x');
-    assert.throws(() => new SqliteOutbox({ path: join(file, 'outbox.db'), limits: DEFAULT_TEST_LIMITS }),
-      (e: unknown) => e instanceof StatePathError && e.message.startsWith(`outbox.path ${join(file, 'outbox.db')}: `) && /ENOTDIR|not a folder/.test(e.message));
+    assert.throws(
+      () => new SqliteOutbox({ path: join(file, 'outbox.db'), limits: DEFAULT_TEST_LIMITS }),
+      (e: unknown) => e instanceof StatePathError && e.message.startsWith(`outbox.path ${join(file, 'outbox.db')}: `) && /ENOTDIR|not a folder/.test(e.message),
+    );
     const folder = join(dir, 'a-folder.db');
     mkdirSync(folder);
-    assert.throws(() => new SqliteOutbox({ path: folder, limits: DEFAULT_TEST_LIMITS }),
-      (e: unknown) => e instanceof StatePathError && e.message === `outbox.path ${folder}: is a folder or device, expected a file`);
+    assert.throws(
+      () => new SqliteOutbox({ path: folder, limits: DEFAULT_TEST_LIMITS }),
+      (e: unknown) => e instanceof StatePathError && e.message === `outbox.path ${folder}: is a folder or device, expected a file`,
+    );
     const junk = join(dir, 'junk.db');
     writeFileSync(junk, 'not a database, only text that is long enough to be read as a header by sqlite '.repeat(20));
-    assert.throws(() => new SqliteOutbox({ path: junk, limits: DEFAULT_TEST_LIMITS }),
-      (e: unknown) => e instanceof OutboxOpenError && e.message.startsWith(`outbox.path ${junk}: `));
+    assert.throws(
+      () => new SqliteOutbox({ path: junk, limits: DEFAULT_TEST_LIMITS }),
+      (e: unknown) => e instanceof OutboxOpenError && e.message.startsWith(`outbox.path ${junk}: `),
+    );
   });
 });

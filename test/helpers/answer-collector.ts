@@ -29,8 +29,7 @@ export class AnswerCollector {
   }
 
   async waitForFrames(frameIds: readonly string[], timeoutMs = 60_000): Promise<void> {
-    await waitUntil(() => frameIds.every((id) => this.frameIds().has(id)), timeoutMs,
-      `answers for ${frameIds.length} frames (have ${frameIds.filter((id) => this.frameIds().has(id)).length})`);
+    await waitUntil(() => frameIds.every((id) => this.frameIds().has(id)), timeoutMs, `answers for ${frameIds.length} frames (have ${frameIds.filter((id) => this.frameIds().has(id)).length})`);
   }
 
   async close(): Promise<void> {

@@ -75,28 +75,34 @@ export class FakeVllm {
     try {
       const received = this.validate(JSON.parse(Buffer.concat(chunks).toString('utf8')));
       this.received.push(received);
-      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
-        id: `chatcmpl-${this.received.length}`,
-        object: 'chat.completion',
-        model: this.#model,
-        choices: [{ index: 0, message: { role: 'assistant', content: `saw ${received.rows}x${received.width} embeddings for: ${received.prompt}` }, finish_reason: 'stop' }],
-        usage: { prompt_tokens: received.rows + 20, completion_tokens: 7, total_tokens: received.rows + 27 },
-      }));
+      response.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          id: `chatcmpl-${this.received.length}`,
+          object: 'chat.completion',
+          model: this.#model,
+          choices: [{ index: 0, message: { role: 'assistant', content: `saw ${received.rows}x${received.width} embeddings for: ${received.prompt}` }, finish_reason: 'stop' }],
+          usage: { prompt_tokens: received.rows + 20, completion_tokens: 7, total_tokens: received.rows + 27 },
+        }),
+      );
     } catch (error) {
       this.error(response, 400, (error as Error).message);
     }
   }
 
+  // biome-ignore lint/suspicious/noExplicitAny: a request body from the wire, checked field by field below
   private validate(body: any): ReceivedRequest {
     if (body.model !== this.#model) throw new Error(`The model \`${body.model}\` does not exist.`);
     if (!Array.isArray(body.messages) || body.messages.length !== 1) throw new Error('expected one message');
     const content = body.messages[0].content;
     if (body.messages[0].role !== 'user' || !Array.isArray(content)) throw new Error('expected a user message with content parts');
-    const embedsPart = content.find((p: any) => p.type === 'image_embeds');
-    const textPart = content.find((p: any) => p.type === 'text');
+    const embedsPart = content.find((p: { type?: unknown }) => p.type === 'image_embeds');
+    const textPart = content.find((p: { type?: unknown }) => p.type === 'text');
     if (!embedsPart || !textPart || typeof textPart.text !== 'string') throw new Error('expected an image_embeds part and a text part');
     const { image_embeds: embeds, image_grid_thw: gridText } = embedsPart.image_embeds ?? {};
-    for (const [name, value] of [['image_embeds', embeds], ['image_grid_thw', gridText]] as const) {
+    for (const [name, value] of [
+      ['image_embeds', embeds],
+      ['image_grid_thw', gridText],
+    ] as const) {
       if (typeof value !== 'string' || !BASE64.test(value)) throw new Error(`${name}: Incorrect padding or non-base64 characters`);
     }
     const tensor = decodeNpy(Buffer.from(embeds, 'base64'));
@@ -106,7 +112,7 @@ export class FakeVllm {
     }
     if (grid.descr !== '<i8' || grid.shape.join(',') !== '1,3') throw new Error(`image_grid_thw must be int64 [1, 3], got ${grid.descr} [${grid.shape.join(', ')}]`);
     const [t, h, w] = Array.from(grid.data as BigInt64Array, Number);
-    if (t! * h! * w! / 4 !== tensor.shape[0]) throw new Error(`image_grid_thw ${t}x${h}x${w} implies ${t! * h! * w! / 4} embeddings, got ${tensor.shape[0]}`);
+    if ((t! * h! * w!) / 4 !== tensor.shape[0]) throw new Error(`image_grid_thw ${t}x${h}x${w} implies ${(t! * h! * w!) / 4} embeddings, got ${tensor.shape[0]}`);
     if (!Number.isInteger(body.max_tokens) || body.max_tokens < 1) throw new Error('max_tokens must be a positive integer');
     return { rows: tensor.shape[0]!, width: tensor.shape[1]!, grid: [t!, h!, w!], prompt: textPart.text, maxTokens: body.max_tokens };
   }

@@ -9,7 +9,10 @@ export const TEST_MODEL_ID = '0123456789abcdef0123456789abcdef';
 export function seededTokens(count: number, width: number, seed = 1): Float32Array {
   // Deterministic pseudo-normal values (sum of uniforms from a small LCG).
   let state = seed >>> 0 || 1;
-  const next = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const next = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
   const out = new Float32Array(count * width);
   for (let i = 0; i < out.length; i++) out[i] = (next() + next() + next() - 1.5) * 2;
   return out;

@@ -22,9 +22,12 @@ export async function scrapeMetric(port: number, name: string, labels: Record<st
 /** Waits until the metric satisfies `holds` (the endpoint may not be up yet); returns its value. */
 export async function waitForMetric(port: number, name: string, holds: (value: number) => boolean, options: { timeoutMs?: number; labels?: Record<string, string> } = {}): Promise<number> {
   let last = NaN;
-  await waitFor(async () => {
-    last = await scrapeMetric(port, name, options.labels).catch(() => NaN);
-    return holds(last);
-  }, { what: `${name}${options.labels ? JSON.stringify(options.labels) : ''} (last ${last})`, timeoutMs: options.timeoutMs ?? 20_000, intervalMs: 50 });
+  await waitFor(
+    async () => {
+      last = await scrapeMetric(port, name, options.labels).catch(() => NaN);
+      return holds(last);
+    },
+    { what: `${name}${options.labels ? JSON.stringify(options.labels) : ''} (last ${last})`, timeoutMs: options.timeoutMs ?? 20_000, intervalMs: 50 },
+  );
   return last;
 }
