@@ -54,23 +54,31 @@ export class EdgeDaemon {
 
     const queue = new OutboxPart({ config, metrics, log, progress, wake: () => publisher.pump() });
     const frames = new FrameProduction({
-      config, metrics, log, progress,
+      config,
+      metrics,
+      log,
+      progress,
       identity: () => queue.nextIdentity(),
       clockUnreliable: () => clock.unreliable(),
       linkView: () => ({ link: publisher.link ?? NO_LINK.link, backlogBytes: queue.backlogBytes() }),
       next: (frame) => queue.accept(frame),
     });
     const capture = new CapturePart<PreparedCapture>({
-      config, metrics, log,
+      config,
+      metrics,
+      log,
       stages: { prepare: (image) => frames.prepare(image), commit: (prepared) => frames.commit(prepared) },
     });
     const inbox = new AnswerInbox({
-      deviceId: config.device.id, metrics, log,
+      deviceId: config.device.id,
+      metrics,
+      log,
       store: (frameId, json) => queue.outbox.storeAnswer(frameId, json),
       hook: answerHook(config.answers, log),
     });
     const commands = new CommandHandler({
-      metrics, log,
+      metrics,
+      log,
       targets: {
         setPrompt: (prompt) => (frames.prompt = prompt),
         capture: () => capture.tick(),
@@ -100,14 +108,17 @@ export class EdgeDaemon {
     this.#queue = queue;
     this.#capture = capture;
     this.#endpoint = new MetricsEndpoint(metrics, config.metrics, log);
-    this.#controller = new PartController([
-      { name: 'outbox', part: queue },
-      { name: 'frame production', part: frames },
-      { name: 'metrics', part: this.#endpoint },
-      { name: 'publisher', part: publisher },
-      { name: 'capture', part: capture },
-      { name: 'watchdog', part: watchdog },
-    ], log);
+    this.#controller = new PartController(
+      [
+        { name: 'outbox', part: queue },
+        { name: 'frame production', part: frames },
+        { name: 'metrics', part: this.#endpoint },
+        { name: 'publisher', part: publisher },
+        { name: 'capture', part: capture },
+        { name: 'watchdog', part: watchdog },
+      ],
+      log,
+    );
   }
 
   get outbox(): Outbox {

@@ -9,13 +9,13 @@ import { parseJsonInput } from './json-input.ts';
 import { UserError } from './errors.ts';
 
 export const ANSWER_ERROR_CODES = [
-  'bad-frame',        // the frame did not decode (FrameError code in the message)
-  'device-mismatch',  // topic device differs from the frame header's
-  'unknown-model',    // no loaded model has the frame's model id
-  'unauthenticated',  // the device has a key and the frame's tag is missing or wrong (or a key is required)
-  'replayed',         // a signed frame whose sequence is far behind the device's newest
-  'bad-prompt',       // the frame's prompt cannot be put to the model (control tokens)
-  'answerer-failed',  // the language model or vLLM failed
+  'bad-frame', // the frame did not decode (FrameError code in the message)
+  'device-mismatch', // topic device differs from the frame header's
+  'unknown-model', // no loaded model has the frame's model id
+  'unauthenticated', // the device has a key and the frame's tag is missing or wrong (or a key is required)
+  'replayed', // a signed frame whose sequence is far behind the device's newest
+  'bad-prompt', // the frame's prompt cannot be put to the model (control tokens)
+  'answerer-failed', // the language model or vLLM failed
   'deadline-exceeded',
   'overloaded',
 ] as const;
@@ -28,7 +28,11 @@ export const answerSchema = z
     v: z.literal(1).describe('answer envelope version'),
     frameId: z.string().refine(isFrameId, 'expected a UUIDv7 frame id').nullable().describe('id of the frame answered; null when the frame could not be read'),
     device: z.string().min(1).max(DEVICE_ID_MAX_LENGTH).describe('device that sent the frame'),
-    modelId: z.string().regex(/^[0-9a-f]{32}$/).nullable().describe('model id from the frame header; null when the frame could not be read'),
+    modelId: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/)
+      .nullable()
+      .describe('model id from the frame header; null when the frame could not be read'),
     sequence: z.number().int().nonnegative().optional().describe("device's sequence number of the frame"),
     prompt: z.string().nullable().describe('question asked, null for the default prompt'),
     text: z.string().optional().describe('the answer'),

@@ -35,7 +35,11 @@ export const statusBodySchema = z
   .object({
     version: z.string().describe('daemon version'),
     node: z.string().describe('Node.js version'),
-    modelId: z.string().regex(/^[0-9a-f]{32}$/).optional().describe('edge model id'),
+    modelId: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/)
+      .optional()
+      .describe('edge model id'),
     codec: z.enum(CODEC_SETTINGS).describe('encoding.codec as configured'),
     link: z
       .object({ rttMs: z.number().nonnegative().optional(), bytesPerSecond: z.number().nonnegative().optional(), samples: count })

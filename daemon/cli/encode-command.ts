@@ -47,7 +47,7 @@ export function registerEncode(program: Command): void {
     .option('-m, --model <dir>', 'model folder with manifest.json', defaultModelDir())
     .option('-d, --device <id>', 'device id written into the frame', defaultDeviceId())
     .option('-p, --prompt <text>', 'question to send with the frame')
-    .option('-q, --quantisation <scheme>', 'per-tensor or per-token (default: the manifest\'s)', parseScheme)
+    .option('-q, --quantisation <scheme>', "per-tensor or per-token (default: the manifest's)", parseScheme)
     .option('-t, --threads <n>', 'onnxruntime intra-op threads (0 = all cores)', parseThreads)
     .option('--codec <codec>', 'neural, jpeg or auto (auto has no link to weigh here: it picks as the daemon does before its first ping, neural)', parseCodec, 'neural')
     .option('--jpeg-quality <n>', 'JPEG quality 1..100 for jpeg and auto', parseQuality, 85)
@@ -88,7 +88,10 @@ export function registerEncode(program: Command): void {
           console.log(JSON.stringify(report));
         } else {
           const t = frame.timings;
-          const what = frame.codec === 'neural' ? `${report.tokenBytes} token bytes, ${report.quantisation}` : `JPEG of the ${model.manifest.preprocess.crop.width}x${model.manifest.preprocess.crop.height} crop, quality ${options.jpegQuality}`;
+          const what =
+            frame.codec === 'neural'
+              ? `${report.tokenBytes} token bytes, ${report.quantisation}`
+              : `JPEG of the ${model.manifest.preprocess.crop.width}x${model.manifest.preprocess.crop.height} crop, quality ${options.jpegQuality}`;
           console.log(`${image}: ${report.bytes} bytes, ${frame.codec} (${what}), model ${report.model} ${report.modelId}`);
           console.log(`  frame ${frameId}${options.out ? ` -> ${options.out}` : ''}`);
           const encode = frame.codec === 'neural' ? `encode ${t.encodeMs.toFixed(1)} ms, quantise+pack ${t.quantiseMs.toFixed(2)} ms` : `JPEG+pack ${t.encodeMs.toFixed(1)} ms`;

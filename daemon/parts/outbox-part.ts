@@ -90,11 +90,20 @@ export class OutboxPart implements Part {
       if (result.accepted) {
         metrics.queued.inc();
         const t = frame.timings;
-        log.debug({
-          sequence: frame.sequence, frameId: frame.frameId, bytes: frame.bytes.length, image: frame.label, capturedAt: frame.capturedAt,
-          codec: frame.codec, preprocessMs: round(t.preprocessMs), encodeMs: round(t.encodeMs + t.quantiseMs),
-          ...(frame.predictedMs && { predictedMs: { neural: Math.round(frame.predictedMs.neural), jpeg: Math.round(frame.predictedMs.jpeg) }, link: frame.link }),
-        }, 'frame queued');
+        log.debug(
+          {
+            sequence: frame.sequence,
+            frameId: frame.frameId,
+            bytes: frame.bytes.length,
+            image: frame.label,
+            capturedAt: frame.capturedAt,
+            codec: frame.codec,
+            preprocessMs: round(t.preprocessMs),
+            encodeMs: round(t.encodeMs + t.quantiseMs),
+            ...(frame.predictedMs && { predictedMs: { neural: Math.round(frame.predictedMs.neural), jpeg: Math.round(frame.predictedMs.jpeg) }, link: frame.link }),
+          },
+          'frame queued',
+        );
       }
     } catch (error) {
       if (!(error instanceof OutboxFullError)) throw error;

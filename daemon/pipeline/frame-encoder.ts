@@ -70,7 +70,9 @@ export class FrameEncoder {
   async encodeJpeg(rgb: Uint8Array, meta: FrameMetadata, quality: number): Promise<{ bytes: Uint8Array; encodeMs: number }> {
     const started = performance.now();
     const { width, height } = this.model.manifest.preprocess.crop;
-    const jpeg = await sharp(rgb, { raw: { width, height, channels: 3 } }).jpeg({ quality }).toBuffer();
+    const jpeg = await sharp(rgb, { raw: { width, height, channels: 3 } })
+      .jpeg({ quality })
+      .toBuffer();
     const bytes = encodeFrame({ codec: 'jpeg', modelId: this.model.manifest.modelId, ...meta, image: { width, height, jpeg } });
     return { bytes, encodeMs: performance.now() - started };
   }

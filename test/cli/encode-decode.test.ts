@@ -30,7 +30,7 @@ describe('splitoculo-edge encode / splitoculo-cloud decode', async () => {
     assert.ok(Math.abs(header.features.mean - -0.022) < 1e-3, 'rescaled to the target mean');
   });
 
-  it('encodes with every codec through the daemon\'s path: jpeg carries the crop, auto without a link goes neural, a key signs', async () => {
+  it("encodes with every codec through the daemon's path: jpeg carries the crop, auto without a link goes neural, a key signs", async () => {
     const neural = await cli(EDGE, ['encode', join(FRAMES_DIR, 'coffee.png'), '--device', 'cam-0123456789ab', '--json']);
     assert.equal(neural.code, 0, neural.stderr);
     assert.equal(JSON.parse(neural.stdout).codec, 'neural');

@@ -55,7 +55,6 @@ const acked = (l: LogLine) => l.msg === 'frame acknowledged';
 const finished = (l: LogLine) => l.msg === 'capture finished; the queue keeps draining';
 const seqs = (edge: EdgeProcess, predicate: (l: LogLine) => boolean) => edge.lines.filter(predicate).map((l) => l.sequence as number);
 
-
 async function queueStatus(configPath: string) {
   const { stdout } = await run(process.execPath, [EDGE_BIN, 'queue', 'status', '-c', configPath, '--json']);
   return JSON.parse(stdout);
@@ -84,7 +83,10 @@ describe('edge daemon with a real broker', () => {
     try {
       await collector.waitForCount(6);
       assert.deepEqual(collector.firstArrivals(), seqs(edge, queued));
-      assert.deepEqual(seqs(edge, queued), [...seqs(edge, queued)].sort((a, b) => a - b));
+      assert.deepEqual(
+        seqs(edge, queued),
+        [...seqs(edge, queued)].sort((a, b) => a - b),
+      );
       await waitUntil(() => edge.count(acked) >= 6, 5000, 'acks');
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(collector.frames.length, 6, 'no frame is published twice on a healthy link');
@@ -111,7 +113,10 @@ describe('edge daemon with a real broker', () => {
     assert.equal(all.length, 24);
     await collector.waitForCount(24, 30_000);
     assert.deepEqual(new Set(collector.sequences()), new Set(all));
-    assert.deepEqual(collector.firstArrivals(), [...collector.firstArrivals()].sort((a, b) => a - b));
+    assert.deepEqual(
+      collector.firstArrivals(),
+      [...collector.firstArrivals()].sort((a, b) => a - b),
+    );
     assert.ok(edge.count((l) => l.msg === 'disconnected from the broker') >= 1);
     assert.equal((await edge.stop()).code, 0);
     await collector.close();
@@ -177,23 +182,43 @@ describe('edge daemon with a real broker', () => {
     assert.equal(bad.state, 'online');
     // Every document on the status topic is the contract of protocol/status.ts, model id included (the model opens before the broker connects).
     for (const s of statuses) parseStatus(JSON.stringify(s));
-    assert.ok(statuses.some((s) => (s.lastCommand as { command?: string } | undefined)?.command === 'capture'), 'each applied command is reported');
+    assert.ok(
+      statuses.some((s) => (s.lastCommand as { command?: string } | undefined)?.command === 'capture'),
+      'each applied command is reported',
+    );
     assert.match(String(bad.modelId), /^[0-9a-f]{32}$/);
     assert.equal(bad.prompt, 'How many coins?');
 
     const answer = {
-      v: 1, frameId: frame.frameId, device: 'test-cam', modelId: frame.modelId, sequence: frame.sequence,
-      prompt: frame.prompt, text: 'Twenty-four coins.', tokens: 5, timings: { totalMs: 12 }, answeredAt: new Date().toISOString(),
+      v: 1,
+      frameId: frame.frameId,
+      device: 'test-cam',
+      modelId: frame.modelId,
+      sequence: frame.sequence,
+      prompt: frame.prompt,
+      text: 'Twenty-four coins.',
+      tokens: 5,
+      timings: { totalMs: 12 },
+      answeredAt: new Date().toISOString(),
     };
     for (let i = 0; i < 2; i++) await operator.publishAsync('splitoculo/v1/test-cam/answer', JSON.stringify(answer), { qos: 1 });
     await operator.publishAsync('splitoculo/v1/test-cam/answer', '{"not":"an answer"}', { qos: 1 });
     await edge.waitFor((l) => l.msg === 'answer' && l.frameId === frame.frameId);
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal(edge.count((l) => l.msg === 'answer'), 1);
-    assert.equal(edge.count((l) => l.msg === 'inbound message rejected'), 1);
+    assert.equal(
+      edge.count((l) => l.msg === 'answer'),
+      1,
+    );
+    assert.equal(
+      edge.count((l) => l.msg === 'inbound message rejected'),
+      1,
+    );
     assert.equal(readFileSync(join(root, 'answers.jsonl'), 'utf8').trim().split('\n').length, 1);
     const listed = await run(process.execPath, [EDGE_BIN, 'answers', '-c', path, '--json']);
-    const rows = listed.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const rows = listed.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(rows.length, 1);
     assert.equal(rows[0].text, 'Twenty-four coins.');
     assert.equal((await edge.stop()).code, 0);
@@ -223,7 +248,10 @@ describe('edge daemon without a broker', () => {
       if (expect.evicted) assert.equal(status.evicted[expect.evicted], 3);
       else {
         assert.equal(status.rejected, 3);
-        assert.equal(edge.count((l) => l.msg === 'frame rejected: outbox full'), 3);
+        assert.equal(
+          edge.count((l) => l.msg === 'frame rejected: outbox full'),
+          3,
+        );
       }
       await run(process.execPath, [EDGE_BIN, 'queue', 'export', '-c', path, '--out', join(dir, 'export')]);
       const kept = readdirSync(join(dir, 'export')).map((f) => Number(f.split('-')[0]));
@@ -260,4 +288,3 @@ describe('edge daemon without a broker', () => {
     assert.match(camera.stderr, /camera\.type: /);
   });
 });
-

@@ -67,7 +67,10 @@ describe('part controller', () => {
 
   it('starts in list order and stops in reverse, once', async () => {
     const events: string[] = [];
-    const controller = new PartController(['a', 'b', 'c'].map((n) => recorder(events, n)), quiet);
+    const controller = new PartController(
+      ['a', 'b', 'c'].map((n) => recorder(events, n)),
+      quiet,
+    );
     await controller.start();
     assert.deepEqual(controller.running, ['a', 'b', 'c']);
     await Promise.all([controller.stop(), controller.stop()]);
@@ -97,7 +100,20 @@ describe('part controller', () => {
   it('stop during start waits for the part being started, starts no further part, and stops the started ones', async () => {
     const events: string[] = [];
     let release!: () => void;
-    const slow = { name: 'slow', part: { start: () => new Promise<void>((r) => (release = () => { events.push('start slow'); r(); })), stop: () => void events.push('stop slow') } };
+    const slow = {
+      name: 'slow',
+      part: {
+        start: () =>
+          new Promise<void>(
+            (r) =>
+              (release = () => {
+                events.push('start slow');
+                r();
+              }),
+          ),
+        stop: () => void events.push('stop slow'),
+      },
+    };
     const controller = new PartController([recorder(events, 'a'), slow, recorder(events, 'c')], quiet);
     const starting = controller.start();
     await waitUntil(() => release !== undefined, 1000, 'slow part starting');
@@ -150,8 +166,16 @@ describe('command handler', () => {
 describe('answer inbox', () => {
   const frameId = '01900000-0000-7000-8000-000000000001';
   const answer: AnswerEnvelope = {
-    v: 1, frameId, device: 'parts-cam', modelId: '0123456789abcdef0123456789abcdef', sequence: 1, prompt: null,
-    text: 'a cat', tokens: 3, timings: { totalMs: 5 }, answeredAt: '2026-01-01T00:00:00.000Z',
+    v: 1,
+    frameId,
+    device: 'parts-cam',
+    modelId: '0123456789abcdef0123456789abcdef',
+    sequence: 1,
+    prompt: null,
+    text: 'a cat',
+    tokens: 3,
+    timings: { totalMs: 5 },
+    answeredAt: '2026-01-01T00:00:00.000Z',
   };
 
   function inbox() {
@@ -159,8 +183,14 @@ describe('answer inbox', () => {
     const hooked: AnswerEnvelope[] = [];
     const metrics = new EdgeMetrics();
     const box = new AnswerInbox({
-      deviceId: 'parts-cam', metrics, log: quiet,
-      store: (id, json) => (stored.has(id) ? false : (stored.set(id, json), true)),
+      deviceId: 'parts-cam',
+      metrics,
+      log: quiet,
+      store: (id, json) => {
+        if (stored.has(id)) return false;
+        stored.set(id, json);
+        return true;
+      },
       hook: (a) => hooked.push(a),
     });
     return { box, stored, hooked, metrics };
@@ -177,10 +207,13 @@ describe('answer inbox', () => {
     assert.equal(await counter(metrics, 'splitoculo_answers_total', { outcome: 'duplicate' }), 1);
   });
 
-  it('refuses bad input and other devices\' answers with AnswerError, counts them, stores nothing', async () => {
+  it("refuses bad input and other devices' answers with AnswerError, counts them, stores nothing", async () => {
     const { box, stored, hooked, metrics } = inbox();
     assert.throws(() => box.receive(Buffer.from('{"not":"an answer"}')), AnswerError);
-    assert.throws(() => box.receive(Buffer.from(JSON.stringify({ ...answer, device: 'other-cam' }))), (e: unknown) => e instanceof AnswerError && /other-cam/.test(e.message));
+    assert.throws(
+      () => box.receive(Buffer.from(JSON.stringify({ ...answer, device: 'other-cam' }))),
+      (e: unknown) => e instanceof AnswerError && /other-cam/.test(e.message),
+    );
     assert.equal(stored.size + hooked.length, 0);
     assert.equal(await counter(metrics, 'splitoculo_answers_total', { outcome: 'invalid' }), 2);
   });
@@ -232,7 +265,10 @@ describe('watchdog', () => {
     let healthy: (() => boolean) | null = null;
     const notifier = {
       ready: (s: string) => calls.push(`ready ${s}`),
-      startWatchdog: (h: () => boolean) => ((healthy = h), calls.push('watchdog')),
+      startWatchdog: (h: () => boolean) => {
+        healthy = h;
+        calls.push('watchdog');
+      },
       stopping: () => calls.push('stopping'),
       stop: () => calls.push('stop'),
     };
@@ -302,7 +338,10 @@ describe('capture part', () => {
     await new Promise((r) => setImmediate(r));
     assert.equal(committed.length, after, 'nothing after stop');
     assert.equal(camera.stopped, true);
-    assert.deepEqual(committed, committed.toSorted((a, b) => a - b));
+    assert.deepEqual(
+      committed,
+      committed.toSorted((a, b) => a - b),
+    );
   });
 });
 
@@ -345,7 +384,9 @@ describe('frame production (the tiny model)', () => {
     let sequence = 40;
     const production = new FrameProduction({
       config: config({ model: { path: TINY_MODEL_DIR, threads: 1 }, encoding: { codec: 'jpeg', jpegQuality: 60 }, auth: { keyFile }, capture: { prompt: 'What is this?' } }),
-      metrics, log: quiet, progress: new Progress(),
+      metrics,
+      log: quiet,
+      progress: new Progress(),
       identity: () => ({ sequence: ++sequence, frameId: `01900000-0000-7000-8000-0000000000${sequence}` }),
       clockUnreliable: () => true,
       linkView: () => ({ link: { rttMs: undefined, bytesPerSecond: undefined, samples: 0 }, backlogBytes: 0 }),

@@ -43,22 +43,49 @@ describe('status document', () => {
   });
 
   it('the builders refuse a field the schema does not name, and bad values, naming the path', () => {
-    assert.throws(() => onlineStatus('cam1', { ...body, extra: 1 } as StatusBody), (e: unknown) => e instanceof StatusError && /extra|Unrecognized/.test(e.message));
-    assert.throws(() => onlineStatus('cam1', { ...body, codec: 'neural-u8' } as unknown as StatusBody), (e: unknown) => e instanceof StatusError && /codec/.test(e.message));
-    assert.throws(() => onlineStatus('cam1', { ...body, captured: -1 }), (e: unknown) => e instanceof StatusError && /captured/.test(e.message));
-    assert.throws(() => offlineStatus(''), (e: unknown) => e instanceof StatusError && /device/.test(e.message));
+    assert.throws(
+      () => onlineStatus('cam1', { ...body, extra: 1 } as StatusBody),
+      (e: unknown) => e instanceof StatusError && /extra|Unrecognized/.test(e.message),
+    );
+    assert.throws(
+      () => onlineStatus('cam1', { ...body, codec: 'neural-u8' } as unknown as StatusBody),
+      (e: unknown) => e instanceof StatusError && /codec/.test(e.message),
+    );
+    assert.throws(
+      () => onlineStatus('cam1', { ...body, captured: -1 }),
+      (e: unknown) => e instanceof StatusError && /captured/.test(e.message),
+    );
+    assert.throws(
+      () => offlineStatus(''),
+      (e: unknown) => e instanceof StatusError && /device/.test(e.message),
+    );
   });
 
   it('parseStatus refuses what is not a status document, naming the input', () => {
-    assert.throws(() => parseStatus('{'), (e: unknown) => e instanceof StatusError && /^status: not JSON/.test(e.message));
-    assert.throws(() => parseStatus('{"state":"sleeping","device":"cam1"}'), (e: unknown) => e instanceof StatusError && /^status: state/.test(e.message));
-    assert.throws(() => parseStatus(JSON.stringify({ ...onlineStatus('cam1', body), paused: 'no' })), (e: unknown) => e instanceof StatusError && /paused/.test(e.message));
+    assert.throws(
+      () => parseStatus('{'),
+      (e: unknown) => e instanceof StatusError && /^status: not JSON/.test(e.message),
+    );
+    assert.throws(
+      () => parseStatus('{"state":"sleeping","device":"cam1"}'),
+      (e: unknown) => e instanceof StatusError && /^status: state/.test(e.message),
+    );
+    assert.throws(
+      () => parseStatus(JSON.stringify({ ...onlineStatus('cam1', body), paused: 'no' })),
+      (e: unknown) => e instanceof StatusError && /paused/.test(e.message),
+    );
   });
 });
 
 describe('commands', () => {
   it('every command name round-trips through the schema', () => {
-    const samples = { 'set-prompt': { command: 'set-prompt', prompt: 'How many?' }, capture: { command: 'capture' }, pause: { command: 'pause' }, resume: { command: 'resume' }, 'set-interval': { command: 'set-interval', intervalMs: 5000 } } as const;
+    const samples = {
+      'set-prompt': { command: 'set-prompt', prompt: 'How many?' },
+      capture: { command: 'capture' },
+      pause: { command: 'pause' },
+      resume: { command: 'resume' },
+      'set-interval': { command: 'set-interval', intervalMs: 5000 },
+    } as const;
     assert.deepEqual(Object.keys(samples).sort(), [...COMMAND_NAMES].sort());
     for (const command of Object.values(samples)) assert.deepEqual(parseCommand(encodeCommand(command)), command);
   });
@@ -73,7 +100,10 @@ describe('codec names', () => {
   it('config, metrics and status say neural|jpeg; one mapping names their wire codecs', () => {
     assert.deepEqual([...CODEC_SETTINGS], ['neural', 'jpeg', 'auto']);
     for (const codec of FRAME_CODECS) {
-      assert.ok(CODECS.some((c) => c.name === WIRE_CODEC[codec] && c.supported), codec);
+      assert.ok(
+        CODECS.some((c) => c.name === WIRE_CODEC[codec] && c.supported),
+        codec,
+      );
       assert.equal(frameCodec(WIRE_CODEC[codec]), codec);
     }
     assert.equal(frameCodec('neural-u8-rans'), null);
