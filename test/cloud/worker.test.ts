@@ -17,11 +17,12 @@ import { quantise } from '../../protocol/wire/quantise.ts';
 import { AnswerCollector } from '../helpers/answer-collector.ts';
 import { CLOUD_BIN, EdgeProcess, stopAllEdges, writeConfig } from '../helpers/edge-process.ts';
 import { seededTokens } from '../helpers/frames.ts';
-import { storedAnswers } from '../helpers/outbox-state.ts';
+import { scrapeMetric } from '../helpers/metrics.ts';
+import { storedAnswerList, storedAnswers } from '../helpers/outbox-state.ts';
 import { freePort, Mosquitto } from '../helpers/mosquitto.ts';
 import { TcpRelay } from '../helpers/tcp-proxy.ts';
 import { FRAMES_DIR, TINY_MODEL_DIR, TINY_QWEN_DIR } from '../helpers/paths.ts';
-import { waitUntil } from '../helpers/wait.ts';
+import { waitFor, waitUntil } from '../helpers/wait.ts';
 
 const TINY_ID = (JSON.parse(readFileSync(join(TINY_MODEL_DIR, 'manifest.json'), 'utf8')) as { modelId: string }).modelId;
 const ids = new FrameIdGenerator();
@@ -171,7 +172,7 @@ describe('cloud worker', () => {
     let worker = await running(startWorker('phoenix', slow));
     const frames = Array.from({ length: 16 }, (_, i) => tinyFrame('cam-phoenix', i));
     for (const frame of frames) await publishFrame(frame);
-    await worker.waitFor((l) => l.msg === 'answered', 60_000, 'first answer');
+    await waitUntil(() => answers.frameIds().size >= 1, 60_000, 'first answer');
     await worker.stop('SIGKILL');
     const before = answers.frameIds().size;
     assert.ok(before < frames.length, `killed after ${before} of ${frames.length} answers`);
@@ -209,7 +210,8 @@ describe('cloud worker', () => {
 
   it('answers a redelivered frame from the dedup store without a second inference', { timeout: 120_000 }, async () => {
     answers = await AnswerCollector.connect(broker.url);
-    const worker = await running(startWorker('dedup'));
+    const metricsPort = await freePort();
+    const worker = await running(startWorker('dedup', { metrics: { port: metricsPort } }));
     const frame = tinyFrame('cam-dedup', 1);
     await publishFrame(frame);
     await answers.waitForFrames([frame.frameId]);
@@ -217,25 +219,24 @@ describe('cloud worker', () => {
     await waitUntil(() => answers.answers.filter((a) => a.frameId === frame.frameId).length === 2, 30_000, 'second answer');
     const copies = answers.raw.filter((r) => r.includes(frame.frameId));
     assert.equal(copies[0], copies[1], 'the stored answer, byte for byte');
-    assert.equal(worker.count((l) => l.msg === 'answered' && l.frameId === frame.frameId), 1, 'one inference');
+    assert.equal(await scrapeMetric(metricsPort, 'splitoculo_cloud_frames_answered_total'), 1, 'one inference');
+    assert.equal(await scrapeMetric(metricsPort, 'splitoculo_cloud_duplicates_total'), 1, 'the second copy answered from the store');
     await worker.stop();
   });
 
   it('batches frames that arrive together and never holds more than maxPending', { timeout: 120_000 }, async () => {
     answers = await AnswerCollector.connect(broker.url);
-    const worker = await running(startWorker('batch', { worker: { batchSize: 4, batchWaitMs: 300, maxPending: 4 }, metrics: { port: 0 } }));
-    const port = (await worker.waitFor((l) => l.msg === 'metrics listening')).port as number;
+    const port = await freePort();
+    const worker = await running(startWorker('batch', { worker: { batchSize: 4, batchWaitMs: 300, maxPending: 4 }, metrics: { port } }));
     const frames = Array.from({ length: 12 }, (_, i) => tinyFrame('cam-batch', i));
     await Promise.all(frames.map((frame) => publishFrame(frame)));
     let maxPending = 0;
-    const metric = async (name: string) => {
-      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-    };
-    while (answers.frameIds().size < 12) {
+    const metric = (name: string) => scrapeMetric(port, name);
+    // Sampled every 25 ms until all twelve are answered: the peak is the assertion.
+    await waitFor(async () => {
       maxPending = Math.max(maxPending, await metric('splitoculo_cloud_pending_frames'));
-      await new Promise((r) => setTimeout(r, 25));
-    }
+      return answers.frameIds().size >= 12;
+    }, { what: 'twelve answers', timeoutMs: 100_000, intervalMs: 25 });
     assert.ok(maxPending <= 4, `pending peaked at ${maxPending}`);
     const batches = await metric('splitoculo_cloud_batch_size_count');
     assert.ok(batches <= 6, `12 frames in ${batches} batches`);
@@ -274,7 +275,8 @@ describe('cloud worker', () => {
       camera: { type: 'directory', path: FRAMES_DIR }, capture: { intervalMs: 0, maxFrames: 2 },
       outbox: { path: join(work, 'edge-signed.db') }, mqtt: { url: broker.url },
     }, 'edge-signed.json'));
-    await waitUntil(() => edge.count((l) => l.msg === 'answer' && typeof l.text === 'string') >= 2, 60_000, 'answers to the signed edge');
+    const signedAnswers = () => storedAnswerList(join(work, 'edge-signed.db')).filter((a) => typeof a.text === 'string').length;
+    await waitUntil(() => signedAnswers() >= 2, 60_000, 'answers stored at the signed edge');
     await edge.stop();
 
     const publishSigned = (frame: WireFrame, withKey: Buffer) => publisher.publishAsync('splitoculo/v1/cam-signed/frame', Buffer.from(signFrame(encodeFrame(frame), withKey)), { qos: 1 });
@@ -325,7 +327,7 @@ describe('cloud worker', () => {
     const worker = await running(startWorker('graceful', { worker: { batchSize: 8, batchWaitMs: 50 } }));
     const frames = Array.from({ length: 6 }, (_, i) => tinyFrame('cam-graceful', i));
     await Promise.all(frames.map((frame) => publishFrame(frame)));
-    await worker.waitFor((l) => l.msg === 'answered', 30_000, 'first answer');
+    await waitUntil(() => answers.frameIds().size >= 1, 30_000, 'first answer');
     const exit = await worker.stop('SIGTERM');
     assert.equal(exit.code, 0);
     assert.equal(answers.frameIds().size, 6, 'every frame taken was answered before exit');

@@ -3,17 +3,17 @@
 // on the wording of log lines.
 import Database from 'better-sqlite3';
 
-function count(path: string, table: 'answers' | 'frames'): number {
+function read<T>(path: string, query: (db: Database.Database) => T, empty: T): T {
   let db: Database.Database;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
   } catch {
-    return 0; // not created yet
+    return empty; // not created yet
   }
   try {
-    return (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+    return query(db);
   } catch {
-    return 0; // schema not written yet
+    return empty; // schema not written yet
   } finally {
     db.close();
   }
@@ -21,10 +21,15 @@ function count(path: string, table: 'answers' | 'frames'): number {
 
 /** Answers stored in the outbox at `path` (0 before the daemon created it). */
 export function storedAnswers(path: string): number {
-  return count(path, 'answers');
+  return read(path, (db) => (db.prepare('SELECT count(*) AS n FROM answers').get() as { n: number }).n, 0);
+}
+
+/** The answers stored in the outbox at `path`, parsed, oldest first. */
+export function storedAnswerList(path: string): Array<Record<string, unknown>> {
+  return read(path, (db) => (db.prepare('SELECT payload FROM answers ORDER BY received_at, rowid').all() as { payload: string }[]).map((row) => JSON.parse(row.payload)), []);
 }
 
 /** Frames queued in the outbox at `path`. */
 export function queuedFrames(path: string): number {
-  return count(path, 'frames');
+  return read(path, (db) => (db.prepare('SELECT count(*) AS n FROM frames').get() as { n: number }).n, 0);
 }
