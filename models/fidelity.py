@@ -13,6 +13,7 @@ Per image, everything in PyTorch on the same 224x224 crop (the seed's rule, mode
                           (merged visual tokens, mean cosine), and their relative error
   answers                 greedy tokens of the same language model from both merged tokens, for the
                           worker's prompt (its tokenizer and chat template, via node); agree = identical
+                          tokens (also counted for the first token alone)
 With --jpeg-quality the whole-image path sees the crop after a JPEG round trip (the daemon's codec jpeg).
 Writes JSON (--out) and prints a table; parity figures are reported as mean and worst case.
 Run with Debian's /usr/bin/python3; the prompt needs the pinned node (make deps). Bad input: one line, exit 1.
@@ -159,6 +160,7 @@ def measure(args: argparse.Namespace) -> dict:
             "featureCosineDeployed": token_cosine(deployed, features),
             "mergedCosine": token_cosine(neural, whole), "mergedRelativeError": float((neural - whole).norm() / whole.norm()),
             "neuralTokens": answer["neural"], "wholeTokens": answer["whole"], "agree": answer["neural"] == answer["whole"],
+            "firstTokenAgree": answer["neural"][:1] == answer["whole"][:1],
         })
     if not rows:
         raise FidelityError(f"{args.images}: no readable images")
@@ -168,7 +170,8 @@ def measure(args: argparse.Namespace) -> dict:
         "model": source, "qwen": str(args.qwen), "splitLayer": layer, "rescale": None if target is None else {"mean": target[0], "std": target[1]},
         "images": str(args.images), "prompt": args.prompt, "maxNewTokens": args.max_new_tokens, "jpegQuality": args.jpeg_quality,
         "summary": {**{k: summarise([r[k] for r in rows]) for k in keys},
-                    "answerAgreement": {"agree": sum(r["agree"] for r in rows), "of": len(rows)}},
+                    "answerAgreement": {"agree": sum(r["agree"] for r in rows), "of": len(rows)},
+                    "firstTokenAgreement": {"agree": sum(r["firstTokenAgree"] for r in rows), "of": len(rows)}},
         "skipped": skipped, "perImage": rows,
     }
 
@@ -183,7 +186,8 @@ def table(result: dict) -> str:
                  f"{s['featureCosineQuantised']['mean']:.4f} ({s['featureCosineQuantised']['min']:.3f}) "
                  f"{s['featureCosineDeployed']['mean']:.4f} ({s['featureCosineDeployed']['min']:.3f}) "
                  f"{s['mergedCosine']['mean']:.4f} ({s['mergedCosine']['min']:.3f})")
-    lines.append(f"answers equal to the whole-image path: {s['answerAgreement']['agree']}/{s['answerAgreement']['of']}")
+    lines.append(f"answers equal to the whole-image path: {s['answerAgreement']['agree']}/{s['answerAgreement']['of']} "
+                 f"(first token: {s['firstTokenAgreement']['agree']}/{s['firstTokenAgreement']['of']})")
     return "\n".join(lines)
 
 

@@ -96,6 +96,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     spl.add_argument("--out", type=Path, required=True)
     st = commands.add_parser("stats", help="mean and std of precomputed teacher features (for export.py --rescale)")
     st.add_argument("--features", type=Path, required=True)
+    st.add_argument("--as-args", action="store_true", help="print MEAN STD (for export.py --rescale) instead of JSON")
     cor = commands.add_parser("corpus", help="training images for the tiny model (ffmpeg patterns, Debian backgrounds)")
     cor.add_argument("--out", type=Path, required=True)
     cor.add_argument("--seed", type=int, default=1)
@@ -122,7 +123,7 @@ def main(argv: list[str]) -> int:
                 log(f"wrote {path}")
         elif args.command == "stats":
             mean, std = feature_stats(args.features)
-            print(json.dumps({"mean": round(mean, 6), "std": round(std, 6)}))
+            print(f"{mean:.6f} {std:.6f}" if args.as_args else json.dumps({"mean": round(mean, 6), "std": round(std, 6)}))
         else:
             for line in make_corpus(args.out, args.seed):
                 log(line)
