@@ -112,7 +112,11 @@ describe('wire format v1', () => {
     }
     const longer = new Uint8Array(bytes.length + 1);
     longer.set(bytes);
-    expectFrameError(longer, 'trailing-bytes', 'frame');
+    const trailing = expectFrameError(longer, 'trailing-bytes', 'frame');
+    // A whole-frame error names the frame once (issue 14: "frame frame:").
+    assert.equal(trailing.message, 'frame: 1 bytes after the CRC');
+    assert.equal(expectFrameError(new Uint8Array(4 * 1024 * 1024 + 1), 'too-large', 'frame').message, `frame: ${4 * 1024 * 1024 + 1} bytes, at most ${4 * 1024 * 1024} allowed`);
+    assert.equal(expectFrameError(bytes.subarray(0, 3), 'truncated', 'magic').message, 'frame magic: needs 4 bytes at offset 0, only 3 remain');
   });
 
   it('throws only FrameError for arbitrary bytes (property)', () => {
