@@ -1,8 +1,8 @@
-/** `splitoculo-cloud check`: config, models, answerer files, broker and the dedup file's path, each reported; exit 1 if any fails. */
+/** `splitoculo-cloud check`: config, models, answerer files, broker and the paths the worker writes (dedup file, the binary's cache), each reported; exit 1 if any fails. */
 import type { Command } from 'commander';
 import mqtt from 'mqtt';
 import { loadModel } from '../../protocol/manifest/load.ts';
-import { runChecks, type Check } from '../../runtime/checks.ts';
+import { cacheCheck, runChecks, type Check } from '../../runtime/checks.ts';
 import { checkStateFile } from '../../runtime/state-paths.ts';
 import { createAnswerer } from '../answer/create-answerer.ts';
 import { addConfigOptions, cloudConfigFromFlags, type ConfigFlags } from './config-options.ts';
@@ -17,6 +17,7 @@ export function registerCheck(program: Command): void {
     const manifests: Awaited<ReturnType<typeof loadModel>>['manifest'][] = [];
     const checks: Check[] = [
       ['dedup', async () => `${config.dedup.path}: writable in ${checkStateFile(config.dedup.path, 'dedup.path')}`],
+      cacheCheck(),
       ...config.models.paths.map(
         (path): Check => [
           `model ${path}`,

@@ -6,11 +6,9 @@
 import type { Command } from 'commander';
 import mqtt from 'mqtt';
 import { loadModel } from '../../protocol/manifest/load.ts';
-import { runChecks, type Check } from '../../runtime/checks.ts';
+import { cacheCheck, runChecks, type Check } from '../../runtime/checks.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { readKeyFile } from '../../runtime/key-file.ts';
-import { cacheRoot } from '../../runtime/native-addons.ts';
-import { isSingleBinary } from '../../runtime/sea.ts';
 import { checkStateFile } from '../../runtime/state-paths.ts';
 import { createSource } from '../sources/create-source.ts';
 import { addConfigOptions, configFromFlags, type ConfigFlags } from './config-options.ts';
@@ -37,14 +35,7 @@ export function writePathChecks(config: ReturnType<typeof configFromFlags>, env:
   const checks: Check[] = [['outbox', async () => `${config.outbox.path}: writable in ${checkStateFile(config.outbox.path, 'outbox.path')}`]];
   const answers = config.answers.jsonlFile;
   if (answers) checks.push(['answers file', async () => `${answers}: writable in ${checkStateFile(answers, 'answers.jsonlFile')}`]);
-  checks.push([
-    'cache',
-    async () => {
-      const root = cacheRoot(env);
-      if (!isSingleBinary()) return `${root}: not used (native addons load from node_modules outside the single binary)`;
-      return `${root}: writable in ${checkStateFile(`${root}/.probe`, env.SPLITOCULO_CACHE_DIR ? 'SPLITOCULO_CACHE_DIR' : 'cache directory')}`;
-    },
-  ]);
+  checks.push(cacheCheck(env));
   return checks;
 }
 
