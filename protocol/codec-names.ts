@@ -17,7 +17,7 @@ export type FrameCodec = (typeof FRAME_CODECS)[number];
 export const CODEC_SETTINGS = [...FRAME_CODECS, 'auto'] as const;
 export type CodecSetting = (typeof CODEC_SETTINGS)[number];
 
-export const WIRE_CODEC: Readonly<Record<FrameCodec, CodecName>> = { neural: 'neural-u8', jpeg: 'jpeg' };
+export const WIRE_CODEC = { neural: 'neural-u8', jpeg: 'jpeg' } as const satisfies Readonly<Record<FrameCodec, CodecName>>;
 
 /** The frame codec of a wire codec name; null for wire codecs this version cannot produce. */
 export function frameCodec(wire: CodecName): FrameCodec | null {

@@ -7,6 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
+import { WIRE_CODEC } from '../../protocol/codec-names.ts';
 import type { LoadedModel } from '../../protocol/manifest/load.ts';
 import type { SessionOptions } from '../../protocol/manifest/onnx-session.ts';
 import { encodeFrame, type FrameHeader } from '../../protocol/wire/frame.ts';
@@ -57,7 +58,7 @@ export class FrameEncoder {
     const t2 = performance.now();
     const { count, width } = this.model.manifest.tokens;
     const bytes = encodeFrame({
-      codec: 'neural-u8',
+      codec: WIRE_CODEC.neural,
       modelId: this.model.manifest.modelId,
       ...meta,
       tokens: quantise(tokens, count, width, this.scheme),
@@ -73,7 +74,7 @@ export class FrameEncoder {
     const jpeg = await sharp(rgb, { raw: { width, height, channels: 3 } })
       .jpeg({ quality })
       .toBuffer();
-    const bytes = encodeFrame({ codec: 'jpeg', modelId: this.model.manifest.modelId, ...meta, image: { width, height, jpeg } });
+    const bytes = encodeFrame({ codec: WIRE_CODEC.jpeg, modelId: this.model.manifest.modelId, ...meta, image: { width, height, jpeg } });
     return { bytes, encodeMs: performance.now() - started };
   }
 
