@@ -73,7 +73,8 @@ export const cloudConfigSchema = z.object({
   }).strict().prefault({}).describe('frame authentication'),
   dedup: z.object({
     path: z.string().min(1).describe('SQLite file of answered frame ids'),
-    maxEntries: z.number().int().min(1).default(100_000).describe('answers remembered; the oldest go first'),
+    maxEntries: z.number().int().min(1).default(1_000).describe('answers remembered per device, the device\'s oldest go first (at least auth.replayWindow: a replay within the window is then answered from the store)'),
+    maxDevices: z.number().int().min(1).default(10_000).describe('devices remembered; beyond it the least recently answered device\'s answers go'),
     ttlHours: z.number().positive().default(48).describe('answers older than this are forgotten'),
   }).strict(),
   broker: z.object({

@@ -1,9 +1,10 @@
 /**
  * The cloud worker: starts and stops the independent parts (models, dedup
  * store, answerer, embedded broker, subscriber, metrics, systemd) and wires
- * frames through them: intake -> dedup -> batcher -> processor -> publish ->
- * acknowledge. A frame is acknowledged to the broker only after its answer
- * (or its error answer) has been acknowledged by the broker in turn.
+ * frames through them: intake -> admission (dedup, replay, in progress) ->
+ * batcher -> processor -> publish -> acknowledge. A frame is acknowledged to
+ * the broker only after its answer (or its error answer) has been
+ * acknowledged by the broker in turn.
  */
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
@@ -21,6 +22,7 @@ import { DeviceKeys } from './device-keys.ts';
 import { EmbeddedBroker } from './embedded-broker.ts';
 import { envelope, processBatch, type FrameJob } from './frame-processor.ts';
 import { takeFrame } from './frame-intake.ts';
+import { FrameAdmission } from './frame-admission.ts';
 import { FrameSubscriber, type IncomingFrame } from './frame-subscriber.ts';
 import { ModelRegistry } from './model-registry.ts';
 
@@ -42,11 +44,11 @@ export class CloudWorker {
   readonly topics: TopicMap;
   readonly #deps: WorkerDeps;
   readonly #notifier = new SystemdNotifier();
-  readonly #inProgress = new Map<string, Job>();
   readonly #stopController = new AbortController();
   #models: ModelRegistry | null = null;
   #keys: DeviceKeys | null = null;
   #dedup: DedupStore | null = null;
+  #admission: FrameAdmission<Job> | null = null;
   #answerer: Answerer | null = null;
   #broker: EmbeddedBroker | null = null;
   #subscriber: FrameSubscriber | null = null;
@@ -69,7 +71,10 @@ export class CloudWorker {
 
   async start(): Promise<void> {
     const { config, log } = this;
-    this.#dedup = new DedupStore(config.dedup.path, { maxEntries: config.dedup.maxEntries, ttlMs: config.dedup.ttlHours * 3_600_000 });
+    const { dedup } = config;
+    this.#dedup = new DedupStore(dedup.path, { maxEntries: dedup.maxEntries, maxDevices: dedup.maxDevices, ttlMs: dedup.ttlHours * 3_600_000 });
+    if (this.#dedup.migration) log.warn({ path: dedup.path, ...this.#dedup.migration }, 'dedup store of the previous layout migrated to per-device keys');
+    this.#admission = new FrameAdmission<Job>(this.#dedup, config.auth.replayWindow);
     this.#keys = new DeviceKeys(config.auth.keysDir, config.auth.required, (error) => log.error({ err: error.message }, 'device key unusable'));
     this.#models = await ModelRegistry.open(config.models.paths, { threads: config.models.threads, log });
     this.#answerer = this.#deps.answerer ?? (await createAnswerer(config.answerer));
@@ -131,41 +136,29 @@ export class CloudWorker {
         { error: { code: rejection.code, message: rejection.message } },
         {},
       );
-      void this.#deliver(answer, [message]);
+      // Answered, never stored: the sender is not known to be the device the frame names.
+      void this.#deliver(answer, [message], false);
       return;
     }
-    const { frame } = intake;
-    const stored = this.#dedup!.get(frame.frameId);
-    if (stored !== undefined) {
+    const { frame, deviceId } = intake;
+    const admission = this.#admission!.admit(deviceId, frame, intake.signed);
+    if (admission.kind === 'stored') {
       this.metrics.duplicates.inc();
-      this.log.debug({ frameId: frame.frameId }, 'duplicate frame: answering from the dedup store');
-      void this.#publish(intake.deviceId, frame.frameId, Buffer.from(stored), [message]);
-      return;
-    }
-    if (intake.signed && this.#isReplay(intake.deviceId, frame.sequence)) {
+      this.log.debug({ device: deviceId, frameId: frame.frameId }, 'duplicate frame: answering from the dedup store');
+      void this.#publish(deviceId, frame.frameId, Buffer.from(admission.payload), [message]);
+    } else if (admission.kind === 'replayed') {
       this.metrics.failed.inc({ reason: 'replayed' });
-      const reason = `sequence ${frame.sequence} is more than ${this.config.auth.replayWindow} behind the newest signed frame of ${intake.deviceId}`;
-      this.log.warn({ device: intake.deviceId, frameId: frame.frameId, reason }, 'frame refused');
-      void this.#deliver(envelope({ deviceId: intake.deviceId, receivedAt, frame }, this.workerId, { error: { code: 'replayed', message: reason } }, {}), [message]);
-      return;
-    }
-    const running = this.#inProgress.get(frame.frameId);
-    if (running) {
+      this.log.warn({ device: deviceId, frameId: frame.frameId, reason: admission.reason }, 'frame refused');
+      const refusal = envelope({ deviceId, receivedAt, frame }, this.workerId, { error: { code: 'replayed', message: admission.reason } }, {});
+      void this.#deliver(refusal, [message], false);
+    } else if (admission.kind === 'joined') {
       this.metrics.duplicates.inc();
-      running.messages.push(message);
-      return;
+      admission.job.messages.push(message);
+    } else {
+      const job: Job = { ...intake, receivedAt, deadline: Date.now() + this.config.worker.deadlineMs, messages: [message] };
+      this.#admission!.started(deviceId, frame.frameId, job);
+      this.#batcher!.add(job);
     }
-    const job: Job = { ...intake, receivedAt, deadline: Date.now() + this.config.worker.deadlineMs, messages: [message] };
-    this.#inProgress.set(frame.frameId, job);
-    this.#batcher!.add(job);
-  }
-
-  /** A signed frame far behind its device's newest is a replay (a redelivered copy is answered from the dedup store first). */
-  #isReplay(deviceId: string, sequence: number): boolean {
-    const newest = this.#dedup!.newestSequence(deviceId);
-    if (newest !== undefined && sequence + this.config.auth.replayWindow < newest) return true;
-    this.#dedup!.noteSequence(deviceId, sequence);
-    return false;
   }
 
   async #runBatch(jobs: Job[]): Promise<void> {
@@ -175,7 +168,7 @@ export class CloudWorker {
     await Promise.all(
       answers.map((answer, i) => {
         const job = jobs[i]!;
-        this.#inProgress.delete(job.frame.frameId);
+        this.#admission!.finished(job.deviceId, job.frame.frameId);
         if (answer.error && this.#stopController.signal.aborted) {
           // Cut short by a stop: leave the frame unacknowledged for the next worker run instead of answering an error.
           for (const message of job.messages) message.release();
@@ -185,17 +178,17 @@ export class CloudWorker {
         else this.metrics.answered.inc();
         for (const [stage, ms] of Object.entries(answer.timings)) this.metrics.stageSeconds.observe({ stage: stage.replace(/Ms$/, '') }, ms / 1000);
         this.log.info({ device: job.deviceId, frameId: job.frame.frameId, text: answer.text, error: answer.error, timings: answer.timings }, 'answered');
-        return this.#deliver(answer, job.messages);
+        return this.#deliver(answer, job.messages, true);
       }),
     );
   }
 
-  /** Remembers the answer (when it has a frame id), publishes it, then acknowledges the frame messages. */
-  async #deliver(answer: AnswerEnvelope, messages: IncomingFrame[]): Promise<void> {
+  /** Remembers the answer to an admitted frame (`store`), publishes it, then acknowledges the frame messages. */
+  async #deliver(answer: AnswerEnvelope, messages: IncomingFrame[], store: boolean): Promise<void> {
     let payload: Buffer;
     try {
       payload = encodeAnswer(answer);
-      if (answer.frameId !== null) this.#dedup!.put(answer.frameId, payload.toString('utf8'));
+      if (store && answer.frameId !== null) this.#admission!.remember(answer.device, answer.frameId, payload);
     } catch (error) {
       // A bug, not an input: log it loudly and do not retry the frame forever.
       this.metrics.failed.inc({ reason: 'internal' });

@@ -18,17 +18,18 @@ describe('dedup store', () => {
   it('remembers answers across reopening, within a bounded count and age', () => {
     const path = join(work, 'dedup.db');
     const t = Date.now();
-    let store = new DedupStore(path, { maxEntries: 3, ttlMs: 60_000 });
-    store.put('a', '{"a":1}', t);
+    const limits = { maxEntries: 3, maxDevices: 10, ttlMs: 60_000 };
+    let store = new DedupStore(path, limits);
+    store.put('cam', 'a', '{"a":1}', t);
     store.close();
-    store = new DedupStore(path, { maxEntries: 3, ttlMs: 60_000 });
-    assert.equal(store.get('a'), '{"a":1}');
-    for (const [i, id] of ['b', 'c', 'd'].entries()) store.put(id, `{"${id}":1}`, t + 1 + i);
+    store = new DedupStore(path, limits);
+    assert.equal(store.get('cam', 'a'), '{"a":1}');
+    for (const [i, id] of ['b', 'c', 'd'].entries()) store.put('cam', id, `{"${id}":1}`, t + 1 + i);
     store.prune(t + 10);
     assert.equal(store.size, 3);
-    assert.equal(store.get('a'), undefined, 'the oldest went first');
+    assert.equal(store.get('cam', 'a'), undefined, 'the oldest went first');
     store.prune(t + 2 + 60_000);
-    assert.deepEqual(['b', 'c', 'd'].map((id) => store.get(id) !== undefined), [false, true, true], 'older than the ttl went');
+    assert.deepEqual(['b', 'c', 'd'].map((id) => store.get('cam', id) !== undefined), [false, true, true], 'older than the ttl went');
     store.close();
   });
 });
