@@ -15,6 +15,11 @@ export class ReplayBrokerError extends UserError {
   override readonly name = 'ReplayBrokerError';
 }
 
+/** The folder `queue export --out` names cannot be made. */
+export class ExportFolderError extends UserError {
+  override readonly name = 'ExportFolderError';
+}
+
 async function connectForReplay(url: string, source: string, clientId: string): Promise<MqttClient> {
   try {
     return await mqtt.connectAsync(url, { clientId, reconnectPeriod: 0, connectTimeout: 10_000 });
@@ -44,8 +49,13 @@ export function registerQueue(program: Command): void {
 
   addConfigOptions(queue.command('export').description('write every queued frame to a folder as <sequence>-<frame id>.frame').requiredOption('-o, --out <dir>', 'target folder')).action(
     (flags: ConfigFlags & { out: string }) => {
-      const outbox = openOutbox(configFromFlags(flags));
-      mkdirSync(flags.out, { recursive: true });
+      const config = configFromFlags(flags);
+      try {
+        mkdirSync(flags.out, { recursive: true });
+      } catch (error) {
+        throw new ExportFolderError(`--out ${flags.out}: cannot create the folder (${describeSystemError(error) ?? (error as Error).message})`);
+      }
+      const outbox = openOutbox(config);
       let n = 0;
       for (const frame of outbox.all()) {
         writeFileSync(join(flags.out, `${String(frame.sequence).padStart(10, '0')}-${frame.frameId}.frame`), frame.bytes);

@@ -209,6 +209,11 @@ describe('one line for every user mistake (issue 14)', () => {
         assert.equal(result.stdout, '', 'nothing listed');
       });
     }
+
+    it('queue export --out under a file names --out', async () => {
+      const result = await cli(EDGE_BIN, ['queue', 'export', '-c', edgeYaml, '--out', join(blocker, 'export')], { cwd: dir });
+      assertOneLine(result, 1, /error: --out \S+not-a-folder\/export: cannot create the folder \(.*ENOTDIR\)\)$/);
+    });
   });
 
   describe('images for encode', () => {
