@@ -131,6 +131,7 @@ export class EdgeDaemon {
 
   async start(): Promise<void> {
     await this.#controller.start();
+    if (this.#stopped) return; // a signal during start: the controller started no further part
     const capture = this.#capture;
     this.log.info({ device: this.config.device.id, camera: capture.cameraName, intervalMs: capture.intervalMs, paused: capture.paused }, 'edge daemon running');
   }
