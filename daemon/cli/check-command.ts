@@ -4,13 +4,13 @@
  * each reported; exit 1 if any fails.
  */
 import type { Command } from 'commander';
-import mqtt from 'mqtt';
 import { loadModel } from '../../protocol/manifest/load.ts';
 import { cacheCheck, runChecks, type Check } from '../../runtime/checks.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { readKeyFile } from '../../runtime/key-file.ts';
 import { checkStateFile } from '../../runtime/state-paths.ts';
 import { createSource } from '../sources/create-source.ts';
+import { connectOnce } from './broker-client.ts';
 import { addConfigOptions, configFromFlags, type ConfigFlags } from './config-options.ts';
 import { parseTimeoutMs } from '../../runtime/config-options.ts';
 
@@ -58,7 +58,7 @@ export function registerCheck(program: Command): void {
         [
           'broker',
           async () => {
-            const client = await mqtt.connectAsync(config.mqtt.url, { reconnectPeriod: 0, connectTimeout: flags.timeout, clientId: `splitoculo-check-${process.pid}` });
+            const client = await connectOnce(config, config.mqtt.url, `splitoculo-check-${process.pid}`, flags.timeout);
             await client.endAsync();
             return `${config.mqtt.url} reachable`;
           },

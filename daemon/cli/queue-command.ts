@@ -2,12 +2,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { decodeFrame } from '../../protocol/wire/frame.ts';
 import { TopicMap } from '../../protocol/topics.ts';
-import { UserError } from '../../protocol/errors.ts';
+import { isUserError, UserError } from '../../protocol/errors.ts';
 import { describeSystemError } from '../../runtime/system-errors.ts';
+import type { EdgeConfig } from '../config/schema.ts';
 import { openOutbox } from '../edge-daemon.ts';
+import { connectOnce } from './broker-client.ts';
 import { addConfigOptions, configFromFlags, type ConfigFlags } from './config-options.ts';
 
 /** The broker `queue replay` was pointed at cannot be reached; names the flag or setting and the URL. */
@@ -20,10 +22,11 @@ export class ExportFolderError extends UserError {
   override readonly name = 'ExportFolderError';
 }
 
-async function connectForReplay(url: string, source: string, clientId: string): Promise<MqttClient> {
+async function connectForReplay(config: EdgeConfig, url: string, source: string, clientId: string): Promise<MqttClient> {
   try {
-    return await mqtt.connectAsync(url, { clientId, reconnectPeriod: 0, connectTimeout: 10_000 });
+    return await connectOnce(config, url, clientId, 10_000);
   } catch (error) {
+    if (isUserError(error)) throw error; // a settings file (mqtt.passwordFile, mqtt.ca, ...) already named
     const reason = describeSystemError(error) ?? (error as Error).message;
     throw new ReplayBrokerError(`${source} ${url}: cannot connect to the broker (${reason}); nothing was replayed, the queue is unchanged`);
   }
@@ -87,7 +90,7 @@ export function registerQueue(program: Command): void {
     const url = flags.to ?? config.mqtt.url;
     let client: MqttClient;
     try {
-      client = await connectForReplay(url, flags.to ? '--to' : 'mqtt.url', `splitoculo-replay-${config.device.id}-${process.pid}`);
+      client = await connectForReplay(config, url, flags.to ? '--to' : 'mqtt.url', `splitoculo-replay-${config.device.id}-${process.pid}`);
     } catch (error) {
       outbox.close();
       throw error;

@@ -105,6 +105,13 @@ describe('transport security', () => {
       const error = await refused.waitFor((l) => l.msg === 'mqtt error');
       assert.match(String(error.err), /Not authorized|Bad User Name or Password/i);
       assert.equal((await refused.stop()).code, 0);
+
+      // check and queue replay log in as the daemon does (password file), not anonymously.
+      const checked = await run(process.execPath, [EDGE_BIN, 'check', '-c', good.path, '--timeout', '5000']);
+      assert.match(checked.stdout, /^ok {3}broker: /m);
+      const denied = await run(process.execPath, [EDGE_BIN, 'check', '-c', bad.path, '--timeout', '5000']).catch((e) => e);
+      assert.equal(denied.code, 1);
+      assert.match(denied.stdout, /^FAIL broker: .*(Not authorized|Bad User Name or Password)/im);
     } finally {
       await broker.dispose();
     }
