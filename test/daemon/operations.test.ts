@@ -15,6 +15,7 @@ import { EDGE_BIN, EdgeProcess, stopAllEdges } from '../helpers/edge-process.ts'
 import { FrameCollector } from '../helpers/frame-collector.ts';
 import { freePort, Mosquitto } from '../helpers/mosquitto.ts';
 import { scrapeMetric, waitForMetric } from '../helpers/metrics.ts';
+import { queuedFrames } from '../helpers/outbox-state.ts';
 import { waitUntil } from '../helpers/wait.ts';
 import { FRAMES_DIR, REPO_ROOT } from '../helpers/paths.ts';
 
@@ -157,9 +158,9 @@ describe('operations', () => {
 
   it('replays a queue to a broker on demand, and check reports each part', async () => {
     const nowhere = `mqtt://127.0.0.1:${await freePort()}`;
-    const { path } = setup(nowhere, { capture: { maxFrames: 3 } });
+    const { path, dir: caseDir } = setup(nowhere, { capture: { maxFrames: 3 } });
     const edge = new EdgeProcess(path);
-    await edge.waitFor((l) => l.msg === 'capture finished; the queue keeps draining');
+    await waitUntil(() => queuedFrames(join(caseDir, 'outbox.db')) >= 3, 20_000, 'three frames queued');
     assert.equal((await edge.stop()).code, 0);
 
     const failed = await run(process.execPath, [EDGE_BIN, 'check', '-c', path, '--timeout', '2000']).catch((e) => e);
@@ -192,7 +193,7 @@ describe('operations', () => {
     const libfaketime = readdirSync('/usr/lib').map((d) => join('/usr/lib', d, 'faketime', 'libfaketime.so.1')).find((f) => existsSync(f));
     assert.ok(libfaketime, 'libfaketime (Debian package faketime) is installed');
     const edge = new EdgeProcess(path, [], { ...process.env, LD_PRELOAD: libfaketime, FAKETIME: '@1970-01-02 00:00:00' });
-    await edge.waitFor((l) => l.msg === 'capture finished; the queue keeps draining', 20_000, 'three frames');
+    await waitUntil(() => queuedFrames(join(dir, 'outbox.db')) >= 3, 20_000, 'three frames queued');
     assert.equal(edge.count((l) => typeof l.msg === 'string' && l.msg.startsWith('the system clock is earlier than this build')), 1);
     assert.equal((await edge.stop()).code, 0);
     await run(process.execPath, [EDGE_BIN, 'queue', 'export', '-c', path, '--out', join(dir, 'export')]);
