@@ -2,7 +2,7 @@
 # Every target runs on the pinned Node.js below (the one the single binary embeds).
 
 NODE_VERSION := 24.21.0
-APT_PACKAGES := mosquitto mosquitto-clients python3-torch python3-torchvision python3-pil python3-onnx python3-numpy ffmpeg openssl faketime iproute2 fonts-dejavu-core
+APT_PACKAGES := mosquitto mosquitto-clients python3-torch python3-torchvision python3-pil python3-onnx python3-numpy ffmpeg openssl faketime iproute2 fonts-dejavu-core chromium
 PYTHON := /usr/bin/python3
 
 export PATH := $(CURDIR)/.cache/node/bin:$(CURDIR)/node_modules/.bin:$(PATH)
