@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { brokerUrl, mqttConnectionFields, plaintextPassword } from '../../runtime/mqtt-config.ts';
+import { consoleSchema } from './console.ts';
 
 const stopTokens = z.array(z.string().min(1)).default(['<|im_end|>']).describe('tokens that end an answer');
 const maxNewTokens = z.number().int().min(1).max(8192).default(256).describe('token limit of one answer');
@@ -87,6 +88,7 @@ export const cloudConfigSchema = z.object({
     port: z.number().int().min(0).max(65535).optional().describe('Prometheus /metrics port; unset: off'),
     host: z.string().default('127.0.0.1'),
   }).strict().default({ host: '127.0.0.1' }),
+  console: consoleSchema.describe('the operator console (cloud/console/)'),
 }).strict().superRefine((config, ctx) => {
   if (config.mqtt.url === undefined && !config.broker.embedded) {
     ctx.addIssue({ code: 'custom', path: ['mqtt', 'url'], message: 'required unless broker.embedded is true' });
