@@ -7,6 +7,7 @@ import { DEVICE_ID_MAX_LENGTH } from './device-id.ts';
 import { isFrameId } from './wire/frame-id.ts';
 import { parseJsonInput } from './json-input.ts';
 import { UserError } from './errors.ts';
+import { requestIdSchema } from './commands.ts';
 
 export const ANSWER_ERROR_CODES = [
   'bad-frame', // the frame did not decode (FrameError code in the message)
@@ -35,6 +36,7 @@ export const answerSchema = z
       .describe('model id from the frame header; null when the frame could not be read'),
     sequence: z.number().int().nonnegative().optional().describe("device's sequence number of the frame"),
     prompt: z.string().nullable().describe('question asked, null for the default prompt'),
+    requestId: requestIdSchema.nullable().optional().describe("the operator's ask this answers (the frame's request id); absent or null for scheduled frames"),
     text: z.string().optional().describe('the answer'),
     tokens: z.number().int().nonnegative().optional().describe('generated token count'),
     error: z

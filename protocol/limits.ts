@@ -13,6 +13,10 @@ export const PROMPT_MAX_BYTES = 1024;
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 /** Answers and commands are a few hundred bytes; anything near this is hostile and refused unread. */
 export const MAX_JSON_INPUT_BYTES = 64 * 1024;
+/** A preview (<prefix>/<device>/preview): one JPEG thumbnail, sent only on request; small enough for any link. */
+export const PREVIEW_MAX_BYTES = 16 * 1024;
+/** The preview's longest side in pixels. */
+export const PREVIEW_MAX_SIDE = 320;
 
 export function utf8Bytes(text: string): number {
   return Buffer.byteLength(text, 'utf8');

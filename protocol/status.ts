@@ -2,7 +2,8 @@
  * The status document: retained on <prefix>/<device>/status (QoS 1, JSON).
  *
  *   online   {"state":"online","device":"cam1", ...StatusBody, "at":"<ISO time>"}
- *            published by the daemon at every connect and after every command
+ *            published by the daemon at every connect, on every change (command,
+ *            ask, preview, answer to an ask) and every `status.intervalSeconds`
  *   offline  {"state":"offline","device":"cam1","at":"<ISO time>"}
  *            published by the daemon on a clean stop; the MQTT will carries the
  *            same document without `at` (it is fixed at connect time, so any
@@ -13,8 +14,8 @@
  * on the wire without being written down first.
  */
 import { z } from 'zod';
-import { CODEC_SETTINGS } from './codec-names.ts';
-import { COMMAND_NAMES } from './commands.ts';
+import { CODEC_SETTINGS, FRAME_CODECS } from './codec-names.ts';
+import { COMMAND_NAMES, requestIdSchema } from './commands.ts';
 import { DEVICE_ID_MAX_LENGTH } from './device-id.ts';
 import { UserError } from './errors.ts';
 import { parseJsonInput } from './json-input.ts';
@@ -23,12 +24,28 @@ const count = z.number().int().nonnegative();
 const at = z.string().datetime().describe('ISO 8601 time the document was published');
 const device = z.string().min(1).max(DEVICE_ID_MAX_LENGTH).describe('device id');
 
-/** The reply to the last command received: applied, or why it was refused (nothing changed then). */
+/**
+ * The reply to the last command received: applied, or why it was refused
+ * (nothing changed then). A refusal of a well-formed command (a second ask
+ * while one is pending) names the command and its id; a malformed one cannot.
+ */
 export const lastCommandSchema = z.discriminatedUnion('ok', [
   z.object({ ok: z.literal(true), command: z.enum(COMMAND_NAMES), id: z.string().optional(), at }).strict(),
-  z.object({ ok: z.literal(false), error: z.string(), at }).strict(),
+  z.object({ ok: z.literal(false), command: z.enum(COMMAND_NAMES).optional(), id: z.string().optional(), error: z.string(), at }).strict(),
 ]);
 export type LastCommand = z.infer<typeof lastCommandSchema>;
+
+/** The operator's ask that is waiting for its answer (one per device). */
+export const pendingAskSchema = z
+  .object({ id: requestIdSchema, prompt: z.string(), since: at.describe('ISO 8601 time the ask was received') })
+  .strict();
+export type PendingAsk = z.infer<typeof pendingAskSchema>;
+
+/** How the last ask ended: its answer arrived (text or error), or it timed out. */
+export const lastAskSchema = z
+  .object({ id: requestIdSchema, outcome: z.enum(['answered', 'failed', 'timed-out']), at })
+  .strict();
+export type LastAsk = z.infer<typeof lastAskSchema>;
 
 /** What the online document says about the daemon; built by daemon/parts/status-reporter.ts. */
 export const statusBodySchema = z
@@ -56,6 +73,17 @@ export const statusBodySchema = z
       .describe('the outbox'),
     captured: count.describe('images taken since start'),
     lastCommand: lastCommandSchema.optional(),
+    pendingAsk: pendingAskSchema.nullable().optional().describe('the ask waiting for its answer; null when none'),
+    lastAsk: lastAskSchema.optional().describe('how the last finished ask ended'),
+    codecs: z
+      .object(Object.fromEntries(FRAME_CODECS.map((codec) => [codec, count])) as Record<(typeof FRAME_CODECS)[number], typeof count>)
+      .strict()
+      .optional()
+      .describe('frames produced since start, by codec'),
+    lastFrameAt: at.optional().describe('ISO 8601 time the newest frame was captured'),
+    lastAnswerAt: at.optional().describe('ISO 8601 time the newest answer arrived'),
+    lastPreviewAt: at.optional().describe('ISO 8601 time the newest preview was published'),
+    model: z.string().optional().describe("the edge model's name (its manifest)"),
   })
   .strict();
 export type StatusBody = z.infer<typeof statusBodySchema>;

@@ -6,12 +6,16 @@
  *   <prefix>/<device>/answer   cloud -> edge and integrators, QoS 1, answer JSON
  *   <prefix>/<device>/status   edge, retained; the MQTT will sets it offline
  *   <prefix>/<device>/command  operator -> edge, command JSON
+ *   <prefix>/<device>/preview  edge -> operator, QoS 1, not retained: one JPEG
+ *                              (at most PREVIEW_MAX_BYTES, longest side at most
+ *                              PREVIEW_MAX_SIDE, protocol/limits.ts), only after
+ *                              a `preview` command
  */
 import { assertDeviceId, deviceIdProblem } from './device-id.ts';
 import { UserError } from './errors.ts';
 
 export const DEFAULT_TOPIC_PREFIX = 'splitoculo/v1';
-export const TOPIC_KINDS = ['frame', 'answer', 'status', 'command'] as const;
+export const TOPIC_KINDS = ['frame', 'answer', 'status', 'command', 'preview'] as const;
 export type TopicKind = (typeof TOPIC_KINDS)[number];
 
 export interface TopicQos {
@@ -19,6 +23,7 @@ export interface TopicQos {
   answer: 1;
   status: 1;
   command: 1;
+  preview: 1;
 }
 
 export class TopicError extends UserError {
@@ -61,6 +66,10 @@ export class TopicMap {
 
   command(deviceId: string): string {
     return this.topic('command', deviceId);
+  }
+
+  preview(deviceId: string): string {
+    return this.topic('preview', deviceId);
   }
 
   /** Subscription filter for one kind across every device, optionally as an MQTT 5 shared subscription. */

@@ -47,6 +47,8 @@ export function envelope(job: Pick<FrameJob, 'deviceId' | 'receivedAt'> & { fram
     modelId: frame?.modelId ?? null,
     ...(frame && { sequence: frame.sequence }),
     prompt: frame?.prompt ?? null,
+    // An operator's ask: the console matches the answer to its request by this id.
+    ...(frame?.requestId && { requestId: frame.requestId }),
     ...outcome,
     ...('error' in outcome && { error: { code: outcome.error.code, message: outcome.error.message.slice(0, 2000) } }),
     timings: { ...roundAll(timings), totalMs: round(performance.now() - job.receivedAt) },

@@ -11,6 +11,7 @@ export type FrameErrorCode =
   | 'bad-flags'
   | 'bad-device-id'
   | 'bad-prompt'
+  | 'bad-request-id'
   | 'bad-shape'
   | 'bad-quantisation'
   | 'bad-payload'

@@ -17,7 +17,13 @@ export const FLAG_CLOCK_UNRELIABLE = 0x01;
 /** A 32-byte HMAC-SHA256 tag sits between the payload and the CRC (wire/frame-auth.ts). */
 export const FLAG_AUTHENTICATED = 0x02;
 export const AUTH_TAG_BYTES = 32;
-export const KNOWN_FLAGS = FLAG_CLOCK_UNRELIABLE | FLAG_AUTHENTICATED;
+/** A request-id field (u8 length + ASCII) follows the prompt: the frame answers an operator's `ask` (protocol/commands.ts). */
+export const FLAG_REQUEST = 0x04;
+export const KNOWN_FLAGS = FLAG_CLOCK_UNRELIABLE | FLAG_AUTHENTICATED | FLAG_REQUEST;
+
+/** An ask's request id: what the command, the frame and the answer envelope all accept (1..64 ASCII characters). */
+export const REQUEST_ID_MAX_LENGTH = 64;
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** Size of the fixed header, up to and including the device id length byte. */
 export const FIXED_HEADER_BYTES = 61;
@@ -32,6 +38,8 @@ export interface FrameHeader {
   captureTimeMs: number;
   clockUnreliable: boolean;
   prompt: string | null;
+  /** The operator's ask this frame answers (flag bit 2); absent or null for scheduled frames. Decoded frames always carry it. */
+  requestId?: string | null;
 }
 
 /** Bottleneck tokens from the edge network (codec 1). */
@@ -57,7 +65,16 @@ export const NO_QUANTISATION = 0;
 export const JPEG_SOI = [0xff, 0xd8];
 
 /** Bytes a v1 frame of this shape occupies (for budgets and the size bar). */
-export function frameSize(deviceIdLength: number, promptBytes: number, count: number, width: number, scheme: 'per-tensor' | 'per-token', authenticated = false): number {
+export function frameSize(
+  deviceIdLength: number,
+  promptBytes: number,
+  count: number,
+  width: number,
+  scheme: 'per-tensor' | 'per-token',
+  authenticated = false,
+  requestIdLength = 0,
+): number {
   const groups = scheme === 'per-token' ? count : 1;
-  return FIXED_HEADER_BYTES + deviceIdLength + 2 + promptBytes + groups * 8 + 4 + count * width + (authenticated ? AUTH_TAG_BYTES : 0) + CRC_BYTES;
+  const request = requestIdLength > 0 ? 1 + requestIdLength : 0;
+  return FIXED_HEADER_BYTES + deviceIdLength + 2 + promptBytes + request + groups * 8 + 4 + count * width + (authenticated ? AUTH_TAG_BYTES : 0) + CRC_BYTES;
 }

@@ -17,6 +17,7 @@ import {
   FIXED_HEADER_BYTES,
   FLAG_AUTHENTICATED,
   FLAG_CLOCK_UNRELIABLE,
+  FLAG_REQUEST,
   KNOWN_FLAGS,
   MAGIC,
   MAX_FRAME_BYTES,
@@ -25,6 +26,8 @@ import {
   MODEL_ID_BYTES,
   NO_QUANTISATION,
   PROMPT_MAX_BYTES,
+  REQUEST_ID_MAX_LENGTH,
+  REQUEST_ID_PATTERN,
   WIRE_VERSION,
   type FrameHeader,
   type JpegFrame,
@@ -39,6 +42,7 @@ export {
   FIXED_HEADER_BYTES,
   FLAG_AUTHENTICATED,
   FLAG_CLOCK_UNRELIABLE,
+  FLAG_REQUEST,
   frameSize,
   MAGIC,
   MAX_FRAME_BYTES,
@@ -46,6 +50,8 @@ export {
   MAX_TOKENS,
   MODEL_ID_BYTES,
   PROMPT_MAX_BYTES,
+  REQUEST_ID_MAX_LENGTH,
+  REQUEST_ID_PATTERN,
   WIRE_VERSION,
   type FrameHeader,
   type JpegFrame,
@@ -66,16 +72,23 @@ export function encodeFrame(frame: WireFrame): Uint8Array {
   if (prompt.length > PROMPT_MAX_BYTES) {
     throw new FrameError('bad-prompt', 'prompt', `${prompt.length} bytes of UTF-8, at most ${PROMPT_MAX_BYTES} allowed`);
   }
+  const requestId = frame.requestId ?? null;
+  if (requestId !== null && !REQUEST_ID_PATTERN.test(requestId)) {
+    throw new FrameError('bad-request-id', 'requestId', `expected 1..${REQUEST_ID_MAX_LENGTH} characters of [A-Za-z0-9._:-]`);
+  }
+  // Old frames (no request id) keep their bytes exactly: the field and its flag exist only when set.
+  const request = requestId === null ? new Uint8Array(0) : textEncoder.encode(requestId);
+  const requestBytes = requestId === null ? 0 : 1 + request.length;
   const body = frame.codec === 'jpeg' ? jpegBody(frame) : neuralBody(frame);
   const device = textEncoder.encode(frame.deviceId);
-  const size = FIXED_HEADER_BYTES + device.length + 2 + prompt.length + body.params.length * 8 + 4 + body.payload.length + CRC_BYTES;
+  const size = FIXED_HEADER_BYTES + device.length + 2 + prompt.length + requestBytes + body.params.length * 8 + 4 + body.payload.length + CRC_BYTES;
   const bytes = new Uint8Array(size);
   const view = new DataView(bytes.buffer);
   bytes.set(MAGIC, 0);
   view.setUint8(4, WIRE_VERSION);
   view.setUint8(5, codecByName(frame.codec).id);
   view.setUint8(6, body.quantisationId);
-  view.setUint8(7, frame.clockUnreliable ? FLAG_CLOCK_UNRELIABLE : 0);
+  view.setUint8(7, (frame.clockUnreliable ? FLAG_CLOCK_UNRELIABLE : 0) | (requestId === null ? 0 : FLAG_REQUEST));
   bytes.set(Buffer.from(frame.modelId, 'hex'), 8);
   bytes.set(frameIdToBytes(frame.frameId), 24);
   view.setBigUint64(40, BigInt(frame.sequence));
@@ -89,6 +102,11 @@ export function encodeFrame(frame: WireFrame): Uint8Array {
   view.setUint16(at, prompt.length);
   bytes.set(prompt, at + 2);
   at += 2 + prompt.length;
+  if (requestId !== null) {
+    view.setUint8(at, request.length);
+    bytes.set(request, at + 1);
+    at += requestBytes;
+  }
   for (const [scale, zeroPoint] of body.params) {
     view.setFloat32(at, scale);
     view.setFloat32(at + 4, zeroPoint);
@@ -163,6 +181,14 @@ export function decodeFrame(input: Uint8Array): WireFrame {
   const promptLength = r.u16('prompt.length');
   if (promptLength > PROMPT_MAX_BYTES) throw new FrameError('bad-prompt', 'prompt.length', `${promptLength} bytes, at most ${PROMPT_MAX_BYTES} allowed`);
   const promptBytes = r.slice('prompt', promptLength);
+  let requestIdBytes: Uint8Array | null = null;
+  if (flags & FLAG_REQUEST) {
+    const requestIdLength = r.u8('requestId.length');
+    if (requestIdLength === 0 || requestIdLength > REQUEST_ID_MAX_LENGTH) {
+      throw new FrameError('bad-request-id', 'requestId.length', `${requestIdLength}, expected 1..${REQUEST_ID_MAX_LENGTH}`);
+    }
+    requestIdBytes = r.slice('requestId', requestIdLength);
+  }
   if (count === 0 || count > MAX_TOKENS || width === 0 || width > MAX_TOKEN_WIDTH) {
     throw new FrameError('bad-shape', 'tokens', `shape ${count}x${width}, expected 1..${MAX_TOKENS} x 1..${MAX_TOKEN_WIDTH}`);
   }
@@ -194,6 +220,10 @@ export function decodeFrame(input: Uint8Array): WireFrame {
   const deviceId = decodeUtf8(deviceBytes, 'deviceId');
   const deviceProblem = deviceIdProblem(deviceId);
   if (deviceProblem) throw new FrameError('bad-device-id', 'deviceId', deviceProblem);
+  const requestId = requestIdBytes === null ? null : Buffer.from(requestIdBytes).toString('latin1');
+  if (requestId !== null && !REQUEST_ID_PATTERN.test(requestId)) {
+    throw new FrameError('bad-request-id', 'requestId', `expected 1..${REQUEST_ID_MAX_LENGTH} characters of [A-Za-z0-9._:-]`);
+  }
   const frameId = frameIdToString(frameIdBytes);
   if (!isFrameId(frameId)) throw new FrameError('bad-payload', 'frameId', `${frameId} is not a UUIDv7`);
   if (sequence > BigInt(Number.MAX_SAFE_INTEGER)) throw new FrameError('bad-sequence', 'sequence', `${sequence} exceeds 2^53-1`);
@@ -207,6 +237,7 @@ export function decodeFrame(input: Uint8Array): WireFrame {
     captureTimeMs: Number(captureTime),
     clockUnreliable: (flags & FLAG_CLOCK_UNRELIABLE) !== 0,
     prompt: promptLength === 0 ? null : decodeUtf8(promptBytes, 'prompt'),
+    requestId,
   };
   if (scheme === null) return { ...header, codec: 'jpeg', image: { width, height: count, jpeg: Uint8Array.from(payload) } };
   return { ...header, codec: 'neural-u8', tokens: { scheme, count, width, params: { scales, zeroPoints }, data: Uint8Array.from(payload) } };

@@ -18,7 +18,7 @@ export function seededTokens(count: number, width: number, seed = 1): Float32Arr
   return out;
 }
 
-export function sampleFrame(options: { prompt?: string | null; scheme?: QuantisationScheme; deviceId?: string } = {}): NeuralFrame {
+export function sampleFrame(options: { prompt?: string | null; scheme?: QuantisationScheme; deviceId?: string; requestId?: string | null } = {}): NeuralFrame {
   const ids = new FrameIdGenerator({ now: () => 1_764_000_000_000 });
   return {
     codec: 'neural-u8',
@@ -29,6 +29,7 @@ export function sampleFrame(options: { prompt?: string | null; scheme?: Quantisa
     captureTimeMs: 1_764_000_000_123,
     clockUnreliable: false,
     prompt: options.prompt === undefined ? null : options.prompt,
+    requestId: options.requestId ?? null,
     tokens: quantise(seededTokens(49, 64), 49, 64, options.scheme ?? 'per-tensor'),
   };
 }

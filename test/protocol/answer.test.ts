@@ -24,6 +24,14 @@ describe('answer envelope', () => {
     assert.deepEqual(parseAnswer(encodeAnswer(failed)), failed);
   });
 
+  it('echoes the request id of an ask; absent and null mean a scheduled frame', () => {
+    assert.deepEqual(parseAnswer(encodeAnswer({ ...base, requestId: 'req:7' })).requestId, 'req:7');
+    assert.equal(parseAnswer(encodeAnswer({ ...base, requestId: null })).requestId, null);
+    assert.equal('requestId' in parseAnswer(encodeAnswer(base)), false);
+    assert.throws(() => parseAnswer(JSON.stringify({ ...base, requestId: 'a b' })), /answer: requestId/);
+    assert.throws(() => parseAnswer(JSON.stringify({ ...base, requestId: 'a'.repeat(65) })), /answer: requestId/);
+  });
+
   it('names the offending path', () => {
     assert.throws(() => parseAnswer('{'), /answer: not JSON/);
     assert.throws(() => parseAnswer(JSON.stringify({ ...base, frameId: 'x' })), /answer: frameId: expected a UUIDv7/);

@@ -30,6 +30,17 @@ describe('frame signing', () => {
     assert.deepEqual({ ...a, tokens: a.tokens.data }, { ...b, tokens: b.tokens.data });
   });
 
+  it('signs a frame with a request id: the tag covers the id, which decodes back', () => {
+    const asked = sampleFrameBytes({ prompt: 'what?', requestId: 'ask-1' });
+    const signedAsk = signFrame(asked, key);
+    assert.equal(signedAsk.length, frameSize(16, 5, 49, 64, 'per-tensor', true, 5));
+    assert.equal(decodeFrame(signedAsk).requestId, 'ask-1');
+    assert.equal(verifyFrame(signedAsk, key), true);
+    const changed = Uint8Array.from(signedAsk);
+    changed[changed.indexOf('k'.charCodeAt(0), 61 + 16 + 2 + 5)]! = 'K'.charCodeAt(0);
+    assert.equal(verifyFrame(reseal(changed), key), false, 'a changed request id fails verification');
+  });
+
   it('verifies with its key only', () => {
     assert.equal(verifyFrame(signed, key), true);
     assert.equal(verifyFrame(signed, other), false);

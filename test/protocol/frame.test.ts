@@ -6,6 +6,7 @@ import {
   encodeFrame,
   frameSize,
   FIXED_HEADER_BYTES,
+  FLAG_REQUEST,
   PROMPT_MAX_BYTES,
   decodeNeuralFrame,
   type JpegFrame,
@@ -68,6 +69,7 @@ describe('wire format v1', () => {
           sequence: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
           captureTimeMs: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
           clockUnreliable: fc.boolean(),
+          requestId: fc.option(fc.stringMatching(/^[A-Za-z0-9._:-]{1,64}$/), { nil: null }),
           seed: fc.integer({ min: -1e6, max: 1e6 }),
         }),
         (r) => {
@@ -81,10 +83,11 @@ describe('wire format v1', () => {
             captureTimeMs: r.captureTimeMs,
             clockUnreliable: r.clockUnreliable,
             prompt: r.prompt,
+            requestId: r.requestId,
             tokens: quantise(values, r.count, r.width, r.scheme),
           };
           const bytes = encodeFrame(frame);
-          assert.equal(bytes.length, frameSize(r.deviceId.length, Buffer.byteLength(r.prompt ?? ''), r.count, r.width, r.scheme));
+          assert.equal(bytes.length, frameSize(r.deviceId.length, Buffer.byteLength(r.prompt ?? ''), r.count, r.width, r.scheme, false, r.requestId?.length ?? 0));
           assertSameFrame(decodeNeuralFrame(bytes), frame);
         },
       ),
@@ -195,6 +198,84 @@ describe('wire format v1', () => {
     const badUtf8 = Uint8Array.from(bytes);
     badUtf8[promptLengthAt + 2] = 0xc3; // a lead byte followed by ASCII
     expectFrameError(reseal(badUtf8), 'bad-prompt', 'prompt');
+  });
+
+  describe('request id (flag bit 2)', () => {
+    it('leaves frames without one byte for byte as before: flag clear, no field', () => {
+      const frame = sampleFrame({ prompt: 'hello' });
+      const without = encodeFrame(frame);
+      const { requestId: _none, ...legacy } = frame;
+      assert.deepEqual(encodeFrame(legacy), without, 'absent and null encode the same bytes');
+      assert.equal(without[7]! & FLAG_REQUEST, 0);
+      assert.equal(without.length, frameSize(16, 5, 49, 64, 'per-tensor'));
+      assert.equal(sampleFrameBytes().length, 3231);
+      assert.equal(decodeFrame(without).requestId, null);
+    });
+
+    it('round trips: the flag, a length byte and the ASCII id after the prompt', () => {
+      const frame = sampleFrame({ prompt: 'Is the door open?', requestId: 'ask:2026-03-01.a_b-7' });
+      const bytes = encodeFrame(frame);
+      assert.equal(bytes[7]! & FLAG_REQUEST, FLAG_REQUEST);
+      assert.equal(bytes.length, frameSize(16, 17, 49, 64, 'per-tensor', false, 20));
+      const at = FIXED_HEADER_BYTES + 16 + 2 + 17;
+      assert.equal(bytes[at], 20);
+      assert.equal(Buffer.from(bytes.subarray(at + 1, at + 21)).toString('latin1'), 'ask:2026-03-01.a_b-7');
+      assertSameFrame(decodeNeuralFrame(bytes), frame);
+      const noPrompt = sampleFrame({ requestId: 'x' });
+      assert.equal(decodeFrame(encodeFrame(noPrompt)).requestId, 'x');
+    });
+
+    it('refuses bad ids at encode time', () => {
+      for (const requestId of ['', 'a'.repeat(65), 'has space', 'é', 'a/b']) {
+        assert.throws(() => encodeFrame(sampleFrame({ requestId })), (e: unknown) => e instanceof FrameError && e.code === 'bad-request-id', requestId);
+      }
+      assert.doesNotThrow(() => encodeFrame(sampleFrame({ requestId: 'a'.repeat(64) })));
+    });
+
+    it('checks the length before reading and the characters after, naming the field', () => {
+      const bytes = encodeFrame(sampleFrame({ prompt: 'ab', requestId: 'req-1' }));
+      const lengthAt = FIXED_HEADER_BYTES + 16 + 2 + 2;
+      const zero = Uint8Array.from(bytes);
+      zero[lengthAt] = 0;
+      expectFrameError(reseal(zero), 'bad-request-id', 'requestId.length');
+      const tooLong = Uint8Array.from(bytes);
+      tooLong[lengthAt] = 65;
+      expectFrameError(reseal(tooLong), 'bad-request-id', 'requestId.length');
+      const badChar = Uint8Array.from(bytes);
+      badChar[lengthAt + 1] = 0xe9;
+      expectFrameError(reseal(badChar), 'bad-request-id', 'requestId');
+      const slash = Uint8Array.from(bytes);
+      slash[lengthAt + 3] = '/'.charCodeAt(0);
+      expectFrameError(reseal(slash), 'bad-request-id', 'requestId');
+      // The flag set on a frame that has no field: the next bytes are misread and the frame is refused.
+      const flagOnly = sampleFrameBytes({ prompt: 'ab' });
+      flagOnly[7]! |= FLAG_REQUEST;
+      assert.throws(() => decodeFrame(reseal(flagOnly)), FrameError);
+      for (let length = 0; length < bytes.length; length++) {
+        assert.throws(() => decodeFrame(bytes.subarray(0, length)), FrameError, `truncation to ${length} bytes was accepted`);
+      }
+      for (let at = 0; at < bytes.length; at++) {
+        const corrupt = Uint8Array.from(bytes);
+        corrupt[at]! ^= 0x01;
+        assert.throws(() => decodeFrame(corrupt), FrameError, `corruption at byte ${at} was accepted`);
+      }
+    });
+
+    it('throws only FrameError for mutations of a frame with a request id (property)', () => {
+      const valid = encodeFrame(sampleFrame({ prompt: 'x', requestId: 'r-1' }));
+      fc.assert(
+        fc.property(fc.nat({ max: valid.length - 1 }), fc.integer({ min: 1, max: 255 }), (at, xor) => {
+          const out = Uint8Array.from(valid);
+          out[at]! ^= xor;
+          try {
+            decodeFrame(reseal(out));
+          } catch (error) {
+            assert.ok(error instanceof FrameError, `non-FrameError thrown: ${String(error)}`);
+          }
+        }),
+        { seed: 16, numRuns: 2000 },
+      );
+    });
   });
 
   it('refuses a payload length beyond the bytes received without allocating it', () => {

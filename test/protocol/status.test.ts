@@ -40,6 +40,30 @@ describe('status document', () => {
   it('a refused command is reported with its reason', () => {
     const doc = onlineStatus('cam1', { ...body, lastCommand: { ok: false, error: 'command: not JSON', at: '2026-01-01T00:00:00.000Z' } });
     assert.equal(doc.lastCommand?.ok, false);
+    const second = onlineStatus('cam1', {
+      ...body,
+      lastCommand: { ok: false, command: 'ask', id: 'r2', error: 'an ask is pending (id r1)', at: '2026-01-01T00:00:00.000Z' },
+    });
+    assert.deepEqual(parseStatus(encodeStatus(second)), JSON.parse(JSON.stringify(second)));
+  });
+
+  it('carries what a console shows: pending ask, last ask, codec mix, frame/answer/preview times, model', () => {
+    const full: StatusBody = {
+      ...body,
+      pendingAsk: { id: 'r1', prompt: 'Is the door open?', since: '2026-01-01T00:00:00.000Z' },
+      lastAsk: { id: 'r0', outcome: 'timed-out', at: '2026-01-01T00:00:00.000Z' },
+      codecs: { neural: 5, jpeg: 2 },
+      lastFrameAt: '2026-01-01T00:00:01.000Z',
+      lastAnswerAt: '2026-01-01T00:00:02.000Z',
+      lastPreviewAt: '2026-01-01T00:00:03.000Z',
+      model: 'splitoculo-tiny',
+    };
+    const doc = onlineStatus('cam1', full);
+    assert.deepEqual(parseStatus(encodeStatus(doc)), JSON.parse(JSON.stringify(doc)));
+    assert.equal(onlineStatus('cam1', { ...full, pendingAsk: null }).pendingAsk, null);
+    assert.throws(() => onlineStatus('cam1', { ...full, pendingAsk: { id: 'a b', prompt: 'x', since: full.lastFrameAt! } }), StatusError);
+    assert.throws(() => onlineStatus('cam1', { ...full, codecs: { neural: 1, jpeg: 0, rans: 1 } as StatusBody['codecs'] }), StatusError);
+    assert.throws(() => onlineStatus('cam1', { ...full, lastAsk: { id: 'r0', outcome: 'lost' } as unknown as StatusBody['lastAsk'] }), StatusError);
   });
 
   it('the builders refuse a field the schema does not name, and bad values, naming the path', () => {
@@ -85,9 +109,30 @@ describe('commands', () => {
       pause: { command: 'pause' },
       resume: { command: 'resume' },
       'set-interval': { command: 'set-interval', intervalMs: 5000 },
+      ask: { command: 'ask', prompt: 'Is the door open?', id: 'req:1.a_b-C' },
+      preview: { command: 'preview' },
     } as const;
     assert.deepEqual(Object.keys(samples).sort(), [...COMMAND_NAMES].sort());
     for (const command of Object.values(samples)) assert.deepEqual(parseCommand(encodeCommand(command)), command);
+  });
+
+  it('ask needs a non-empty prompt within the byte limit and a request id the wire format can carry', () => {
+    assert.deepEqual(parseCommand('{"command":"preview","id":"p1"}'), { command: 'preview', id: 'p1' });
+    const refused = [
+      { command: 'ask', prompt: 'x' },
+      { command: 'ask', id: 'r1' },
+      { command: 'ask', prompt: '', id: 'r1' },
+      { command: 'ask', prompt: '   ', id: 'r1' },
+      { command: 'ask', prompt: 'x'.repeat(1025), id: 'r1' },
+      { command: 'ask', prompt: 'x', id: '' },
+      { command: 'ask', prompt: 'x', id: 'a'.repeat(65) },
+      { command: 'ask', prompt: 'x', id: 'a b' },
+      { command: 'ask', prompt: 'x', id: 'a/b' },
+      { command: 'ask', prompt: 'x', id: 'r1', extra: 1 },
+      { command: 'preview', id: 'a b' },
+    ];
+    for (const command of refused) assert.throws(() => parseCommand(JSON.stringify(command)), CommandError, JSON.stringify(command));
+    assert.equal(parseCommand(JSON.stringify({ command: 'ask', prompt: 'x', id: 'a'.repeat(64) })).command, 'ask');
   });
 
   it('refuses unknown commands and stray fields', () => {

@@ -33,6 +33,8 @@ describe('topic map', () => {
     assert.equal(topics.answer('cam1'), 'splitoculo/v1/cam1/answer');
     assert.equal(topics.status('cam1'), 'splitoculo/v1/cam1/status');
     assert.equal(topics.command('cam1'), 'splitoculo/v1/cam1/command');
+    assert.equal(topics.preview('cam1'), 'splitoculo/v1/cam1/preview');
+    assert.equal(topics.allDevices('preview'), 'splitoculo/v1/+/preview');
     assert.equal(topics.allDevices('frame'), 'splitoculo/v1/+/frame');
     assert.equal(topics.allDevices('frame', 'workers'), '$share/workers/splitoculo/v1/+/frame');
   });
@@ -40,6 +42,7 @@ describe('topic map', () => {
   it('parses its own topics and nothing else', () => {
     const topics = new TopicMap('site-a/oculo');
     assert.deepEqual(topics.parse('site-a/oculo/cam-7/answer'), { deviceId: 'cam-7', kind: 'answer' });
+    assert.deepEqual(topics.parse('site-a/oculo/cam-7/preview'), { deviceId: 'cam-7', kind: 'preview' });
     for (const other of ['site-a/oculo/cam-7', 'site-a/oculo/cam-7/frame/x', 'site-b/oculo/cam-7/frame', 'site-a/oculo/+/frame', 'site-a/oculo/cam-7/video']) {
       assert.equal(topics.parse(other), null, other);
     }
