@@ -85,7 +85,7 @@ export class CloudWorker {
       log.info({ host: config.metrics.host, port: this.metricsPort }, 'metrics listening');
     }
     if (config.broker.embedded) {
-      this.#broker = await EmbeddedBroker.start(config.broker.host, config.broker.port, log);
+      this.#broker = await EmbeddedBroker.start(config.broker.host, config.broker.port, log, { topics: this.topics, registry: this.metrics.registry });
       this.brokerPort = this.#broker.port;
     }
     const w = config.worker;

@@ -14,10 +14,10 @@
 import type { IPublishPacket, ISubscriptionMap, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { TopicMap } from '../../protocol/topics.ts';
-import { MAX_FRAME_BYTES } from '../../protocol/wire/frame.ts';
 import { BrokerError, connectMqtt, fallbackProtocol, initialProtocol, type MqttProtocol, protocolName, redactUrl } from '../../runtime/mqtt-connection.ts';
 import { assertDeferredPuback, deferPuback, sendPuback } from '../../runtime/mqtt-puback.ts';
 import type { CloudConfig } from '../config/schema.ts';
+import { MAX_PACKET_BYTES } from './packet-size-guard.ts';
 
 export { BrokerError };
 
@@ -121,7 +121,7 @@ export class FrameSubscriber {
       connectTimeoutMs: 15_000,
       resubscribe: false, // the connect handler subscribes itself, on every connection
       // MQTT 5 brokers drop anything larger than a frame can be instead of sending it (3.1.1: decodeFrame refuses it unread).
-      maximumPacketSize: MAX_FRAME_BYTES + 64 * 1024,
+      maximumPacketSize: MAX_PACKET_BYTES,
       sessionExpirySeconds: m.sessionExpirySeconds,
       receiveMaximum: this.#o.maxPending,
     });
