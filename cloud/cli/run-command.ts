@@ -2,7 +2,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { createLogger } from '../../runtime/logger.ts';
 import { runService } from '../../runtime/service.ts';
-import { CloudWorker } from '../worker/cloud-worker.ts';
+import { WorkerService } from '../console/worker-service.ts';
 import { addConfigOptions, cloudConfigFromFlags, type ConfigFlags } from './config-options.ts';
 
 function parsePort(value: string): number {
@@ -21,6 +21,6 @@ export function registerRun(program: Command): void {
     const broker = flags.embeddedBroker === undefined ? [] : ['broker.embedded=true', ...(flags.embeddedBroker === true ? [] : [`broker.port=${flags.embeddedBroker}`])];
     const config = cloudConfigFromFlags(flags, broker);
     const log = createLogger(config.log.level, { name: 'splitoculo-cloud' });
-    await runService(new CloudWorker(config, log), log, 'stopping: finishing frames in progress');
+    await runService(new WorkerService(config, log), log, 'stopping: finishing frames in progress');
   });
 }

@@ -34,6 +34,8 @@ interface Job extends FrameJob {
 export interface WorkerDeps {
   /** Replaces the configured answerer (benchmarks, tests of the MQTT side). */
   answerer?: Answerer;
+  /** Told of every frame taken (the operator console's history: bytes on the wire, codec). */
+  onFrameTaken?(deviceId: string, frameId: string, bytes: number, codec: string): void;
 }
 
 export class CloudWorker {
@@ -141,6 +143,7 @@ export class CloudWorker {
       return;
     }
     const { frame, deviceId } = intake;
+    this.#deps.onFrameTaken?.(deviceId, frame.frameId, message.payload.length, frame.codec);
     const admission = this.#admission!.admit(deviceId, frame, intake.signed);
     if (admission.kind === 'stored') {
       this.metrics.duplicates.inc();

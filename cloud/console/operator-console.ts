@@ -1,0 +1,162 @@
+/**
+ * The operator console, a part of the worker process (started after the
+ * worker, stopped before it): history store, MQTT link, fleet view, event
+ * stream and HTTP server, wired together here. Answers flow
+ * link -> fleet -> history + event stream; commands flow HTTP -> validation
+ * (protocol/commands.ts) -> link. An ask gets a fresh request id, and the
+ * answer that echoes it is matched to the ask (time from ask to answer).
+ */
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import type { Logger } from 'pino';
+import { deviceIdProblem } from '../../protocol/device-id.ts';
+import { parseCommand } from '../../protocol/commands.ts';
+import type { TopicMap } from '../../protocol/topics.ts';
+import type { CloudConfig } from '../config/schema.ts';
+import { ConsoleAccess, readTokenFile } from './access.ts';
+import { ConsoleLink } from './console-link.ts';
+import { EventStream } from './event-stream.ts';
+import { Fleet } from './fleet.ts';
+import { HistoryStore } from './history-store.ts';
+import { type ConsoleBackend, ConsoleHttpServer, ConsoleRequestError } from './http-server.ts';
+
+/** A fresh request id: time and randomness, within protocol's [A-Za-z0-9._:-]{1,64}. */
+export function newRequestId(): string {
+  return `c-${Date.now().toString(36)}-${randomBytes(5).toString('hex')}`;
+}
+
+const ASKS_REMEMBERED = 256;
+
+export interface ConsoleAt {
+  workerId: string;
+  topics: TopicMap;
+  /** The embedded broker's port, when there is one (the default broker of the console's connection). */
+  brokerPort: number | null;
+  log: Logger;
+}
+
+export class OperatorConsole implements ConsoleBackend {
+  readonly #config: CloudConfig;
+  readonly #at: ConsoleAt;
+  readonly #events = new EventStream();
+  readonly #fleet: Fleet;
+  readonly #asks = new Map<string, { device: string; sentAt: number }>();
+  #history: HistoryStore | null = null;
+  #link: ConsoleLink | null = null;
+  #server: ConsoleHttpServer | null = null;
+  /** Payloads refused (too large, not JSON, not a JPEG ...), by kind. */
+  readonly refused = { status: 0, answer: 0, preview: 0 };
+  port: number | null = null;
+  url: string | null = null;
+
+  constructor(config: CloudConfig, at: ConsoleAt) {
+    this.#config = config;
+    this.#at = at;
+    this.#fleet = new Fleet(config.console.maxDevices, (event) => {
+      if (event.type === 'device') this.#events.send('device', event.device);
+      else if (event.type === 'preview') this.#events.send('preview', { device: event.device, at: event.at, bytes: event.bytes });
+    });
+  }
+
+  get connected(): boolean {
+    return this.#link?.connected ?? false;
+  }
+
+  async start(): Promise<void> {
+    const c = this.#config.console;
+    const { log, topics } = this.#at;
+    const access = new ConsoleAccess(c.tokenFile === undefined ? null : readTokenFile(c.tokenFile));
+    this.#history = new HistoryStore(c.historyPath ?? join(dirname(this.#config.dedup.path), 'console-history.db'), { perDevice: c.historyPerDevice, total: c.historyTotal });
+    const worker = this.#config.mqtt;
+    const own = c.mqtt ?? {};
+    const brokerHost = ['0.0.0.0', '::'].includes(this.#config.broker.host) ? '127.0.0.1' : this.#config.broker.host;
+    const url = own.url ?? worker.url ?? `mqtt://${brokerHost}:${this.#at.brokerPort}`;
+    // With its own credentials the console takes none of the worker's (a username without its password file would fail).
+    const settings = own.username !== undefined || own.cert !== undefined ? { ...own, url } : { ...worker, ...own, url };
+    this.#link = new ConsoleLink({
+      settings,
+      clientId: own.clientId ?? `splitoculo-console-${this.#at.workerId}`.slice(0, 128),
+      protocol: worker.protocol,
+      keepaliveSeconds: worker.keepaliveSeconds,
+      topics,
+      log,
+      onMessage: (kind, device, payload) => this.#onMessage(kind, device, payload),
+    });
+    await this.#link.start();
+    this.#server = new ConsoleHttpServer(this, access, this.#events);
+    this.port = await this.#server.listen(c.port ?? 0, c.host);
+    this.url = `http://${c.host.includes(':') ? `[${c.host}]` : c.host}:${this.port}/`;
+    log.info({ url: this.url, token: !access.open }, 'console listening');
+  }
+
+  #onMessage(kind: 'status' | 'answer' | 'preview', device: string, payload: Buffer): void {
+    let problem: string | null = null;
+    if (kind === 'status') problem = this.#fleet.status(device, payload)?.refused ?? null;
+    else if (kind === 'preview') problem = this.#fleet.preview(device, payload)?.refused ?? null;
+    else {
+      const result = this.#fleet.answer(device, payload);
+      if ('refused' in result) problem = result.refused;
+      else {
+        this.#history?.add(result.row);
+        const ask = result.row.requestId === null ? undefined : this.#asks.get(result.row.requestId);
+        if (ask?.device === device) this.#asks.delete(result.row.requestId!);
+        this.#events.send('answer', { ...result.row, askMs: ask?.device === device ? result.row.at - ask.sentAt : null });
+      }
+    }
+    if (problem !== null) {
+      this.refused[kind]++;
+      this.#at.log.warn({ device, kind, reason: problem }, 'console: message refused');
+    }
+  }
+
+  /** The worker's hook: a frame it took, for the bytes and codec shown in the history. */
+  frameTaken(device: string, frameId: string, bytes: number, codec: string): void {
+    this.#fleet.frameTaken(device, frameId, bytes, codec);
+  }
+
+  devices() {
+    return this.#fleet.list();
+  }
+
+  device(id: string) {
+    return this.#fleet.get(id);
+  }
+
+  history(id: string, limit: number) {
+    return this.#history?.recent(id, limit) ?? [];
+  }
+
+  preview(id: string) {
+    return this.#fleet.previewOf(id);
+  }
+
+  async command(device: string, body: unknown): Promise<{ id: string | null }> {
+    const problem = deviceIdProblem(device);
+    if (problem !== null) throw new ConsoleRequestError(`device id: ${problem}`);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ConsoleRequestError('command: expected a JSON object');
+    const draft = { ...(body as Record<string, unknown>) };
+    if ((draft.command === 'ask' || draft.command === 'preview') && draft.id === undefined) draft.id = newRequestId();
+    let payload: Buffer;
+    try {
+      const command = parseCommand(JSON.stringify(draft)); // the daemon's own schema: what it would refuse is refused here
+      payload = Buffer.from(JSON.stringify(command));
+    } catch (error) {
+      throw new ConsoleRequestError((error as Error).message);
+    }
+    await this.#link!.command(device, payload);
+    const id = typeof draft.id === 'string' ? draft.id : null;
+    if (draft.command === 'ask' && id !== null) {
+      this.#asks.set(id, { device, sentAt: Date.now() });
+      while (this.#asks.size > ASKS_REMEMBERED) this.#asks.delete(this.#asks.keys().next().value!);
+    }
+    this.#events.send('command', { device, command: draft.command, id, at: Date.now() });
+    return { id };
+  }
+
+  async stop(): Promise<void> {
+    this.#events.close();
+    await this.#server?.close();
+    await this.#link?.stop();
+    this.#history?.close();
+  }
+}
