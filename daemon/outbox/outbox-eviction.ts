@@ -2,41 +2,55 @@
  * Removing frames from the oldest end (drop-oldest and TTL), inside the
  * caller's transaction. The totals are the in-memory mirror of the frames
  * table; the identity is saved before the last stored row goes, so a restart
- * never reuses its sequence.
+ * never reuses its sequence; each evicted frame is named in the eviction
+ * record (outbox-evicted.ts) in the same transaction.
  */
 import type { OutboxStatements } from './outbox-database.ts';
+import type { EvictedRecord } from './outbox-evicted.ts';
 import type { OutboxIdentity } from './outbox-identity.ts';
+import type { EvictionReason } from './outbox.ts';
 
 export interface QueueTotals {
   rows: number;
   bytes: number;
 }
 
-export function dropOldest(statements: OutboxStatements, totals: QueueTotals, identity: OutboxIdentity): boolean {
-  const oldest = statements.oldest.get();
+/** What an eviction changes besides the frames table. */
+export interface EvictionState {
+  statements: OutboxStatements;
+  totals: QueueTotals;
+  identity: OutboxIdentity;
+  record: EvictedRecord;
+}
+
+function evict(state: EvictionState, seq: number, size: number, reason: EvictionReason): void {
+  if (state.totals.rows === 1) state.identity.save();
+  const frameId = state.record.idOf(seq);
+  state.statements.deleteSeq.run(seq);
+  if (frameId !== undefined) state.record.note(seq, frameId, reason);
+  state.totals.rows -= 1;
+  state.totals.bytes -= size;
+}
+
+export function dropOldest(state: EvictionState): boolean {
+  const oldest = state.statements.oldest.get();
   if (!oldest) return false;
-  if (totals.rows === 1) identity.save();
-  statements.deleteSeq.run(oldest.seq);
-  totals.rows -= 1;
-  totals.bytes -= oldest.size;
+  evict(state, oldest.seq, oldest.size, 'drop-oldest');
   return true;
 }
 
 /** Evicts from the oldest end while frames were captured before `cutoff` (sequence order, so a clock jump cannot hide old frames). */
-export function expireBefore(statements: OutboxStatements, totals: QueueTotals, identity: OutboxIdentity, cutoff: number): number {
+export function expireBefore(state: EvictionState, cutoff: number): number {
   let removed = 0;
   for (;;) {
-    const batch = statements.oldestFew.all();
+    const batch = state.statements.oldestFew.all();
     let stop = batch.length === 0;
     for (const row of batch) {
       if (row.captured_at >= cutoff) {
         stop = true;
         break;
       }
-      if (totals.rows === 1) identity.save();
-      statements.deleteSeq.run(row.seq);
-      totals.rows -= 1;
-      totals.bytes -= row.size;
+      evict(state, row.seq, row.size, 'ttl');
       removed += 1;
     }
     if (stop) return removed;

@@ -71,6 +71,8 @@ export interface Outbox {
   /** Evict expired frames now; returns how many. */
   expire(now?: number): number;
   stats(): OutboxStats;
+  /** The most recently evicted frames by name, newest first (a bounded record; see outbox-evicted.ts). */
+  evictions(limit?: number): Array<FrameIdentity & { reason: EvictionReason; evictedAt: number }>;
   /** Stores an answer once per frame id; false for a duplicate. */
   storeAnswer(frameId: string, payload: string, receivedAt?: number): boolean;
   answers(options?: { limit?: number; afterReceivedAt?: number }): StoredAnswer[];

@@ -8,8 +8,10 @@ import type Database from 'better-sqlite3';
 import { OutboxFullError, type DeliveryOrder, type EnqueueResult, type EvictionReason, type FrameIdentity } from './outbox.ts';
 import type { Outbox, OutboxLimits, OutboxStats, QueuedFrame, StoredAnswer } from './outbox.ts';
 import { OutboxAnswers } from './outbox-answers.ts';
-import { dropOldest, expireBefore, type QueueTotals } from './outbox-eviction.ts';
+import { EvictedRecord, type EvictedFrame } from './outbox-evicted.ts';
+import { dropOldest, expireBefore, type EvictionState, type QueueTotals } from './outbox-eviction.ts';
 import { OutboxIdentity } from './outbox-identity.ts';
+import { DeferredWrites } from './outbox-deferred.ts';
 import { openOutboxDatabase, prepareStatements, toFrame, type OutboxStatements, type Synchronous } from './outbox-database.ts';
 import { checkpoint, diskLow } from './outbox-space.ts';
 
@@ -37,6 +39,8 @@ export class SqliteOutbox implements Outbox {
   readonly #evicted: Record<EvictionReason, number> = { 'drop-oldest': 0, 'drop-newest': 0, ttl: 0 };
   #rejected = 0;
   readonly #statements: OutboxStatements;
+  readonly #deferred: DeferredWrites; // acks and attempts ride on the next commit (outbox-deferred.ts)
+  readonly #eviction: EvictionState; // what eviction updates, evicted frames' names included (outbox-evicted.ts)
 
   constructor(options: SqliteOutboxOptions) {
     this.#limits = options.limits;
@@ -48,6 +52,8 @@ export class SqliteOutbox implements Outbox {
     this.#reload();
     this.#answers = new OutboxAnswers(this.#db, this.#statements, options.limits.maxAnswers);
     this.#identity = new OutboxIdentity(this.#statements);
+    this.#deferred = new DeferredWrites(this.#db, this.#statements, this.#totals, this.#identity);
+    this.#eviction = { statements: this.#statements, totals: this.#totals, identity: this.#identity, record: new EvictedRecord(this.#db) };
   }
 
   nextIdentity(): FrameIdentity {
@@ -64,6 +70,7 @@ export class SqliteOutbox implements Outbox {
     for (let attempt = 0; ; attempt++) {
       try {
         const result = this.#enqueueOnce(frame, now);
+        this.#deferred.commit(result.accepted);
         for (const [reason, n] of Object.entries(evictedForSpace)) result.evicted[reason as EvictionReason] = (result.evicted[reason as EvictionReason] ?? 0) + n;
         return result;
       } catch (error) {
@@ -89,10 +96,11 @@ export class SqliteOutbox implements Outbox {
       if (expired) count('ttl', expired);
       while (this.#totals.rows + 1 > this.#limits.maxRows || this.#totals.bytes + size > this.#limits.maxBytes || this.#diskLow(size)) {
         if (this.#limits.policy === 'drop-oldest') {
-          if (!this.#dropOldest()) break;
+          if (!dropOldest(this.#eviction)) break;
           count('drop-oldest');
         } else if (this.#limits.policy === 'drop-newest') {
           count('drop-newest');
+          this.#eviction.record.note(frame.sequence, frame.frameId, 'drop-newest', now);
           this.#identity.save();
           return false;
         } else {
@@ -119,10 +127,11 @@ export class SqliteOutbox implements Outbox {
    * into the database first (freed pages there are reused by the next insert).
    */
   #evictForSpace(): boolean {
+    this.#deferred.commit(); // a checkpoint cannot run inside a transaction
     checkpoint(this.#db);
     try {
       const dropped = this.#db.transaction(() => {
-        if (!this.#dropOldest()) return false;
+        if (!dropOldest(this.#eviction)) return false;
         this.#countEviction('drop-oldest', 1);
         return true;
       })();
@@ -159,19 +168,17 @@ export class SqliteOutbox implements Outbox {
       this.#evicted[reason] = Number(this.#statements.getMeta.get(`evicted_${reason}`)?.value ?? 0);
     }
     this.#rejected = Number(this.#statements.getMeta.get('rejected')?.value ?? 0);
-  }
-
-  #dropOldest(): boolean {
-    return dropOldest(this.#statements, this.#totals, this.#identity);
+    this.#eviction?.record.reload(); // unset while the constructor runs: the record counts itself when made
   }
 
   #expire(now: number): number {
-    return this.#limits.ttlMs <= 0 ? 0 : expireBefore(this.#statements, this.#totals, this.#identity, now - this.#limits.ttlMs);
+    return this.#limits.ttlMs <= 0 ? 0 : expireBefore(this.#eviction, now - this.#limits.ttlMs);
   }
 
   expire(now = Date.now()): number {
     const n = this.#db.transaction(() => this.#expire(now))();
     if (n) this.#countEviction('ttl', n);
+    this.#deferred.commit();
     return n;
   }
 
@@ -188,21 +195,11 @@ export class SqliteOutbox implements Outbox {
   }
 
   markAttempt(sequence: number): void {
-    this.#statements.attempt.run(sequence);
+    this.#deferred.markAttempt(sequence);
   }
 
   ack(sequences: readonly number[]): void {
-    if (sequences.length === 0) return;
-    this.#db.transaction(() => {
-      this.#identity.save();
-      for (const seq of sequences) {
-        const row = this.#statements.sizeOf.get(seq);
-        if (!row) continue;
-        this.#statements.deleteSeq.run(seq);
-        this.#totals.rows -= 1;
-        this.#totals.bytes -= row.size;
-      }
-    })();
+    this.#deferred.ack(sequences);
   }
 
   stats(): OutboxStats {
@@ -217,8 +214,14 @@ export class SqliteOutbox implements Outbox {
     };
   }
 
+  evictions(limit?: number): EvictedFrame[] {
+    return this.#eviction.record.list(limit);
+  }
+
   storeAnswer(frameId: string, payload: string, receivedAt = Date.now()): boolean {
-    return this.#answers.store(frameId, payload, receivedAt);
+    const stored = this.#answers.store(frameId, payload, receivedAt);
+    this.#deferred.commit(); // an answer is durable before its PUBACK
+    return stored;
   }
 
   answers(options: { limit?: number; afterReceivedAt?: number } = {}): StoredAnswer[] {
@@ -234,11 +237,13 @@ export class SqliteOutbox implements Outbox {
     const removed = this.#statements.purge.run().changes;
     this.#totals.rows = 0;
     this.#totals.bytes = 0;
+    this.#deferred.commit();
     return removed;
   }
 
   close(): void {
     if (!this.#db.open) return;
+    this.#deferred.commit();
     checkpoint(this.#db); // the next start then reads one file
     this.#db.close();
   }
