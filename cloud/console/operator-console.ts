@@ -15,6 +15,7 @@ import type { TopicMap } from '../../protocol/topics.ts';
 import type { CloudConfig } from '../config/schema.ts';
 import { ConsoleAccess, readTokenFile } from './access.ts';
 import { ConsoleLink } from './console-link.ts';
+import { consoleConnection } from './console-settings.ts';
 import { EventStream } from './event-stream.ts';
 import { Fleet } from './fleet.ts';
 import { HistoryStore } from './history-store.ts';
@@ -69,10 +70,7 @@ export class OperatorConsole implements ConsoleBackend {
     this.#history = new HistoryStore(c.historyPath ?? join(dirname(this.#config.dedup.path), 'console-history.db'), { perDevice: c.historyPerDevice, total: c.historyTotal });
     const worker = this.#config.mqtt;
     const own = c.mqtt ?? {};
-    const brokerHost = ['0.0.0.0', '::'].includes(this.#config.broker.host) ? '127.0.0.1' : this.#config.broker.host;
-    const url = own.url ?? worker.url ?? `mqtt://${brokerHost}:${this.#at.brokerPort}`;
-    // With its own credentials the console takes none of the worker's (a username without its password file would fail).
-    const settings = own.username !== undefined || own.cert !== undefined ? { ...own, url } : { ...worker, ...own, url };
+    const settings = consoleConnection(this.#config, this.#at.brokerPort);
     this.#link = new ConsoleLink({
       settings,
       clientId: own.clientId ?? `splitoculo-console-${this.#at.workerId}`.slice(0, 128),

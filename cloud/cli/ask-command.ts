@@ -1,0 +1,118 @@
+/**
+ * `splitoculo-cloud ask <device> "prompt" [--timeout s] -c cloud.yaml`: asks a
+ * device about what its camera sees now. Sends the ask command with a fresh
+ * request id over the console's MQTT connection settings (console.mqtt, else
+ * the worker's), waits for the answer that echoes the id, and prints its text
+ * with control characters escaped (the text comes from a model looking at
+ * whatever the camera sees: it must not drive the terminal). A refusal (an
+ * ask already pending), an error answer or no answer in time: one line, exit 1.
+ */
+import { type Command, InvalidArgumentError } from 'commander';
+import mqtt from 'mqtt';
+import { parseAnswer } from '../../protocol/answer.ts';
+import { encodeCommand } from '../../protocol/commands.ts';
+import { assertDeviceId } from '../../protocol/device-id.ts';
+import { UserError } from '../../protocol/errors.ts';
+import { parseStatus, type StatusDocument } from '../../protocol/status.ts';
+import { TopicMap } from '../../protocol/topics.ts';
+import { clientOptions, redactUrl } from '../../runtime/mqtt-connection.ts';
+import { consoleConnection } from '../console/console-settings.ts';
+import { newRequestId } from '../console/operator-console.ts';
+import { addConfigOptions, cloudConfigFromFlags, type ConfigFlags } from './config-options.ts';
+
+export class AskError extends UserError {
+  override readonly name = 'AskError';
+}
+
+function parseSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 86_400) throw new InvalidArgumentError(`expected seconds, more than 0 and at most 86400, got ${JSON.stringify(value)}`);
+  return seconds;
+}
+
+/** Text fit for a terminal: C0/C1 controls (ESC included) and bidi overrides as \u escapes; newlines and tabs kept. */
+export function terminalSafe(text: string): string {
+  let out = '';
+  for (const c of text) {
+    const code = c.codePointAt(0)!;
+    const control = (code < 0x20 && c !== '\n' && c !== '\t') || (code >= 0x7f && code <= 0x9f) || (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069);
+    out += control ? `\\u${code.toString(16).padStart(4, '0')}` : c;
+  }
+  return out;
+}
+
+function describeState(status: StatusDocument | null): string {
+  if (status === null) return 'no status seen from it';
+  if (status.state === 'offline') return 'it is offline';
+  return status.pendingAsk ? `online, still waiting on ask ${status.pendingAsk.id}` : 'online';
+}
+
+export async function ask(flags: ConfigFlags & { timeout: number }, device: string, prompt: string): Promise<{ text: string; ms: number; id: string }> {
+  assertDeviceId(device, 'ask <device>');
+  const config = cloudConfigFromFlags(flags);
+  const topics = new TopicMap(config.mqtt.topicPrefix);
+  const settings = consoleConnection(config, null);
+  const id = newRequestId();
+  const command = (() => {
+    try {
+      return encodeCommand({ command: 'ask', prompt, id });
+    } catch (error) {
+      throw new AskError(`ask "prompt": ${(error as Error).message.replace(/^.*?prompt: /, '')}`);
+    }
+  })();
+  let client: mqtt.MqttClient;
+  try {
+    const options = clientOptions({ settings, clientId: `splitoculo-ask-${id}`.slice(0, 64), protocol: 4, keepaliveSeconds: 30, reconnectPeriodMs: 0, connectTimeoutMs: 10_000 });
+    client = await mqtt.connectAsync(settings.url, { ...options, clean: true });
+  } catch (error) {
+    if (error instanceof UserError) throw error;
+    throw new AskError(`broker ${redactUrl(settings.url)}: cannot connect (${(error as Error).message}); check console.mqtt / mqtt.url`);
+  }
+  try {
+    let status: StatusDocument | null = null;
+    const sentAt = Date.now();
+    const answer = new Promise<{ text: string; ms: number; id: string }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new AskError(`ask ${device}: no answer to request ${id} within ${flags.timeout} s (${describeState(status)})`)), flags.timeout * 1000);
+      client.on('message', (topic, payload) => {
+        try {
+          if (topic === topics.status(device)) {
+            status = parseStatus(payload);
+            const refused = status.state === 'online' ? status.lastCommand : undefined;
+            if (refused && refused.ok === false && refused.id === id) {
+              clearTimeout(timer);
+              reject(new AskError(`ask ${device}: refused by the device: ${terminalSafe(refused.error)}`));
+            }
+            return;
+          }
+          const envelope = parseAnswer(payload);
+          if (envelope.requestId !== id) return;
+          clearTimeout(timer);
+          if (envelope.error) reject(new AskError(`ask ${device}: the answer is an error: ${envelope.error.code}: ${terminalSafe(envelope.error.message)}`));
+          else resolve({ text: terminalSafe(envelope.text ?? ''), ms: Date.now() - sentAt, id });
+        } catch {
+          // Not ours to judge: a malformed status or answer from elsewhere is ignored while waiting.
+        }
+      });
+    });
+    await client.subscribeAsync([topics.answer(device), topics.status(device)], { qos: 1 });
+    await client.publishAsync(topics.command(device), command, { qos: 1 });
+    return await answer;
+  } finally {
+    await client.endAsync(true).catch(() => undefined);
+  }
+}
+
+export function registerAsk(program: Command): void {
+  addConfigOptions(
+    program
+      .command('ask')
+      .description('ask a device about its newest frame now and print the answer')
+      .argument('<device>', 'device id')
+      .argument('<prompt>', 'the question')
+      .option('--timeout <seconds>', 'how long to wait for the answer', parseSeconds, 120),
+  ).action(async (device: string, prompt: string, flags: ConfigFlags & { timeout: number }) => {
+    const result = await ask(flags, device, prompt);
+    process.stdout.write(`${result.text}\n`);
+    process.stderr.write(`${device} answered request ${result.id} in ${(result.ms / 1000).toFixed(1)} s\n`);
+  });
+}
