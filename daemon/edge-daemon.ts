@@ -3,7 +3,7 @@
  * what it uses; the controller (controller.ts) starts them in this order and
  * stops them in reverse:
  *
- *   outbox -> frame production -> metrics -> publisher -> capture -> watchdog
+ *   outbox -> frame production -> metrics -> publisher -> capture -> status refresh -> watchdog
  *
  * A frame walks camera -> capture -> frame production (preprocess, encode,
  * sign) -> outbox (committed) -> publisher, and its answer publisher ->
@@ -11,14 +11,19 @@
  * broker connects before capture starts, so commands may arrive first: the
  * capture part keeps them until its camera is open. Reads of a later part
  * (the link estimate, capture counters) answer with a default while it is
- * not running.
+ * not running. Settings changed by command (prompt, interval, paused) are
+ * kept in the state file (parts/state-store.ts) and are the starting
+ * settings after a restart.
  */
 import type { Logger } from 'pino';
 import { BUILD_TIME_MS } from '../runtime/build-info.ts';
 import { SystemdNotifier } from '../runtime/systemd.ts';
 import type { EdgeConfig } from './config/schema.ts';
+import { TopicMap } from '../protocol/topics.ts';
 import { answerHook } from './control/answer-sink.ts';
+import { AskTracker } from './control/ask-tracker.ts';
 import { CommandHandler } from './control/command-handler.ts';
+import { commandTargets } from './control/command-targets.ts';
 import { PartController } from './controller.ts';
 import { ClockGuard } from './ops/clock-guard.ts';
 import { MetricsEndpoint } from './ops/metrics-part.ts';
@@ -28,8 +33,12 @@ import type { Outbox } from './outbox/outbox.ts';
 import { AnswerInbox } from './parts/answer-inbox.ts';
 import { CapturePart } from './parts/capture.ts';
 import { FrameProduction, type PreparedCapture } from './parts/frame-production.ts';
+import { HomeAssistant } from './parts/homeassistant.ts';
 import { OutboxPart } from './parts/outbox-part.ts';
+import { PreviewSender } from './parts/preview.ts';
 import { PublisherPart } from './parts/publisher-part.ts';
+import { defaultStatePath, type Settings, StateStore } from './parts/state-store.ts';
+import { StatusRefresh } from './parts/status-refresh.ts';
 import { statusReporter } from './parts/status-reporter.ts';
 import { NO_LINK } from './pipeline/frame-maker.ts';
 
@@ -45,12 +54,17 @@ export class EdgeDaemon {
   readonly #controller: PartController;
   #stopped: Promise<void> | null = null;
 
-  constructor(config: EdgeConfig, log: Logger) {
+  constructor(configured: EdgeConfig, log: Logger) {
+    const state = new StateStore(configured.state.path ?? defaultStatePath(configured.outbox.path), log);
+    const base: Settings = { prompt: configured.capture.prompt, intervalMs: configured.capture.intervalMs, paused: configured.capture.paused };
+    const config: EdgeConfig = { ...configured, capture: { ...configured.capture, ...state.settings(base) } };
     this.config = config;
     this.log = log;
     const { metrics } = this;
     const progress = new Progress();
     const clock = new ClockGuard(BUILD_TIME_MS, log);
+    const topics = new TopicMap(config.mqtt.topicPrefix);
+    let lastAnswerAt: Date | null = null;
 
     const queue = new OutboxPart({ config, metrics, log, progress, wake: () => publisher.pump() });
     const frames = new FrameProduction({
@@ -62,6 +76,7 @@ export class EdgeDaemon {
       clockUnreliable: () => clock.unreliable(),
       linkView: () => ({ link: publisher.link ?? NO_LINK.link, backlogBytes: queue.backlogBytes() }),
       next: (frame) => queue.accept(frame),
+      requestFailed: (id) => asks.failed(id),
     });
     const capture = new CapturePart<PreparedCapture>({
       config,
@@ -74,19 +89,35 @@ export class EdgeDaemon {
       metrics,
       log,
       store: (frameId, json) => queue.outbox.storeAnswer(frameId, json),
-      hook: answerHook(config.answers, log),
+      hook: ((integrator) => (answer) => {
+        lastAnswerAt = new Date();
+        asks.answered(answer);
+        homeassistant.answer(answer);
+        integrator(answer);
+      })(answerHook(config.answers, log)),
+    });
+    const changed = () => publisher.publishStatus();
+    const asks = new AskTracker({ timeoutMs: config.status.askTimeoutSeconds * 1000, changed });
+    const preview = new PreviewSender({
+      latestImage: () => capture.latestImage(),
+      publish: (jpeg) => publisher.publishOther(topics.preview(config.device.id), jpeg, { retain: false }),
+      connected: () => publisher.connected,
+      log,
+      sent: changed,
     });
     const commands = new CommandHandler({
       metrics,
       log,
-      targets: {
-        setPrompt: (prompt) => (frames.prompt = prompt),
-        capture: () => capture.tick(),
-        pause: () => capture.pause(),
-        resume: () => capture.resume(),
-        setInterval: (ms) => capture.setInterval(ms),
-      },
-      changed: () => publisher.publishStatus(),
+      targets: commandTargets({ frames, capture, asks, preview, remember: (key, value) => state.remember(key, value, base[key]) }),
+      changed,
+    });
+    const homeassistant = new HomeAssistant({
+      config,
+      published: { get: () => state.publishedDiscovery, set: (published) => (state.publishedDiscovery = published) },
+      publish: (topic, payload, retain) => publisher.publishOther(topic, payload, { retain }),
+      command: (payload) => commands.receive(payload),
+      model: () => frames.modelName,
+      log,
     });
     const status = statusReporter({
       codec: config.encoding.codec,
@@ -96,8 +127,14 @@ export class EdgeDaemon {
       prompt: () => frames.prompt,
       queue: () => (queue.open ? queue.outbox.stats() : undefined),
       lastCommand: () => commands.lastCommand,
+      asks: () => ({ pending: asks.pending, last: asks.last }),
+      frames: () => ({ codecs: frames.codecs, lastFrameAt: frames.lastFrameAt, model: frames.modelName }),
+      lastAnswerAt: () => lastAnswerAt,
+      lastPreviewAt: () => preview.lastAt,
     });
-    const publisher: PublisherPart = new PublisherPart({ config, metrics, log, progress, status, outbox: () => queue.outbox, answers: inbox, commands });
+    metrics.queueSource = () => (queue.open ? queue.outbox.stats() : undefined);
+    const others = { topics: () => homeassistant.topics(), receive: (topic: string, payload: Buffer) => homeassistant.receive(topic, payload), connected: () => homeassistant.connected() };
+    const publisher: PublisherPart = new PublisherPart({ config, metrics, log, progress, status, outbox: () => queue.outbox, answers: inbox, commands, others });
     const watchdog = new Watchdog({
       notifier: new SystemdNotifier(),
       progress,
@@ -115,6 +152,8 @@ export class EdgeDaemon {
         { name: 'metrics', part: this.#endpoint },
         { name: 'publisher', part: publisher },
         { name: 'capture', part: capture },
+        { name: 'status refresh', part: new StatusRefresh({ intervalMs: config.status.intervalSeconds * 1000, publish: changed }) },
+        { name: 'asks', part: { stop: () => asks.stop() } },
         { name: 'watchdog', part: watchdog },
       ],
       log,

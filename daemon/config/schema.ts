@@ -111,6 +111,19 @@ export const configSchema = z.object({
     command: z.array(z.string()).min(1).optional().describe('run this program with the answer JSON on stdin'),
   }).strict().default({}),
   log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') }).strict().default({ level: 'info' }),
+  status: z.object({
+    intervalSeconds: z.number().min(1).max(86_400).default(30).describe('republish the retained status document this often (it is also published on every change)'),
+    askTimeoutSeconds: z.number().min(1).max(3600).default(120).describe('an ask with no answer after this long ends as timed out'),
+  }).strict().default({ intervalSeconds: 30, askTimeoutSeconds: 120 }).describe('the status document and asks'),
+  state: z.object({
+    path: z.string().min(1).optional().describe('JSON file of the settings changed by command and the discovery topics published; default: <outbox.path>.state.json'),
+  }).strict().default({}).describe('what survives a restart'),
+  homeassistant: z.object({
+    enabled: z.boolean().default(false).describe('publish Home Assistant MQTT discovery configs; false clears any published before'),
+    prefix: z.string().regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'expected MQTT topic levels of letters, digits, _ and -').default('homeassistant')
+      .describe("Home Assistant's discovery prefix"),
+    name: z.string().min(1).max(64).optional().describe('the device name shown in Home Assistant; default: the device id'),
+  }).strict().default({ enabled: false, prefix: 'homeassistant' }).describe('Home Assistant MQTT discovery'),
   metrics: z.object({
     port: z.number().int().min(0).max(65535).optional().describe('Prometheus /metrics port; unset: off'),
     host: z.string().default('127.0.0.1'),

@@ -4,6 +4,9 @@
  * (applied, or refused with the reason: a malformed command changes
  * nothing) and the status document is republished, so the operator sees the
  * reply. Bad input is counted, never thrown: the message is acknowledged.
+ * A well-formed command a target declines (a second ask while one is
+ * pending, a preview while offline) is refused with the target's reason and
+ * counted as `refused`.
  */
 import type { Logger } from 'pino';
 import { parseCommand, type EdgeCommand } from '../../protocol/commands.ts';
@@ -17,6 +20,10 @@ export interface CommandTargets {
   pause(): void;
   resume(): void;
   setInterval(ms: number): void;
+  /** Capture the newest image for this ask; the reason when it cannot be taken. */
+  ask(prompt: string, id: string): string | null;
+  /** Publish one thumbnail; the reason when it cannot be sent. */
+  preview(): string | null;
 }
 
 export interface CommandHandlerDeps {
@@ -41,7 +48,7 @@ export class CommandHandler {
   }
 
   receive(payload: Uint8Array): void {
-    const { targets, metrics, log } = this.#deps;
+    const { metrics, log } = this.#deps;
     const at = (this.#deps.now?.() ?? new Date()).toISOString();
     let command: EdgeCommand;
     try {
@@ -53,7 +60,23 @@ export class CommandHandler {
       this.#deps.changed();
       return;
     }
+    const refusal = this.#apply(command);
+    if (refusal !== null) {
+      metrics.commands.inc({ outcome: 'refused' });
+      this.#last = { ok: false, command: command.command, ...(command.id && { id: command.id }), error: refusal, at };
+      log.warn({ command: command.command, id: command.id, reason: refusal }, 'command refused');
+      this.#deps.changed();
+      return;
+    }
     metrics.commands.inc({ outcome: 'applied' });
+    this.#last = { ok: true, command: command.command, ...(command.id && { id: command.id }), at };
+    log.info({ command }, 'command applied');
+    this.#deps.changed();
+  }
+
+  /** Applies the command; the target's reason when it declined. */
+  #apply(command: EdgeCommand): string | null {
+    const { targets } = this.#deps;
     switch (command.command) {
       case 'set-prompt':
         targets.setPrompt(command.prompt);
@@ -70,9 +93,11 @@ export class CommandHandler {
       case 'set-interval':
         targets.setInterval(command.intervalMs);
         break;
+      case 'ask':
+        return targets.ask(command.prompt, command.id);
+      case 'preview':
+        return targets.preview();
     }
-    this.#last = { ok: true, command: command.command, ...(command.id && { id: command.id }), at };
-    log.info({ command }, 'command applied');
-    this.#deps.changed();
+    return null;
   }
 }

@@ -35,6 +35,10 @@ export interface PublisherEvents {
   /** Must persist synchronously: the PUBACK follows its return. */
   onAnswer(payload: Buffer): void;
   onCommand(payload: Buffer): void;
+  /** A message on one of `extraTopics` (Home Assistant's command and birth topics). */
+  onOther?(topic: string, payload: Buffer): void;
+  /** After each connect, once subscribed and the status is out (Home Assistant discovery). */
+  onConnected?(): void;
 }
 
 export interface PublisherOptions {
@@ -47,6 +51,8 @@ export interface PublisherOptions {
   events: PublisherEvents;
   /** The retained online status document's body (protocol/status.ts). */
   status: () => StatusBody;
+  /** More subscriptions (exact topics or filters) whose messages go to events.onOther. */
+  extraTopics?: readonly string[];
   /** Round-trip probes (MQTT PINGREQ) while connected; 0: only at connect. */
   probeIntervalMs?: number;
   /** Timers and durations (tests: mocked time). */
@@ -112,9 +118,9 @@ export class Publisher {
   #route(topic: string, payload: Buffer): void {
     const { deviceId, topics, events } = this.#o;
     const parsed = topics.parse(topic);
-    if (parsed?.deviceId !== deviceId) return;
-    if (parsed.kind === 'answer') events.onAnswer(payload);
-    else if (parsed.kind === 'command') events.onCommand(payload);
+    if (parsed?.deviceId === deviceId && parsed.kind === 'answer') events.onAnswer(payload);
+    else if (parsed?.deviceId === deviceId && parsed.kind === 'command') events.onCommand(payload);
+    else if (!parsed) events.onOther?.(topic, payload);
   }
 
   #onConnect(): void {
@@ -122,11 +128,22 @@ export class Publisher {
     this.#o.events.onLinkState(true);
     this.link.reset(); // a new connection may take another path
     this.#probe.start();
-    this.#connection.client?.subscribe([topics.answer(deviceId), topics.command(deviceId)], { qos: 1 }, (error) => {
+    this.#connection.client?.subscribe([topics.answer(deviceId), topics.command(deviceId), ...(this.#o.extraTopics ?? [])], { qos: 1 }, (error) => {
       if (error) log.warn({ err: error.message }, 'subscribe failed');
     });
     this.publishStatus();
+    this.#o.events.onConnected?.();
     this.pump();
+  }
+
+  /** Publishes outside the frame queue (previews, discovery); false when not connected (nothing is queued). */
+  publishOther(topic: string, payload: Buffer, options: { retain: boolean }): boolean {
+    const client = this.#connection.client;
+    if (!client) return false;
+    client.publish(topic, payload, { qos: 1, retain: options.retain }, (error) => {
+      if (error) this.#o.log.warn({ topic, err: error.message }, 'publish failed');
+    });
+    return true;
   }
 
   #onClose(wasConnected: boolean): void {

@@ -1,4 +1,9 @@
-/** Prometheus metrics of the edge daemon, served on an optional localhost port. */
+/**
+ * Prometheus metrics of the edge daemon, served on an optional localhost port.
+ * The queue gauges are read from the outbox at every scrape (`queueSource`),
+ * so they are current after the publisher drains it, not the values of the
+ * last enqueue.
+ */
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { ServedMetrics } from '../../runtime/metrics-server.ts';
 
@@ -16,7 +21,25 @@ export class EdgeMetrics extends ServedMetrics {
   readonly commands = new Counter({ name: 'splitoculo_commands_total', help: 'commands received, by outcome', labelNames: ['outcome'], registers: [this.registry] });
   readonly encodeSeconds = new Histogram({ name: 'splitoculo_encode_seconds', help: 'preprocess + edge model + quantise time', buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2], registers: [this.registry] });
   readonly publishSeconds = new Histogram({ name: 'splitoculo_publish_seconds', help: 'publish to PUBACK', buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15], registers: [this.registry] });
-  readonly queueDepth = new Gauge({ name: 'splitoculo_queue_frames', help: 'frames in the outbox', registers: [this.registry] });
-  readonly queueBytes = new Gauge({ name: 'splitoculo_queue_bytes', help: 'frame bytes in the outbox', registers: [this.registry] });
+  /** The outbox's counts now; undefined while it is closed (the gauges then keep their last values). */
+  queueSource: () => { rows: number; bytes: number } | undefined = () => undefined;
+  readonly queueDepth: Gauge = new Gauge({
+    name: 'splitoculo_queue_frames',
+    help: 'frames in the outbox',
+    registers: [this.registry],
+    collect: () => {
+      const stats = this.queueSource();
+      if (stats) this.queueDepth.set(stats.rows);
+    },
+  });
+  readonly queueBytes: Gauge = new Gauge({
+    name: 'splitoculo_queue_bytes',
+    help: 'frame bytes in the outbox',
+    registers: [this.registry],
+    collect: () => {
+      const stats = this.queueSource();
+      if (stats) this.queueBytes.set(stats.bytes);
+    },
+  });
   readonly linkUp = new Gauge({ name: 'splitoculo_link_up', help: '1 while connected to the broker', registers: [this.registry] });
 }

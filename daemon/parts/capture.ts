@@ -4,6 +4,12 @@
  * command while paused). Operator commands may arrive before this part runs
  * (the broker connects first): settings are kept, and a "capture" then is
  * taken as soon as the camera is open.
+ *
+ * An operator's ask needs a picture even when the schedule would take none:
+ * `captureNow` takes the next image (a live camera's newest, a replay's next
+ * file) and, once a replay has finished, encodes its last image again. The
+ * last image handed to frame production is kept (one image) for that and
+ * for previews.
  */
 import type { Logger } from 'pino';
 import type { EdgeConfig } from '../config/schema.ts';
@@ -11,7 +17,7 @@ import type { Part } from '../controller.ts';
 import type { EdgeMetrics } from '../ops/metrics.ts';
 import { CapturePipeline, type CaptureStages } from '../pipeline/capture-pipeline.ts';
 import { createSource, type SourceHooks } from '../sources/create-source.ts';
-import type { FrameSource } from '../sources/source.ts';
+import type { CapturedImage, FrameSource } from '../sources/source.ts';
 
 export interface CaptureDeps<Prepared> {
   config: EdgeConfig;
@@ -32,6 +38,8 @@ export class CapturePart<Prepared> implements Part {
   #tickWanted = false;
   #paused: boolean;
   #intervalMs: number;
+  #lastImage: CapturedImage | null = null;
+  #again: Promise<void> = Promise.resolve();
 
   constructor(deps: CaptureDeps<Prepared>) {
     this.#deps = deps;
@@ -68,9 +76,16 @@ export class CapturePart<Prepared> implements Part {
     const source = this.#deps.source?.(hooks) ?? createSource(config.camera, log, hooks);
     this.#source = source;
     await source.start();
+    const stages = this.#deps.stages;
     this.#pipeline = new CapturePipeline<Prepared>(
       source,
-      this.#deps.stages,
+      {
+        prepare: (image) => {
+          this.#lastImage = image;
+          return stages.prepare(image);
+        },
+        commit: (prepared) => stages.commit(prepared),
+      },
       {
         onCaptured: () => metrics.captured.inc(),
         onDropped: (reason) => metrics.dropped.inc({ reason }),
@@ -93,7 +108,52 @@ export class CapturePart<Prepared> implements Part {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     await this.#pipeline?.stop();
+    await this.#again;
     await this.#source?.stop();
+  }
+
+  /**
+   * One picture for an ask: the next image, or the last one again once a
+   * replay has finished. False when there is none to take (a finished source
+   * that never produced an image, or capture stopped).
+   */
+  captureNow(): boolean {
+    if (this.#stopped) return false;
+    const pipeline = this.#pipeline;
+    if (!pipeline) {
+      this.#tickWanted = true;
+      return true;
+    }
+    if (!pipeline.finished) {
+      pipeline.tick();
+      return true;
+    }
+    const image = this.#lastImage;
+    if (!image) return false;
+    // Serialised behind any earlier repeat; the pipeline itself is idle once finished.
+    this.#again = this.#again.then(() => this.#encodeAgain(image));
+    return true;
+  }
+
+  /** The image a preview shows: a live camera's newest when it has one, else the last image taken. */
+  async latestImage(): Promise<CapturedImage | null> {
+    const source = this.#source;
+    if (source?.live && !this.#stopped) {
+      const fresh = await source.grab().catch(() => null);
+      if (fresh) return fresh;
+    }
+    return this.#lastImage;
+  }
+
+  async #encodeAgain(image: CapturedImage): Promise<void> {
+    const { metrics, log } = this.#deps;
+    try {
+      const prepared = await this.#deps.stages.prepare({ ...image, capturedAt: Date.now() });
+      if (prepared !== null) await this.#deps.stages.commit(prepared);
+    } catch (error) {
+      metrics.dropped.inc({ reason: 'commit-failed' });
+      log.error({ err: (error as Error).message ?? String(error) }, 'frame lost in the pipeline');
+    }
   }
 
   /** One picture now (a timer tick or an operator's "capture"). */

@@ -25,8 +25,16 @@ export interface ProducedFrame extends MadeFrame, FrameIdentity {
   label: string;
 }
 
+/** An operator's ask: the prompt and request id its frame carries. */
+export interface FrameRequest {
+  prompt: string;
+  requestId: string;
+}
+
 export interface PreparedCapture extends PreparedImage {
   image: CapturedImage;
+  /** Set on the first image prepared after an ask: this frame answers it. */
+  request?: FrameRequest;
 }
 
 export interface FrameProductionDeps {
@@ -41,6 +49,8 @@ export interface FrameProductionDeps {
   linkView: () => LinkView;
   /** Where finished frames go (the outbox). */
   next: (frame: ProducedFrame) => void;
+  /** The frame for this ask could not be made (the ask ends now instead of timing out). */
+  requestFailed?: (requestId: string) => void;
 }
 
 export class FrameProduction implements Part {
@@ -48,6 +58,11 @@ export class FrameProduction implements Part {
   #maker: FrameMaker | null = null;
   /** Sent with every new frame; an operator's set-prompt changes it. */
   prompt: string | null;
+  /** Frames made since start, by codec (the status's codec mix). */
+  readonly codecs = { neural: 0, jpeg: 0 };
+  /** Capture time of the newest frame made (ms since the epoch); null before the first. */
+  lastFrameAt: number | null = null;
+  #request: FrameRequest | null = null;
 
   constructor(deps: FrameProductionDeps) {
     this.#deps = deps;
@@ -56,6 +71,11 @@ export class FrameProduction implements Part {
 
   get modelId(): string | undefined {
     return this.#maker?.model.manifest.modelId;
+  }
+
+  /** The edge model's name (its manifest's); undefined until started. */
+  get modelName(): string | undefined {
+    return this.#maker?.model.manifest.name;
   }
 
   async start(): Promise<void> {
@@ -82,13 +102,27 @@ export class FrameProduction implements Part {
     this.#maker = null;
   }
 
+  /** The next image prepared carries this ask's prompt and request id (one ask at a time: the tracker sees to it). */
+  requestNext(request: FrameRequest): void {
+    this.#request = request;
+  }
+
+  /** Withdraws an ask no image was taken for; true when it was still waiting. */
+  cancelRequest(requestId: string): boolean {
+    if (this.#request?.requestId !== requestId) return false;
+    this.#request = null;
+    return true;
+  }
+
   /** Stage one: null for an image that does not decode (bad input, counted; the loop goes on). */
   async prepare(image: CapturedImage): Promise<PreparedCapture | null> {
     const { metrics, log, progress } = this.#deps;
     try {
       const prepared = await this.#running().prepare(image.bytes, image.label);
       progress.mark();
-      return { ...prepared, image };
+      const request = this.#request;
+      this.#request = null;
+      return { ...prepared, image, ...(request && { request }) };
     } catch (error) {
       if (!(error instanceof ImageError)) throw error;
       progress.mark(); // a corrupt image is bad input, not a wedged pipeline
@@ -108,11 +142,20 @@ export class FrameProduction implements Part {
       ...identity,
       captureTimeMs: Math.max(0, image.capturedAt),
       clockUnreliable: deps.clockUnreliable(),
-      prompt: this.prompt,
+      prompt: prepared.request?.prompt ?? this.prompt,
+      requestId: prepared.request?.requestId ?? null,
     };
-    const frame = await this.#running().make(prepared, meta, deps.linkView());
+    let frame: MadeFrame;
+    try {
+      frame = await this.#running().make(prepared, meta, deps.linkView());
+    } catch (error) {
+      if (prepared.request) deps.requestFailed?.(prepared.request.requestId);
+      throw error;
+    }
     deps.metrics.encoded.inc();
     deps.metrics.framesByCodec.inc({ codec: frame.codec });
+    this.codecs[frame.codec] += 1;
+    this.lastFrameAt = image.capturedAt;
     deps.metrics.encodeSeconds.observe((frame.timings.preprocessMs + frame.timings.encodeMs + frame.timings.quantiseMs) / 1000);
     deps.next({ ...frame, ...identity, capturedAt: image.capturedAt, label: image.label });
   }

@@ -26,6 +26,8 @@ export interface PublisherPartDeps {
   /** Must persist synchronously: the PUBACK follows their return. */
   answers: { receive(payload: Buffer): void };
   commands: { receive(payload: Buffer): void };
+  /** Subscriptions beyond answers and commands, and what receives their messages and hears of each connect. */
+  others?: { topics: () => readonly string[]; receive(topic: string, payload: Buffer): void; connected(): void };
 }
 
 export class PublisherPart implements Part {
@@ -52,6 +54,7 @@ export class PublisherPart implements Part {
       log,
       status: this.#deps.status,
       probeIntervalMs: config.encoding.probeIntervalSeconds * 1000,
+      extraTopics: this.#deps.others?.topics() ?? [],
       events: {
         onPublished: (sequence, bytes, ms) => {
           log.debug({ sequence, ms: Math.round(ms) }, 'frame acknowledged');
@@ -64,6 +67,8 @@ export class PublisherPart implements Part {
         onLinkState: (up) => metrics.linkUp.set(up ? 1 : 0),
         onAnswer: (payload) => this.#deps.answers.receive(payload),
         onCommand: (payload) => this.#deps.commands.receive(payload),
+        onOther: (topic, payload) => this.#deps.others?.receive(topic, payload),
+        onConnected: () => this.#deps.others?.connected(),
       },
     });
     this.#publisher.start();
@@ -81,5 +86,14 @@ export class PublisherPart implements Part {
 
   publishStatus(): void {
     this.#publisher?.publishStatus();
+  }
+
+  /** Publishes outside the frame queue; false while not connected. */
+  publishOther(topic: string, payload: Buffer, options: { retain: boolean }): boolean {
+    return this.#publisher?.publishOther(topic, payload, options) ?? false;
+  }
+
+  get connected(): boolean {
+    return this.#publisher?.connected ?? false;
   }
 }

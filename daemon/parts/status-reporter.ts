@@ -1,10 +1,11 @@
 /**
  * The body of the retained status document (protocol/status.ts): what the
  * daemon is doing, read from the parts when the publisher asks (at every
- * connect and after every command). Each field has one source here.
+ * connect, on every change and every `status.intervalSeconds`). Each field
+ * has one source here.
  */
 import type { CodecSetting } from '../../protocol/codec-names.ts';
-import type { LastCommand, StatusBody } from '../../protocol/status.ts';
+import type { LastAsk, LastCommand, PendingAsk, StatusBody } from '../../protocol/status.ts';
 import { VERSION } from '../../runtime/version.ts';
 import type { LinkEstimate } from '../link/link-estimator.ts';
 import type { OutboxStats } from '../outbox/outbox.ts';
@@ -18,6 +19,15 @@ export interface StatusSources {
   /** Undefined while the outbox is closed. */
   queue: () => OutboxStats | undefined;
   lastCommand: () => LastCommand | null;
+  /** The console's view (protocol/status.ts); each optional, so older wiring still builds a valid body. */
+  asks?: () => { pending: PendingAsk | null; last: LastAsk | undefined };
+  frames?: () => { codecs: { neural: number; jpeg: number }; lastFrameAt: number | null; model: string | undefined };
+  lastAnswerAt?: () => Date | null;
+  lastPreviewAt?: () => Date | null;
+}
+
+function iso(ms: number | Date | null | undefined): string | undefined {
+  return ms === null || ms === undefined ? undefined : new Date(ms).toISOString();
 }
 
 export function statusReporter(sources: StatusSources): () => StatusBody {
@@ -27,6 +37,11 @@ export function statusReporter(sources: StatusSources): () => StatusBody {
     const modelId = sources.modelId();
     const link = sources.link();
     const lastCommand = sources.lastCommand();
+    const asks = sources.asks?.();
+    const frames = sources.frames?.();
+    const lastFrameAt = iso(frames?.lastFrameAt);
+    const lastAnswerAt = iso(sources.lastAnswerAt?.());
+    const lastPreviewAt = iso(sources.lastPreviewAt?.());
     return {
       version: VERSION,
       node: process.version,
@@ -39,6 +54,13 @@ export function statusReporter(sources: StatusSources): () => StatusBody {
       ...(stats && { queue: { frames: stats.rows, bytes: stats.bytes, evicted: stats.evicted, rejected: stats.rejected } }),
       captured: capture.captures,
       ...(lastCommand && { lastCommand }),
+      ...(asks && { pendingAsk: asks.pending }),
+      ...(asks?.last && { lastAsk: asks.last }),
+      ...(frames && { codecs: { ...frames.codecs } }),
+      ...(lastFrameAt && { lastFrameAt }),
+      ...(lastAnswerAt && { lastAnswerAt }),
+      ...(lastPreviewAt && { lastPreviewAt }),
+      ...(frames?.model && { model: frames.model }),
     };
   };
 }

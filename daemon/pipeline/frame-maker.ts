@@ -111,7 +111,7 @@ export class FrameMaker {
     const { count, width } = encoder.model.manifest.tokens;
     const sizing = {
       link: view.link,
-      neuralBytes: frameSize(meta.deviceId.length, Buffer.byteLength(meta.prompt ?? ''), count, width, encoder.scheme, tag > 0),
+      neuralBytes: frameSize(meta.deviceId.length, Buffer.byteLength(meta.prompt ?? ''), count, width, encoder.scheme, tag > 0, meta.requestId?.length ?? 0),
       backlogBytes: view.backlogBytes,
     };
     // The JPEG first when it might win (a few ms): its exact size is half of the decision.

@@ -133,6 +133,11 @@ describe('command handler', () => {
       pause: () => applied.push('pause'),
       resume: () => applied.push('resume'),
       setInterval: (ms) => applied.push(`interval ${ms}`),
+      ask: (prompt, id) => {
+        applied.push(`ask ${id} ${prompt}`);
+        return applied.some((a) => a.startsWith('ask ') && !a.endsWith(prompt)) ? 'an ask is pending (id first)' : null;
+      },
+      preview: () => (applied.push('preview'), null),
     };
     const metrics = new EdgeMetrics();
     let changes = 0;
@@ -160,6 +165,19 @@ describe('command handler', () => {
     assert.match((commands.lastCommand as Extract<LastCommand, { ok: false }>).error, /^command: not JSON/);
     assert.equal(changes(), 2);
     assert.equal(await counter(metrics, 'splitoculo_commands_total', { outcome: 'invalid' }), 2);
+  });
+
+  it('ask and preview reach their targets; a refusal names the command, its id and the reason, and counts as refused', async () => {
+    const { commands, applied, metrics, changes } = handler();
+    commands.receive(Buffer.from(JSON.stringify({ command: 'ask', prompt: 'Door open?', id: 'first' })));
+    assert.deepEqual(commands.lastCommand, { ok: true, command: 'ask', id: 'first', at: '2026-03-04T05:06:07.000Z' });
+    commands.receive(Buffer.from(JSON.stringify({ command: 'ask', prompt: 'Cat?', id: 'second' })));
+    assert.deepEqual(commands.lastCommand, { ok: false, command: 'ask', id: 'second', error: 'an ask is pending (id first)', at: '2026-03-04T05:06:07.000Z' });
+    commands.receive(Buffer.from(JSON.stringify({ command: 'preview' })));
+    assert.deepEqual(applied, ['ask first Door open?', 'ask second Cat?', 'preview']);
+    assert.equal(changes(), 3);
+    assert.equal(await counter(metrics, 'splitoculo_commands_total', { outcome: 'refused' }), 1);
+    assert.equal(await counter(metrics, 'splitoculo_commands_total', { outcome: 'applied' }), 2);
   });
 });
 
