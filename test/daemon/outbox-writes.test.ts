@@ -1,0 +1,69 @@
+// Write amplification of the outbox (issue 17, item 4): acknowledgements and
+// attempt counts ride on the next enqueue's commit, so a frame costs one page
+// of WAL, not four; what a crash may cost (an acknowledged frame sent again)
+// and what it may not (an enqueued frame, a reused sequence).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { SqliteOutbox } from '../../daemon/outbox/sqlite-outbox.ts';
+import { DEFERRED_COMMIT_MS } from '../../daemon/outbox/outbox-deferred.ts';
+import { REPO_ROOT } from '../../tools/repo-paths.ts';
+import { DEFAULT_TEST_LIMITS } from './outbox-conformance.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'splitoculo-outbox-writes-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const committedRows = (path: string) => {
+  const other = new Database(path, { readonly: true });
+  try {
+    return (other.prepare('SELECT count(*) AS n FROM frames').get() as { n: number }).n;
+  } finally {
+    other.close();
+  }
+};
+
+describe('outbox disk writes', () => {
+  it('writes at most 2.5x the frame per queued frame in the daemon steady state (enqueue, attempt, ack)', () => {
+    // A child of its own, so /proc/self/io counts SQLite's writes and nothing else.
+    const out = execFileSync(process.execPath, [join(REPO_ROOT, 'bench/footprint/disk-writes.ts'), '--frames', '400', '--dir', join(dir, 'bench-')], { encoding: 'utf8' });
+    const result = JSON.parse(out) as { syscallBytesPerFrame: number; frameBytes: number; syscallRatio: number };
+    assert.ok(result.syscallRatio <= 2.5, `wrote ${result.syscallBytesPerFrame} bytes per ${result.frameBytes}-byte frame (${result.syscallRatio.toFixed(2)}x)`);
+  });
+
+  it('commits a deferred acknowledgement on its own when no enqueue follows', async () => {
+    const path = join(dir, 'idle.db');
+    const outbox = new SqliteOutbox({ path, limits: DEFAULT_TEST_LIMITS });
+    const id = outbox.nextIdentity();
+    outbox.enqueue({ ...id, capturedAt: 1, bytes: new Uint8Array(100) });
+    assert.equal(committedRows(path), 1);
+    outbox.ack([id.sequence]);
+    assert.equal(outbox.stats().rows, 0, 'the daemon sees the frame gone at once');
+    await waitFor(() => committedRows(path) === 0, { what: 'the deferred delete committed', timeoutMs: DEFERRED_COMMIT_MS * 5 });
+    outbox.close();
+  });
+
+  it('a crash before the deferred commit resends the acknowledged frame but never reuses its sequence', () => {
+    const path = join(dir, 'crash.db');
+    const script = `
+      import { SqliteOutbox } from ${JSON.stringify(join(REPO_ROOT, 'daemon/outbox/sqlite-outbox.ts'))};
+      const outbox = new SqliteOutbox({ path: ${JSON.stringify(path)}, limits: ${JSON.stringify(DEFAULT_TEST_LIMITS)} });
+      const a = outbox.nextIdentity();
+      outbox.enqueue({ ...a, capturedAt: 1, bytes: new Uint8Array(100) });
+      outbox.ack([a.sequence]);
+      const b = outbox.nextIdentity();
+      outbox.enqueue({ ...b, capturedAt: 2, bytes: new Uint8Array(100) });
+      outbox.markAttempt(b.sequence);
+      outbox.ack([b.sequence]);
+      process.kill(process.pid, 'SIGKILL');`;
+    assert.throws(() => execFileSync(process.execPath, ['--input-type=module', '-e', script], { stdio: 'pipe' }));
+    const reopened = new SqliteOutbox({ path, limits: DEFAULT_TEST_LIMITS });
+    // a's delete committed with b's insert; b's delete died with the process: b is sent again.
+    assert.deepEqual(reopened.peek(10).map((f) => f.sequence), [2]);
+    assert.equal(reopened.nextIdentity().sequence, 3);
+    reopened.close();
+  });
+});
