@@ -65,15 +65,7 @@ export const NO_QUANTISATION = 0;
 export const JPEG_SOI = [0xff, 0xd8];
 
 /** Bytes a v1 frame of this shape occupies (for budgets and the size bar). */
-export function frameSize(
-  deviceIdLength: number,
-  promptBytes: number,
-  count: number,
-  width: number,
-  scheme: 'per-tensor' | 'per-token',
-  authenticated = false,
-  requestIdLength = 0,
-): number {
+export function frameSize(deviceIdLength: number, promptBytes: number, count: number, width: number, scheme: 'per-tensor' | 'per-token', authenticated = false, requestIdLength = 0): number {
   const groups = scheme === 'per-token' ? count : 1;
   const request = requestIdLength > 0 ? 1 + requestIdLength : 0;
   return FIXED_HEADER_BYTES + deviceIdLength + 2 + promptBytes + request + groups * 8 + 4 + count * width + (authenticated ? AUTH_TAG_BYTES : 0) + CRC_BYTES;
