@@ -82,13 +82,24 @@ describe('cloud worker', () => {
     answers = await AnswerCollector.connect(broker.url);
     const worker = await running(startWorker('solo'));
     const outbox = join(work, 'edge-outbox.db');
+    const metricsPort = await freePort();
     const edge = new EdgeProcess(writeConfig(work, {
       device: { id: 'cam-store' }, model: { path: TINY_MODEL_DIR },
       camera: { type: 'directory', path: FRAMES_DIR }, capture: { intervalMs: 0, prompt: 'What is in the picture?' },
-      outbox: { path: outbox }, mqtt: { url: broker.url },
+      outbox: { path: outbox }, mqtt: { url: broker.url }, metrics: { port: metricsPort },
     }, 'edge-store.json'));
-    const finished = await edge.waitFor((l) => l.msg === 'capture finished; the queue keeps draining', 60_000, 'all samples captured');
-    const encoded = (finished.captured as number) - edge.count((l) => l.msg === 'corrupt image skipped');
+    // Counted by the daemon: every sample captured, and each one either queued or skipped as corrupt.
+    const counts = async () => ({
+      captured: await scrapeMetric(metricsPort, 'splitoculo_frames_captured_total'),
+      queued: await scrapeMetric(metricsPort, 'splitoculo_frames_queued_total'),
+      corrupt: await scrapeMetric(metricsPort, 'splitoculo_frames_dropped_total', { reason: 'corrupt-image' }),
+    });
+    const settled = await waitFor(async () => {
+      const c = await counts().catch(() => null);
+      return c !== null && c.captured >= 10 && c.queued + c.corrupt === c.captured ? c : null;
+    }, { what: 'all ten samples captured, each queued or skipped', timeoutMs: 60_000, intervalMs: 100 });
+    const encoded = settled.queued;
+    assert.equal(settled.captured, 10);
     assert.equal(encoded, 9, 'ten samples, one of them a truncated JPEG');
     await waitUntil(() => storedAnswers(outbox) >= encoded, 60_000, `${encoded} answers stored at the edge`);
     await edge.stop();
