@@ -278,8 +278,8 @@ describe('cloud worker', () => {
     mkdirSync(keys, { recursive: true });
     const key = Buffer.alloc(32, 0x5a);
     const keyHex = key.toString('hex');
-    writeFileSync(join(keys, 'cam-signed.key'), keyHex + '\n', { mode: 0o600 });
-    writeFileSync(join(work, 'edge-signed.key'), keyHex + '\n', { mode: 0o600 });
+    writeFileSync(join(keys, 'cam-signed.key'), `${keyHex}\n`, { mode: 0o600 });
+    writeFileSync(join(work, 'edge-signed.key'), `${keyHex}\n`, { mode: 0o600 });
     const worker = await running(startWorker('verifier', { auth: { keysDir: keys, replayWindow: 100 } }));
     const edge = new EdgeProcess(writeConfig(work, {
       device: { id: 'cam-signed' }, model: { path: TINY_MODEL_DIR }, auth: { keyFile: join(work, 'edge-signed.key') },
