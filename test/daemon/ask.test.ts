@@ -1,0 +1,194 @@
+// Ask, preview, state that lasts and a current status, as users see them: a
+// real edge process, a real mosquitto, the tiny model and the sample images.
+// The test answers frames as the cloud worker does, with the worker's own
+// envelope builder (so its echo of the request id is what is tested).
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, describe, it } from 'node:test';
+import mqtt, { type MqttClient } from 'mqtt';
+import sharp from 'sharp';
+import { envelope } from '../../cloud/worker/frame-processor.ts';
+import { encodeAnswer, parseAnswer, type AnswerEnvelope } from '../../protocol/answer.ts';
+import { PREVIEW_MAX_BYTES, PREVIEW_MAX_SIDE } from '../../protocol/limits.ts';
+import { parseStatus, type OnlineStatus, type StatusDocument } from '../../protocol/status.ts';
+import { EdgeProcess, stopAllEdges } from '../helpers/edge-process.ts';
+import { edgeCase } from '../helpers/edge-case.ts';
+import { FrameCollector } from '../helpers/frame-collector.ts';
+import { freePort, Mosquitto } from '../helpers/mosquitto.ts';
+import { waitForMetric } from '../helpers/metrics.ts';
+import { FRAMES_DIR } from '../helpers/paths.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'splitoculo-ask-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+afterEach(stopAllEdges);
+
+const images = join(root, 'images');
+mkdirSync(images);
+for (const f of ['chelsea.png', 'coffee.png']) copyFileSync(join(FRAMES_DIR, f), join(images, f));
+
+/** An operator: every status document and every preview of the device, and a way to send commands. */
+class Operator {
+  readonly statuses: StatusDocument[] = [];
+  readonly previews: Buffer[] = [];
+  readonly answers: AnswerEnvelope[] = [];
+  readonly client: MqttClient;
+  constructor(client: MqttClient) {
+    this.client = client;
+    client.on('message', (topic, payload) => {
+      if (topic.endsWith('/status')) this.statuses.push(parseStatus(payload));
+      else if (topic.endsWith('/preview')) this.previews.push(Buffer.from(payload));
+      else if (topic.endsWith('/answer')) this.answers.push(parseAnswer(payload));
+    });
+  }
+  static async connect(url: string, device: string): Promise<Operator> {
+    const client = await mqtt.connectAsync(url, { clientId: `operator-${Math.random().toString(36).slice(2, 8)}` });
+    const operator = new Operator(client);
+    await client.subscribeAsync([`splitoculo/v1/${device}/status`, `splitoculo/v1/${device}/preview`, `splitoculo/v1/${device}/answer`], { qos: 1 });
+    return operator;
+  }
+  online(): OnlineStatus[] {
+    return this.statuses.filter((s): s is OnlineStatus => s.state === 'online');
+  }
+  latest(): OnlineStatus | undefined {
+    return this.online().at(-1);
+  }
+  async send(device: string, command: Record<string, unknown>): Promise<void> {
+    await this.client.publishAsync(`splitoculo/v1/${device}/command`, JSON.stringify(command), { qos: 1 });
+  }
+  async waitStatus(holds: (s: OnlineStatus) => boolean, what: string, timeoutMs = 20_000): Promise<OnlineStatus> {
+    return waitFor(() => this.online().find(holds), { what, timeoutMs });
+  }
+  close(): Promise<void> {
+    return this.client.endAsync(true);
+  }
+}
+
+describe('ask, preview and state that lasts', () => {
+  let broker: Mosquitto;
+  before(async () => {
+    broker = await Mosquitto.start();
+  });
+  after(async () => broker.dispose());
+
+  it('an ask after a finished replay captures a frame with its prompt and request id; a second ask is refused; the answer clears it', async () => {
+    const collector = await FrameCollector.connect(broker.url, 'ask-collector', 'splitoculo/v1/ask-cam/frame');
+    const operator = await Operator.connect(broker.url, 'ask-cam');
+    const { path } = edgeCase(root, { device: { id: 'ask-cam' }, camera: { type: 'directory', path: images }, capture: { intervalMs: 100 }, status: { intervalSeconds: 1 }, mqtt: { url: broker.url } });
+    const edge = new EdgeProcess(path);
+    await collector.waitForCount(2, 30_000);
+    await operator.waitStatus((s) => s.captured === 2, 'both images captured');
+    assert.equal(collector.frames.every((f) => (f.requestId ?? null) === null), true, 'scheduled frames carry no request id');
+
+    await operator.send('ask-cam', { command: 'ask', prompt: 'Is there a cat?', id: 'q-1' });
+    await operator.waitStatus((s) => s.pendingAsk?.id === 'q-1', 'the ask pending');
+    await operator.send('ask-cam', { command: 'ask', prompt: 'And now?', id: 'q-2' });
+    const refused = await operator.waitStatus((s) => s.lastCommand?.ok === false, 'the second ask refused');
+    assert.deepEqual({ ...refused.lastCommand, at: undefined }, { ok: false, command: 'ask', id: 'q-2', error: 'an ask is pending (id q-1)', at: undefined });
+    assert.equal(refused.pendingAsk?.id, 'q-1', 'the first ask stays pending');
+
+    const asked = await waitFor(() => collector.frames.find((f) => f.requestId === 'q-1'), { what: 'the ask frame', timeoutMs: 20_000 });
+    assert.equal(asked.prompt, 'Is there a cat?');
+    assert.equal(collector.frames.filter((f) => f.requestId === 'q-2').length, 0, 'the refused ask made no frame');
+
+    // Answered as the worker answers: its envelope builder echoes the frame's request id.
+    const answer = envelope({ deviceId: 'ask-cam', receivedAt: performance.now(), frame: asked }, 'test-worker', { text: 'A cat on a sofa.', tokens: 5 }, {});
+    assert.equal(answer.requestId, 'q-1');
+    await operator.client.publishAsync('splitoculo/v1/ask-cam/answer', encodeAnswer(answer), { qos: 1 });
+    const done = await operator.waitStatus((s) => s.lastAsk?.id === 'q-1', 'the ask answered');
+    assert.equal(done.pendingAsk, null);
+    assert.equal(done.lastAsk?.outcome, 'answered');
+    assert.ok(done.lastAnswerAt && done.lastFrameAt && done.codecs && done.codecs.neural >= 3, JSON.stringify(done));
+    assert.equal(done.model, 'tiny');
+
+    // A scheduled frame's answer echoes nothing.
+    const plain = envelope({ deviceId: 'ask-cam', receivedAt: performance.now(), frame: collector.frames[0]! }, 'w', { text: 'x', tokens: 1 }, {});
+    assert.equal('requestId' in plain, false);
+
+    // Free again: the next ask is taken.
+    await operator.send('ask-cam', { command: 'ask', prompt: 'Once more?', id: 'q-3' });
+    await waitFor(() => collector.frames.find((f) => f.requestId === 'q-3'), { what: 'the third ask frame' });
+    await edge.stop();
+    await Promise.all([collector.close(), operator.close()]);
+  });
+
+  it('sends one preview JPEG under the size bound only when asked', async () => {
+    const operator = await Operator.connect(broker.url, 'preview-cam');
+    const { path } = edgeCase(root, { device: { id: 'preview-cam' }, camera: { type: 'directory', path: images, loop: true }, capture: { intervalMs: 200 }, status: { intervalSeconds: 1 }, mqtt: { url: broker.url } });
+    const edge = new EdgeProcess(path);
+    await operator.waitStatus((s) => s.captured >= 1, 'an image captured', 30_000);
+    // The status is republished on every command: one without a preview proves time passed with none sent.
+    await operator.send('preview-cam', { command: 'set-interval', intervalMs: 250 });
+    await operator.waitStatus((s) => s.intervalMs === 250, 'the interval applied');
+    assert.equal(operator.previews.length, 0, 'no preview unless asked');
+
+    await operator.send('preview-cam', { command: 'preview', id: 'p-1' });
+    const status = await operator.waitStatus((s) => s.lastPreviewAt !== undefined, 'the preview reported');
+    assert.equal(status.lastCommand?.ok, true);
+    await waitFor(() => operator.previews.length === 1, { what: 'the preview' });
+    const jpeg = operator.previews[0]!;
+    assert.ok(jpeg.length <= PREVIEW_MAX_BYTES, `${jpeg.length} bytes`);
+    const meta = await sharp(jpeg).metadata();
+    assert.equal(meta.format, 'jpeg');
+    assert.ok(Math.max(meta.width!, meta.height!) <= PREVIEW_MAX_SIDE, `${meta.width}x${meta.height}`);
+    await edge.stop();
+    assert.equal(operator.previews.length, 1, 'exactly one');
+    await operator.close();
+  });
+
+  it('prompt, interval and paused survive a restart; an edited config value wins over an older command', async () => {
+    const operator = await Operator.connect(broker.url, 'state-cam');
+    const edgeConfig = { device: { id: 'state-cam' }, camera: { type: 'directory', path: images, loop: true }, capture: { intervalMs: 1000 }, mqtt: { url: broker.url } };
+    const { path } = edgeCase(root, edgeConfig);
+    const first = new EdgeProcess(path);
+    await operator.waitStatus(() => true, 'the edge online', 30_000);
+    await operator.send('state-cam', { command: 'set-prompt', prompt: 'Keep me?' });
+    await operator.send('state-cam', { command: 'set-interval', intervalMs: 5000 });
+    await operator.send('state-cam', { command: 'pause' });
+    await operator.waitStatus((s) => s.paused && s.intervalMs === 5000 && s.prompt === 'Keep me?', 'all three applied');
+    await first.stop();
+
+    operator.statuses.length = 0;
+    const second = new EdgeProcess(path);
+    const back = await operator.waitStatus(() => true, 'the edge online again', 30_000);
+    assert.deepEqual([back.prompt, back.intervalMs, back.paused], ['Keep me?', 5000, true]);
+    await second.stop();
+
+    // The operator edits the file's interval: that is newer than the command and wins; the others stay.
+    const config = JSON.parse(readFileSync(path, 'utf8'));
+    config.capture.intervalMs = 2000;
+    writeFileSync(path, JSON.stringify(config));
+    operator.statuses.length = 0;
+    const third = new EdgeProcess(path);
+    const edited = await operator.waitStatus(() => true, 'the edge online a third time', 30_000);
+    assert.deepEqual([edited.prompt, edited.intervalMs, edited.paused], ['Keep me?', 2000, true]);
+    await third.stop();
+    await operator.close();
+  });
+
+  it('republishes the status every status.intervalSeconds with current counters, and the queue gauges drop when the outbox drains', async () => {
+    const operator = await Operator.connect(broker.url, 'fresh-cam');
+    const port = await freePort();
+    const { path } = edgeCase(root, {
+      device: { id: 'fresh-cam' },
+      camera: { type: 'directory', path: images },
+      capture: { intervalMs: 100 },
+      status: { intervalSeconds: 1 },
+      metrics: { port },
+      mqtt: { url: broker.url },
+    });
+    const edge = new EdgeProcess(path);
+    // No command is sent: only the periodic refresh can report both captures.
+    const fresh = await operator.waitStatus((s) => s.captured === 2, 'a refreshed status with both captures', 30_000);
+    assert.equal(fresh.lastCommand, undefined);
+    await waitFor(() => operator.online().length >= 3, { what: 'three periodic documents', timeoutMs: 10_000 });
+    // Every frame is acknowledged: the gauges read the outbox now, not at the last enqueue.
+    await waitForMetric(port, 'splitoculo_frames_published_total', (v) => v === 2);
+    await waitForMetric(port, 'splitoculo_queue_frames', (v) => v === 0);
+    await waitForMetric(port, 'splitoculo_queue_bytes', (v) => v === 0);
+    await edge.stop();
+    await operator.close();
+  });
+});
