@@ -134,8 +134,15 @@ export async function queueAtScale(o: QueueOptions): Promise<QueueResult> {
             db.close();
           }
         };
+        const initial = rows();
         const daemon = await startTime(config, (c) => link.wrap(c));
-        await new Promise((r) => setTimeout(r, 1500)); // connect and fill the window
+        // The window opens once the link is carrying frames: the first acknowledged frames leave the outbox
+        // (a fixed wait measured nothing on a loaded machine, where connecting took longer).
+        const connectBy = performance.now() + 30_000;
+        while (rows() >= initial) {
+          if (performance.now() > connectBy) throw new Error(`queue drain over ${profile.name}: no frame left the outbox within 30 s of the daemon's start`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
         const before = rows();
         const t0 = performance.now();
         await new Promise((r) => setTimeout(r, o.drainSeconds * 1000));
