@@ -1,50 +1,71 @@
 // Worker thread that owns the edge model's onnxruntime session.
-// onnxruntime-node runs inference synchronously on the calling thread; here
-// that thread is not the daemon's, so MQTT, SQLite and the next image's
-// preprocessing keep going while the model runs.
+// onnxruntime-node's session.run blocks the thread it runs on for the whole
+// inference (about 120 ms on a Rock 5B); here that thread is not the daemon's,
+// so MQTT, SQLite and the next image's preprocessing keep going meanwhile.
+//
+// No message per frame: the tensor, the tokens and a control word live in
+// SharedArrayBuffers made once (edge-encoder.ts). The worker sleeps in
+// Atomics.wait until the request counter moves, runs the model on the one
+// input tensor bound to the shared input, copies the tokens into the shared
+// output and bumps the reply counter. Nothing is allocated or copied between
+// threads per frame beyond onnxruntime's own output.
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { LoadedModel } from '../../protocol/manifest/load.ts';
 import { openSession, type SessionOptions } from '../../protocol/manifest/onnx-session.ts';
 
+/** Int32 slots of the control word. */
+export const REQUEST = 0;
+export const REPLY = 1;
+export const STATUS = 2; // 0 ok, 1 failed (the message is in the error buffer)
+export const CLOSE = 3;
+export const ERROR_BYTES = 1024;
+
 export interface EncoderWorkerData {
   model: LoadedModel;
   options: SessionOptions;
+  control: SharedArrayBuffer;
+  input: SharedArrayBuffer;
+  output: SharedArrayBuffer;
+  error: SharedArrayBuffer;
 }
 
-export type EncoderRequest = { id: number; image: ArrayBuffer } | { id: number; close: true };
-export type EncoderReply =
-  | { id: number; tokens: ArrayBuffer; dims: readonly number[] }
-  | { id: number; error: string; name: string }
-  | { id: -1; ready: true }
-  | { id: -1; error: string; name: string };
+export type EncoderReply = { ready: true } | { error: string; name: string } | { closed: true };
 
-async function serve(port: NonNullable<typeof parentPort>, { model, options }: EncoderWorkerData): Promise<void> {
-  const { session, inputName, outputName } = await openSession(model, 'edge', options);
-  const size = model.manifest.preprocess.crop.width;
-  port.on('message', async (request: EncoderRequest) => {
-    if ('close' in request) {
-      await session.release();
-      port.postMessage({ id: request.id, tokens: new ArrayBuffer(0), dims: [] } satisfies EncoderReply);
-      port.close();
-      return;
-    }
+async function serve(port: NonNullable<typeof parentPort>, data: EncoderWorkerData): Promise<void> {
+  const { session, inputName, outputName } = await openSession(data.model, 'edge', data.options);
+  const { width, height } = data.model.manifest.preprocess.crop;
+  const control = new Int32Array(data.control);
+  const output = new Float32Array(data.output);
+  const errorText = new Uint8Array(data.error);
+  const feeds = { [inputName]: new ort.Tensor('float32', new Float32Array(data.input), [1, 3, height, width]) };
+  port.postMessage({ ready: true } satisfies EncoderReply);
+  let seen = Atomics.load(control, REQUEST);
+  for (;;) {
+    Atomics.wait(control, REQUEST, seen);
+    if (Atomics.load(control, CLOSE) === 1) break;
+    seen = Atomics.load(control, REQUEST);
     try {
-      const input = new ort.Tensor('float32', new Float32Array(request.image), [1, 3, size, size]);
-      const output = (await session.run({ [inputName]: input }))[outputName]!;
-      const data = output.data as Float32Array;
-      const tokens = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
-      port.postMessage({ id: request.id, tokens, dims: output.dims } satisfies EncoderReply, [tokens]);
+      const tokens = (await session.run(feeds))[outputName]!.data as Float32Array;
+      if (tokens.length > output.length) throw new Error(`produced ${tokens.length} values, more than the ${output.length} the manifest promises`);
+      output.set(tokens);
+      Atomics.store(control, STATUS, 0);
     } catch (error) {
-      port.postMessage({ id: request.id, error: (error as Error).message, name: (error as Error).name } satisfies EncoderReply);
+      const text = new TextEncoder().encode((error as Error).message.slice(0, ERROR_BYTES / 4));
+      errorText.fill(0).set(text.subarray(0, ERROR_BYTES));
+      Atomics.store(control, STATUS, 1);
     }
-  });
-  port.postMessage({ id: -1, ready: true } satisfies EncoderReply);
+    Atomics.store(control, REPLY, seen);
+    Atomics.notify(control, REPLY);
+  }
+  await session.release();
+  port.postMessage({ closed: true } satisfies EncoderReply);
+  port.close();
 }
 
 if (parentPort) {
   const port = parentPort;
   serve(port, workerData as EncoderWorkerData).catch((error: Error) => {
-    port.postMessage({ id: -1, error: error.message, name: error.name } satisfies EncoderReply);
+    port.postMessage({ error: error.message, name: error.name } satisfies EncoderReply);
   });
 }
