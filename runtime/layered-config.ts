@@ -38,6 +38,7 @@ export function readConfigFile(path: string): Tree {
   }
   if (value === null || value === undefined) return {};
   if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${path}: expected a mapping at the top level`);
+  assertNoPrototypeKeys(value, path);
   return value as Tree;
 }
 
@@ -49,7 +50,30 @@ function parseScalar(text: string): unknown {
   }
 }
 
+/**
+ * Path segments that reach an object's prototype instead of a setting:
+ * `--set __proto__.x=1` wrote into Object.prototype (every object in the
+ * process then had an `x`). No setting has these names, so they are refused
+ * wherever a path is built from outside (flags, environment, file keys).
+ */
+const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+export function prototypeKey(path: readonly string[]): string | undefined {
+  return path.find((part) => PROTOTYPE_KEYS.has(part));
+}
+
+/** Refuses a file whose mappings use a prototype key anywhere (JSON.parse and YAML keep `__proto__` as an own key). */
+function assertNoPrototypeKeys(value: unknown, source: string, at: string[] = []): void {
+  if (typeof value !== 'object' || value === null) return;
+  for (const key of Object.keys(value)) {
+    if (PROTOTYPE_KEYS.has(key)) throw new ConfigError(`${source}: ${[...at, key].join('.')}: "${key}" is not a setting name`);
+    assertNoPrototypeKeys((value as Tree)[key], source, [...at, key]);
+  }
+}
+
 export function setPath(tree: Tree, path: string[], value: unknown): void {
+  const bad = prototypeKey(path);
+  if (bad !== undefined) throw new ConfigError(`${path.join('.')}: "${bad}" is not a setting name`);
   let node = tree;
   for (const key of path.slice(0, -1)) {
     const next = node[key];
@@ -70,6 +94,8 @@ export function overridesFromEnv(env: NodeJS.ProcessEnv, sections: ReadonlySet<s
     if (!name.startsWith('SPLITOCULO_') || value === undefined) continue;
     const path = name.slice('SPLITOCULO_'.length).split('__').map(envKey);
     if (!sections.has(path[0]!)) continue;
+    const bad = prototypeKey(path);
+    if (bad !== undefined) throw new ConfigError(`environment variable ${name}: "${bad}" is not a setting name`);
     const parsed = parseScalar(value);
     setPath(tree, path, parsed);
     if (origins) recordOrigins(origins, parsed, path, `environment variable ${name}`);
@@ -84,6 +110,8 @@ export function overridesFromFlags(sets: readonly string[], origins?: Origins): 
     if (at <= 0) throw new ConfigError(`--set ${assignment}: expected path=value, e.g. --set mqtt.url=mqtt://broker:1883`);
     const path = assignment.slice(0, at).split('.');
     if (path.some((part) => part === '')) throw new ConfigError(`--set ${assignment}: expected a dotted path before "=", e.g. --set mqtt.url=mqtt://broker:1883`);
+    const bad = prototypeKey(path);
+    if (bad !== undefined) throw new ConfigError(`--set ${assignment}: "${bad}" is not a setting name`);
     const parsed = parseScalar(assignment.slice(at + 1));
     setPath(tree, path, parsed);
     if (origins) recordOrigins(origins, parsed, path, flagLabel(path.join('.'), assignment.slice(at + 1)));
@@ -94,6 +122,7 @@ export function overridesFromFlags(sets: readonly string[], origins?: Origins): 
 export function merge(base: Tree, over: Tree): Tree {
   const out: Tree = { ...base };
   for (const [key, value] of Object.entries(over)) {
+    if (PROTOTYPE_KEYS.has(key)) throw new ConfigError(`${key}: not a setting name`);
     const current = out[key];
     out[key] =
       typeof value === 'object' && value !== null && !Array.isArray(value) && typeof current === 'object' && current !== null && !Array.isArray(current)
