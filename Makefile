@@ -68,7 +68,7 @@ models-tiny-trained: deps .cache/openblas.ok
 	$(PYTHON) models/train.py corpus --out $(TINY_TRAIN)/images --seed 1
 	$(PYTHON) models/train.py precompute --qwen models/tiny-qwen --images $(TINY_TRAIN)/images/train --split-layer 4 --views 8 --augment-seed 1 --shard-size 16 --out $(TINY_TRAIN)/features/train
 	$(PYTHON) models/train.py precompute --qwen models/tiny-qwen --images $(TINY_TRAIN)/images/val --split-layer 4 --out $(TINY_TRAIN)/features/val
-	LD_LIBRARY_PATH=$(OPENBLAS) $(PYTHON) models/train.py train --preset tiny --features $(TINY_TRAIN)/features/train --val-features $(TINY_TRAIN)/features/val --out $(TINY_TRAIN)/run --batch 32 --epochs 8 --lr 1e-3 --seed 1 --threads 1 --quant-noise ste --resume
+	LD_LIBRARY_PATH=$(OPENBLAS) $(PYTHON) models/train.py train --preset tiny --features $(TINY_TRAIN)/features/train --val-features $(TINY_TRAIN)/features/val --out $(TINY_TRAIN)/run --batch 16 --epochs 10 --lr 1e-3 --seed 1 --threads 1 --quant-noise ste --resume
 	$(PYTHON) models/export.py --checkpoint $(TINY_TRAIN)/run/best.pt --split-layer 4 --rescale $$($(PYTHON) models/train.py stats --features $(TINY_TRAIN)/features/train --as-args) --name tiny --out models/tiny
 	$(PYTHON) models/fidelity.py --qwen models/tiny-qwen --images test/fixtures/frames --checkpoint $(TINY_TRAIN)/run/best.pt --manifest models/tiny --label "models/tiny (distilled, quant-noise ste)" --out $(TINY_TRAIN)/fidelity.json
 
