@@ -1,9 +1,9 @@
 // Issue 15, finding 6 (the worker half), as an anonymous client of the
 // worker's embedded broker does it: a PUBLISH announcing 250 MB on a frame
 // topic is refused at its header (the connection closes after a few MB at
-// most, where aedes used to read it all), and 400 retained 1 MB messages on
-// other topics are delivered but not kept: only status documents stay
-// retained. Asserted on what the broker kept (its /metrics counters, what a
+// most, where aedes used to read it all), and 400 retained 1 MB messages are
+// delivered but not kept: retained messages are kept up to a JSON document's
+// size, in two bounded pools (status documents; everything else). Asserted on what the broker kept (its /metrics counters, what a
 // new subscriber gets retained) and on the worker process's resident memory;
 // the worker keeps answering frames afterwards.
 import assert from 'node:assert/strict';
@@ -82,7 +82,7 @@ async function oversizePublish(port: number, announced: number, cap: number): Pr
 }
 
 describe('embedded broker under hostile clients (issue 15, finding 6)', () => {
-  it('closes a 250 MB publish at its header, keeps only status documents retained, stays small and keeps answering', { timeout: 180_000 }, async () => {
+  it('closes a 250 MB publish at its header, keeps retained messages small and within their pools, stays small and keeps answering', { timeout: 180_000 }, async () => {
     const config = {
       worker: { id: 'embedded-guard', batchWaitMs: 5 },
       models: { paths: [TINY_MODEL_DIR], threads: 1 },
@@ -118,18 +118,23 @@ describe('embedded broker under hostile clients (issue 15, finding 6)', () => {
       await waitForMetric(metricsPort, 'splitoculo_cloud_embedded_retain_refused_total', (v) => v === 401);
       assert.equal(await scrapeMetric(metricsPort, 'splitoculo_cloud_embedded_retained_messages'), 5);
       assert.ok((await scrapeMetric(metricsPort, 'splitoculo_cloud_embedded_retained_bytes')) < 200);
+      // Small retained messages elsewhere (discovery documents, junk): at most 2,000 topics kept.
+      const small = Buffer.alloc(100, 0x62);
+      for (let i = 0; i < 2_100; i++) client.publish(`homeassistant/junk/${i}/config`, small, { qos: 0, retain: true });
+      await waitForMetric(metricsPort, 'splitoculo_cloud_embedded_retain_refused_total', (v) => v === 501);
+      assert.equal(await scrapeMetric(metricsPort, 'splitoculo_cloud_embedded_retained_messages'), 2_005);
 
       // What a newcomer gets retained: the five status documents and nothing else.
       const newcomer = await mqtt.connectAsync(url, { clientId: 'newcomer' });
       const retainedTopics: string[] = [];
       newcomer.on('message', (topic, _payload, packet) => packet.retain && retainedTopics.push(topic));
-      await newcomer.subscribeAsync('#', { qos: 0 });
+      await newcomer.subscribeAsync('splitoculo/#', { qos: 0 });
       await waitUntil(() => new Set(retainedTopics).size >= 5, 20_000, 'five retained messages');
       await newcomer.endAsync(true);
       assert.deepEqual([...new Set(retainedTopics)].sort(), [0, 1, 2, 3, 4].map((i) => `splitoculo/v1/cam-s${i}/status`));
 
       const grown = rssBytes(worker.child.pid!) - baseline;
-      console.log(`worker RSS: ${(baseline / MiB).toFixed(0)} MiB before, grew ${(grown / MiB).toFixed(0)} MiB after 48 MiB of an oversize publish and 400 MiB of retained junk`);
+      console.log(`worker RSS: ${(baseline / MiB).toFixed(0)} MiB before, grew ${(grown / MiB).toFixed(0)} MiB after 48 MiB of an oversize publish and 400 MiB + 2,100 small retained messages`);
       assert.ok(grown < 200 * MiB, `worker grew by ${(grown / MiB).toFixed(0)} MiB`);
 
       const after = tinyFrame('cam-warm', 2);
