@@ -14,7 +14,8 @@ Per image, everything in PyTorch on the same 224x224 crop (the seed's rule, mode
   answers                 greedy tokens of the same language model from both merged tokens, for the
                           worker's prompt (its tokenizer and chat template, via node); agree = identical
                           tokens (also counted for the first token alone)
-With --jpeg-quality the whole-image path sees the crop after a JPEG round trip (the daemon's codec jpeg).
+With --jpeg-quality the whole-image path sees the crop after a JPEG round trip (the daemon's codec jpeg), and
+the JPEG path's own answers are compared with the exact crop's (how much a small change moves the answer).
 Writes JSON (--out) and prints a table; parity figures are reported as mean and worst case.
 Run with Debian's /usr/bin/python3; the prompt needs the pinned node (make deps). Bad input: one line, exit 1.
 """
@@ -152,8 +153,11 @@ def measure(args: argparse.Namespace) -> dict:
         out, out_q = cloud(tokens), cloud(round_trip(tokens))
         deployed = rescale(out_q, target)
         neural = teacher.resume(deployed)
+        paths = [("neural", neural), ("whole", whole)]
+        if args.jpeg_quality:  # how far the JPEG path itself moves the answer: the yardstick for the neural path
+            paths.append(("exact", teacher.merged(teacher_patches(rgb))))
         answer = {name: greedy_generate(language, ids, embeds[0], config["image_token_id"], teacher.grid.as_list(), merge,
-                                        args.max_new_tokens, stops) for name, embeds in (("neural", neural), ("whole", whole))}
+                                        args.max_new_tokens, stops) for name, embeds in paths}
         rows.append({
             "image": str(path.relative_to(args.images)),
             "featureCosine": token_cosine(out, features), "featureCosineQuantised": token_cosine(out_q, features),
@@ -161,6 +165,7 @@ def measure(args: argparse.Namespace) -> dict:
             "mergedCosine": token_cosine(neural, whole), "mergedRelativeError": float((neural - whole).norm() / whole.norm()),
             "neuralTokens": answer["neural"], "wholeTokens": answer["whole"], "agree": answer["neural"] == answer["whole"],
             "firstTokenAgree": answer["neural"][:1] == answer["whole"][:1],
+            **({"wholeAgreesWithExactCrop": answer["whole"] == answer["exact"]} if "exact" in answer else {}),
         })
     if not rows:
         raise FidelityError(f"{args.images}: no readable images")
@@ -171,7 +176,9 @@ def measure(args: argparse.Namespace) -> dict:
         "images": str(args.images), "prompt": args.prompt, "maxNewTokens": args.max_new_tokens, "jpegQuality": args.jpeg_quality,
         "summary": {**{k: summarise([r[k] for r in rows]) for k in keys},
                     "answerAgreement": {"agree": sum(r["agree"] for r in rows), "of": len(rows)},
-                    "firstTokenAgreement": {"agree": sum(r["firstTokenAgree"] for r in rows), "of": len(rows)}},
+                    "firstTokenAgreement": {"agree": sum(r["firstTokenAgree"] for r in rows), "of": len(rows)},
+                    **({"jpegAgreesWithExactCrop": {"agree": sum(r["wholeAgreesWithExactCrop"] for r in rows), "of": len(rows)}}
+                       if args.jpeg_quality else {})},
         "skipped": skipped, "perImage": rows,
     }
 
@@ -188,6 +195,8 @@ def table(result: dict) -> str:
                  f"{s['mergedCosine']['mean']:.4f} ({s['mergedCosine']['min']:.3f})")
     lines.append(f"answers equal to the whole-image path: {s['answerAgreement']['agree']}/{s['answerAgreement']['of']} "
                  f"(first token: {s['firstTokenAgreement']['agree']}/{s['firstTokenAgreement']['of']})")
+    if "jpegAgreesWithExactCrop" in s:
+        lines.append(f"the JPEG path's answers equal the exact crop's: {s['jpegAgreesWithExactCrop']['agree']}/{s['jpegAgreesWithExactCrop']['of']}")
     return "\n".join(lines)
 
 

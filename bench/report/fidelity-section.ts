@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 
 const stat = z.object({ mean: z.number(), min: z.number(), max: z.number() });
+const agreement = z.object({ agree: z.number().int(), of: z.number().int().positive() });
 const fidelitySchema = z.object({
   format: z.literal('splitoculo-fidelity'),
   formatVersion: z.literal(1),
@@ -21,7 +22,9 @@ const fidelitySchema = z.object({
     featureCosineQuantised: stat,
     featureCosineDeployed: stat,
     mergedCosine: stat,
-    answerAgreement: z.object({ agree: z.number().int(), of: z.number().int().positive() }),
+    answerAgreement: agreement,
+    firstTokenAgreement: agreement.optional(),
+    jpegAgreesWithExactCrop: agreement.optional(),
   }),
 });
 
@@ -38,17 +41,18 @@ export function readFidelity(dir: string): Fidelity[] {
 }
 
 const cell = (s: z.infer<typeof stat>) => `${s.mean.toFixed(4)} (${s.min.toFixed(3)})`;
+const ratio = (a: z.infer<typeof agreement> | undefined) => (a ? `${a.agree}/${a.of}` : '');
 
 export function fidelitySection(dir: string): string[] {
   const runs = readFidelity(dir);
   if (runs.length === 0) return [];
   const lines = ['', '## Fidelity on held-out images', '',
-    'From `models/fidelity.py` (PyTorch, same crops as the edge): mean token cosine to the teacher\'s features after L blocks with float tokens, after the uint8 round trip, and as deployed (plus the manifest\'s rescale); the merged visual tokens of the tail on those features against the whole tower on the image; and how many greedy answers of the same language model are identical on both paths. Mean (worst image).', '',
-    '| model | L | images | feature cosine | after uint8 | deployed | merged tokens | same answer |',
-    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |'];
+    'From `models/fidelity.py` (PyTorch, same crops as the edge): mean token cosine to the teacher\'s features after L blocks with float tokens, after the uint8 round trip, and as deployed (plus the manifest\'s rescale); the merged visual tokens of the tail on those features against the whole tower on the image; and how many greedy answers of the same language model are identical on both paths (and their first tokens). Mean (worst image). Where the whole-picture path is the JPEG one, the last column says how often JPEG alone keeps the exact crop\'s answer: the yardstick for the neural path.', '',
+    '| model | L | images | feature cosine | after uint8 | deployed | merged tokens | same answer | same first token | JPEG = exact crop |',
+    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'];
   for (const r of runs) {
     const s = r.summary;
-    lines.push(`| ${r.label} | ${r.splitLayer} | \`${r.images}\`${r.jpegQuality ? ` (whole path JPEG Q${r.jpegQuality})` : ''} | ${cell(s.featureCosine)} | ${cell(s.featureCosineQuantised)} | ${cell(s.featureCosineDeployed)} | ${cell(s.mergedCosine)} | ${s.answerAgreement.agree}/${s.answerAgreement.of} |`);
+    lines.push(`| ${r.label} | ${r.splitLayer} | \`${r.images}\`${r.jpegQuality ? ` (whole path JPEG Q${r.jpegQuality})` : ''} | ${cell(s.featureCosine)} | ${cell(s.featureCosineQuantised)} | ${cell(s.featureCosineDeployed)} | ${cell(s.mergedCosine)} | ${ratio(s.answerAgreement)} | ${ratio(s.firstTokenAgreement)} | ${ratio(s.jpegAgreesWithExactCrop)} |`);
   }
   return lines;
 }
