@@ -39,8 +39,10 @@ async function serve(port: NonNullable<typeof parentPort>, data: EncoderWorkerDa
   const output = new Float32Array(data.output);
   const errorText = new Uint8Array(data.error);
   const feeds = { [inputName]: new ort.Tensor('float32', new Float32Array(data.input), [1, 3, height, width]) };
-  port.postMessage({ ready: true } satisfies EncoderReply);
+  // Read before announcing ready: the first request may be counted the moment the caller hears of it,
+  // and a counter read after that would already include it (the worker would then wait forever).
   let seen = Atomics.load(control, REQUEST);
+  port.postMessage({ ready: true } satisfies EncoderReply);
   for (;;) {
     Atomics.wait(control, REQUEST, seen);
     if (Atomics.load(control, CLOSE) === 1) break;
