@@ -40,7 +40,10 @@ it('keeps the newest rows per device and in total, oldest first', () => {
   for (let i = 0; i < 6; i++) s.add(row('cam1'));
   assert.equal(s.count('cam1'), 3, 'per-device bound');
   const kept = s.recent('cam1', 10);
-  assert.deepEqual(kept.map((r) => r.text), [n - 2, n - 1, n].map((i) => `answer ${i}`));
+  assert.deepEqual(
+    kept.map((r) => r.text),
+    [n - 2, n - 1, n].map((i) => `answer ${i}`),
+  );
   assert.ok(kept[0]!.at < kept[2]!.at, 'oldest first');
   for (let i = 0; i < 3; i++) s.add(row('cam2'));
   assert.equal(s.count(), 5, 'total bound: the oldest rows of all went');
@@ -82,5 +85,8 @@ it('an unusable history path is one line naming console.historyPath', () => {
   const file = join(dir, 'a-file');
   writeFileSync(file, 'not a folder');
   const path = join(file, 'history.db');
-  assert.throws(() => new HistoryStore(path, { perDevice: 1, total: 1 }), (error: Error) => isUserError(error) && error.message.startsWith(`console.historyPath ${path}: `));
+  assert.throws(
+    () => new HistoryStore(path, { perDevice: 1, total: 1 }),
+    (error: Error) => isUserError(error) && error.message.startsWith(`console.historyPath ${path}: `),
+  );
 });
