@@ -1,8 +1,8 @@
 """Reading precomputed shards back as batches (crops uint8, teacher features float32).
 
-The order is drawn from (seed, epoch): shards in a random order, rows shuffled inside each shard, so
-only one shard at a time needs to be in memory and a resumed run sees exactly the batches it would have
-seen. The last partial batch is dropped in training (BatchNorm wants more than one sample), kept in validation.
+The order is drawn from (seed, epoch): shards in a random order, taken a pool of shards at a time (so
+memory holds a pool, not the folder), rows shuffled across the pool; a resumed run sees exactly the
+batches it would have seen. The last partial batch is dropped in training (BatchNorm wants more than one sample), kept in validation.
 """
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ class FeatureFolder:
         self._cache: tuple[int, dict] | None = (0, first)
 
     def shard(self, index: int) -> dict:
+        """One shard; the last one read stays cached (validation reads the same shards every epoch)."""
         if self._cache is None or self._cache[0] != index:
             self._cache = (index, _load_shard(self.shards[index]))
         return self._cache[1]
@@ -61,17 +62,25 @@ class FeatureFolder:
             self._rows[index] = len(self.shard(index)["names"])
         return self._rows[index]
 
-    def batches(self, batch: int, seed: int, epoch: int, shuffle: bool, drop_last: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(self, batch: int, seed: int, epoch: int, shuffle: bool, drop_last: bool,
+                pool: int = 8) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Batches over the rows. Shuffled, `pool` shards at a time are mixed (shards hold consecutive
+        files, often of one kind: batches drawn from one shard would be of one kind too, which skews
+        BatchNorm's statistics and makes the steps swing between kinds); the pools' shards and the rows
+        inside a pool are drawn from (seed, epoch)."""
         generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
         order = torch.randperm(len(self.shards), generator=generator).tolist() if shuffle else list(range(len(self.shards)))
+        step = pool if shuffle else 1
         pending_crops: list[torch.Tensor] = []
         pending_features: list[torch.Tensor] = []
         held = 0
-        for index in order:
-            shard = self.shard(index)
-            rows = torch.randperm(len(shard["names"]), generator=generator) if shuffle else torch.arange(len(shard["names"]))
-            pending_crops.append(shard["crops"][rows])
-            pending_features.append(shard["features"][rows])
+        for start in range(0, len(order), step):
+            shards = [self.shard(index) for index in order[start:start + step]]
+            crops = torch.cat([s["crops"] for s in shards])
+            features = torch.cat([s["features"] for s in shards])
+            rows = torch.randperm(len(crops), generator=generator) if shuffle else torch.arange(len(crops))
+            pending_crops.append(crops[rows])
+            pending_features.append(features[rows])
             held += len(rows)
             while held >= batch:
                 crops, features = torch.cat(pending_crops), torch.cat(pending_features)
