@@ -80,9 +80,11 @@ export class CapturePart<Prepared> implements Part {
     this.#pipeline = new CapturePipeline<Prepared>(
       source,
       {
-        prepare: (image) => {
-          this.#lastImage = image;
-          return stages.prepare(image);
+        prepare: async (image) => {
+          const prepared = await stages.prepare(image);
+          // An ask after a finished replay re-encodes the last image that made a frame, never a corrupt one.
+          if (prepared !== null) this.#lastImage = image;
+          return prepared;
         },
         commit: (prepared) => stages.commit(prepared),
       },
