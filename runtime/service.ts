@@ -1,7 +1,7 @@
 /**
  * Runs a long-lived service until SIGTERM or SIGINT, then stops it and exits
- * 0 (1 if stopping fails). A failed start stops what did start and rethrows,
- * so the command line reports it.
+ * 0 (1 if stopping fails). A failed start logs its cause first, then stops
+ * what did start and rethrows, so the command line reports it.
  */
 import type { Logger } from 'pino';
 
@@ -26,6 +26,8 @@ export async function runService(service: Service, log: Logger, stoppingMessage 
   try {
     await service.start();
   } catch (error) {
+    // The cause first: stopping what did start logs more, and a reader looks at the first error.
+    log.error({ err: (error as Error).message ?? String(error) }, 'start failed');
     await service.stop().catch(() => undefined);
     throw error;
   }

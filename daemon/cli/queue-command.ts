@@ -1,15 +1,17 @@
 /** `splitoculo-edge queue status|export|purge|replay`: the outbox, for operators. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import type { MqttClient } from 'mqtt';
 import { decodeFrame } from '../../protocol/wire/frame.ts';
 import { TopicMap } from '../../protocol/topics.ts';
 import { isUserError, UserError } from '../../protocol/errors.ts';
 import { describeSystemError } from '../../runtime/system-errors.ts';
+import { printable, stringifyPrintable } from '../../runtime/printable.ts';
 import type { EdgeConfig } from '../config/schema.ts';
 import { openOutbox } from '../edge-daemon.ts';
 import { connectOnce } from './broker-client.ts';
+import { JobProgress } from './progress.ts';
 import { addConfigOptions, configFromFlags, type ConfigFlags } from './config-options.ts';
 
 /** The broker `queue replay` was pointed at cannot be reached; names the flag or setting and the URL. */
@@ -32,6 +34,14 @@ async function connectForReplay(config: EdgeConfig, url: string, source: string,
   }
 }
 
+const progressHelp = 'when stderr is not a terminal, a progress line this often (0: every frame); on a terminal, a bar';
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected seconds, 0 or more');
+  return n;
+}
+
 export function registerQueue(program: Command): void {
   const queue = program.command('queue').description('inspect, export, purge or replay the outbox');
 
@@ -41,17 +51,25 @@ export function registerQueue(program: Command): void {
     const stats = outbox.stats();
     outbox.close();
     const report = { path: config.outbox.path, ...stats, oldestCaptured: stats.oldestCapturedAt && new Date(stats.oldestCapturedAt).toISOString() };
-    if (flags.json) return console.log(JSON.stringify(report));
-    console.log(`${report.path}: ${stats.rows} frames, ${stats.bytes} bytes queued${report.oldestCaptured ? `, oldest captured ${report.oldestCaptured}` : ''}`);
+    if (flags.json) return console.log(stringifyPrintable(report));
+    console.log(printable(`${report.path}: ${stats.rows} frames, ${stats.bytes} bytes queued${report.oldestCaptured ? `, oldest captured ${report.oldestCaptured}` : ''}`));
     console.log(
-      `evicted: ${Object.entries(stats.evicted)
-        .map(([k, v]) => `${k} ${v}`)
-        .join(', ')}; rejected ${stats.rejected}; answers kept ${stats.answers}; last sequence ${stats.lastSequence}`,
+      printable(
+        `evicted: ${Object.entries(stats.evicted)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}; rejected ${stats.rejected}; answers kept ${stats.answers}; last sequence ${stats.lastSequence}`,
+      ),
     );
   });
 
-  addConfigOptions(queue.command('export').description('write every queued frame to a folder as <sequence>-<frame id>.frame').requiredOption('-o, --out <dir>', 'target folder')).action(
-    (flags: ConfigFlags & { out: string }) => {
+  addConfigOptions(
+    queue
+      .command('export')
+      .description('write every queued frame to a folder as <sequence>-<frame id>.frame')
+      .requiredOption('-o, --out <dir>', 'target folder')
+      .option('--progress-every <seconds>', progressHelp, seconds, 5),
+  ).action(
+    (flags: ConfigFlags & { out: string; progressEvery: number }) => {
       const config = configFromFlags(flags);
       try {
         mkdirSync(flags.out, { recursive: true });
@@ -59,13 +77,17 @@ export function registerQueue(program: Command): void {
         throw new ExportFolderError(`--out ${flags.out}: cannot create the folder (${describeSystemError(error) ?? (error as Error).message})`);
       }
       const outbox = openOutbox(config);
-      let n = 0;
-      for (const frame of outbox.all()) {
-        writeFileSync(join(flags.out, `${String(frame.sequence).padStart(10, '0')}-${frame.frameId}.frame`), frame.bytes);
-        n++;
+      const progress = new JobProgress('export', outbox.stats().rows, { everyMs: flags.progressEvery * 1000 });
+      try {
+        for (const frame of outbox.all()) {
+          writeFileSync(join(flags.out, `${String(frame.sequence).padStart(10, '0')}-${frame.frameId}.frame`), frame.bytes);
+          progress.tick(frame.bytes.length);
+        }
+      } finally {
+        outbox.close();
       }
-      outbox.close();
-      console.log(`exported ${n} frames to ${flags.out}`);
+      const summary = progress.finish();
+      console.log(`exported ${progress.done} frames to ${flags.out}: ${summary}`);
     },
   );
 
@@ -81,8 +103,9 @@ export function registerQueue(program: Command): void {
       .command('replay')
       .description('publish the queued frames to a broker now, removing each once acknowledged')
       .option('--to <url>', 'broker URL (default: mqtt.url of the config)')
-      .option('--keep', 'keep frames in the queue after publishing'),
-  ).action(async (flags: ConfigFlags & { to?: string; keep?: boolean }) => {
+      .option('--keep', 'keep frames in the queue after publishing')
+      .option('--progress-every <seconds>', progressHelp, seconds, 5),
+  ).action(async (flags: ConfigFlags & { to?: string; keep?: boolean; progressEvery: number }) => {
     const config = configFromFlags(flags);
     const outbox = openOutbox(config);
     const topics = new TopicMap(config.mqtt.topicPrefix);
@@ -95,21 +118,19 @@ export function registerQueue(program: Command): void {
       outbox.close();
       throw error;
     }
-    const tty = process.stderr.isTTY;
-    let done = 0;
+    const progress = new JobProgress('replay', total, { everyMs: flags.progressEvery * 1000 });
     try {
       for (const frame of [...outbox.all()]) {
         const device = decodeFrame(frame.bytes).deviceId; // refuses damaged rows before they reach the broker
         await client.publishAsync(topics.frame(device), Buffer.from(frame.bytes), { qos: 1 });
         if (!flags.keep) outbox.ack([frame.sequence]);
-        done++;
-        if (tty) process.stderr.write(`\rreplayed ${done}/${total} ${'#'.repeat(Math.round((done / Math.max(total, 1)) * 30)).padEnd(30, '.')}`);
+        progress.tick(frame.bytes.length);
       }
     } finally {
-      if (tty) process.stderr.write('\n');
       await client.endAsync();
       outbox.close();
     }
-    console.log(`replayed ${done} frames to ${flags.to ?? config.mqtt.url}${flags.keep ? ' (kept in the queue)' : ''}`);
+    const summary = progress.finish();
+    console.log(`replayed ${progress.done} frames to ${flags.to ?? config.mqtt.url}${flags.keep ? ' (kept in the queue)' : ''}: ${summary}`);
   });
 }

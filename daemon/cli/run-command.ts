@@ -8,7 +8,7 @@ import { addConfigOptions, configFromFlags, type ConfigFlags } from './config-op
 export function registerRun(program: Command): void {
   addConfigOptions(program.command('run').description('run the edge daemon: camera -> encoder -> outbox -> MQTT')).action(async (flags: ConfigFlags) => {
     const config = configFromFlags(flags);
-    const log = createLogger(config.log.level);
+    const log = createLogger(config.log.level, { format: config.log.format });
     await runService(new EdgeDaemon(config, log), log);
   });
 }

@@ -109,8 +109,15 @@ export const configSchema = z.object({
   answers: z.object({
     jsonlFile: z.string().optional().describe('append each new answer as one JSON line'),
     command: z.array(z.string()).min(1).optional().describe('run this program with the answer JSON on stdin'),
-  }).strict().default({}),
-  log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') }).strict().default({ level: 'info' }),
+    jsonlMaxBytes: z.number().int().min(4096).default(16 * 1024 * 1024).describe('jsonlFile is rotated (to .1, .2, ...) before it grows past this'),
+    jsonlFiles: z.number().int().min(1).max(100).default(3).describe('rotated jsonlFile copies kept besides the current one'),
+    commandConcurrency: z.number().int().min(1).max(64).default(2).describe('answers.command processes running at once'),
+    commandQueue: z.number().int().min(0).max(10_000).default(100).describe('answers waiting for a command process; beyond it they are dropped (counted)'),
+  }).strict().default({ jsonlMaxBytes: 16 * 1024 * 1024, jsonlFiles: 3, commandConcurrency: 2, commandQueue: 100 }),
+  log: z.object({
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+    format: z.enum(['auto', 'json', 'pretty']).default('auto').describe('auto: readable lines on a terminal, JSON otherwise (always JSON under systemd)'),
+  }).strict().default({ level: 'info', format: 'auto' }),
   status: z.object({
     intervalSeconds: z.number().min(1).max(86_400).default(30).describe('republish the retained status document this often (it is also published on every change)'),
     askTimeoutSeconds: z.number().min(1).max(3600).default(120).describe('an ask with no answer after this long ends as timed out'),

@@ -13,6 +13,7 @@
  */
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
+import { LogLimiter } from '../../runtime/log-limiter.ts';
 import { connectMqtt, redactUrl } from '../../runtime/mqtt-connection.ts';
 import type { EdgeConfig } from '../config/schema.ts';
 import type { Clock } from './clock.ts';
@@ -42,9 +43,12 @@ export class EdgeConnection {
   #client: MqttClient | null = null;
   #connected = false;
   #stopping = false;
+  /** A broker that stays away would otherwise cost a warning per reconnect. */
+  readonly #warnings: LogLimiter;
 
   constructor(options: EdgeConnectionOptions) {
     this.#o = options;
+    this.#warnings = new LogLimiter(options.log, 60_000, () => options.clock.now());
     this.#reconnector = new Reconnector({
       initialMs: options.link.backoffInitialMs,
       maxMs: options.link.backoffMaxMs,
@@ -93,21 +97,26 @@ export class EdgeConnection {
     client.on('connect', () => {
       this.#connected = true;
       this.#reconnector.connected();
+      this.#warnings.reset('mqtt error');
       log.info({ url: redactUrl(m.url) }, 'connected to the broker');
       this.#o.onConnect();
     });
     client.on('close', () => this.#onClose());
-    client.on('error', (error) => log.warn({ err: error.message, url: redactUrl(m.url) }, 'mqtt error'));
+    client.on('error', (error) => this.#warnings.warn('mqtt error', { err: error.message, url: redactUrl(m.url) }, 'mqtt error'));
   }
 
   #onClose(): void {
     const was = this.#connected;
     this.#connected = false;
-    if (was) this.#o.log.warn('disconnected from the broker');
+    // A normal stop closes the connection on purpose: not a warning.
+    if (was && this.#stopping) this.#o.log.info('disconnected from the broker');
+    else if (was) this.#o.log.warn('disconnected from the broker');
     this.#o.onClose(was);
     if (this.#stopping) return;
     const delay = this.#reconnector.schedule();
-    if (delay !== null) this.#o.log.info({ delayMs: delay, attempt: this.#reconnector.attempt }, 'reconnecting after backoff');
+    // The first attempt is news; the rest are counted in the limited 'mqtt error' warnings.
+    const attempt = this.#reconnector.attempt;
+    if (delay !== null) this.#o.log[attempt <= 1 ? 'info' : 'debug']({ delayMs: delay, attempt }, 'reconnecting after backoff');
   }
 
   /**
