@@ -4,7 +4,12 @@
 // frames, then a second one sends the same crops as JPEG (codec jpeg: the whole
 // picture through Qwen's whole vision tower); every answer is printed as it
 // arrives, then whether each frame's neural answer equals its whole-picture
-// answer, a summary, and everything stops.
+// answer, a summary, and everything stops. The worker serves the operator
+// console meanwhile (its URL is printed); once the first replay is answered
+// the demo asks the camera a question through the console, as an operator
+// pressing "Ask now" would, and reports the time to the answer.
+// SPLITOCULO_DEMO_KEEP=1 keeps the console and the first device up until
+// Ctrl-C at that point, to look around.
 //
 // SPLITOCULO_MODEL=<folder> and SPLITOCULO_QWEN=<folder> point both sides at
 // real models instead (models/README.md, cloud/README.md).
@@ -14,7 +19,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import mqtt from 'mqtt';
+import mqtt, { type MqttClient } from 'mqtt';
 import { parseAnswer, type AnswerEnvelope } from '../protocol/answer.ts';
 import { loadModel } from '../protocol/manifest/load.ts';
 
@@ -87,22 +92,26 @@ if (qwenUntrained) {
 if (untrained || qwenUntrained) console.log('For real answers: SPLITOCULO_MODEL=<folder from models/export.py> SPLITOCULO_QWEN=<Qwen2.5-VL folder prepared as in cloud/README.md> make demo\n');
 
 const port = await freePort();
+const consolePort = await freePort();
+const consoleUrl = `http://127.0.0.1:${consolePort}/`;
 let workerReady: (v: true) => void = () => undefined;
 const worker = start('cloud worker', [join(root, 'cloud', 'bin', 'splitoculo-cloud.ts'), 'run', '--embedded-broker', String(port),
   '--set', `models.paths=${JSON.stringify([modelDir])}`, '--set', 'answerer.type=local', '--set', `answerer.qwen=${qwenDir}`,
-  '--set', 'answerer.maxNewTokens=12', '--set', `dedup.path=${join(work, 'answered.db')}`, '--set', 'worker.id=demo-worker'],
+  '--set', 'answerer.maxNewTokens=12', '--set', `dedup.path=${join(work, 'answered.db')}`, '--set', 'worker.id=demo-worker',
+  '--set', `console.port=${consolePort}`, '--set', `console.historyPath=${join(work, 'console-history.db')}`],
 (line) => {
   if (line.msg === 'cloud worker running') workerReady(true);
 });
 await waitFor<true>('the cloud worker to start', 120_000, (done) => (workerReady = done));
+console.log(`Console: ${consoleUrl} (open it while the demo runs; SPLITOCULO_DEMO_KEEP=1 keeps it up)\n`);
 
 const samples = readdirSync(framesDir).filter((f) => /\.(png|jpe?g)$/.test(f));
 const nameWidth = Math.max(...samples.map((f) => f.length));
 interface Row { image: string; bytes: number; fileBytes: number; encodeMs: number; endToEndMs: number; answer: AnswerEnvelope }
-const said = (answer: AnswerEnvelope) => (answer.text !== undefined ? JSON.stringify(answer.text) : `error ${answer.error!.code}: ${answer.error!.message}`);
+const said = (answer: AnswerEnvelope): string => (answer.text !== undefined ? JSON.stringify(answer.text) : `error ${answer.error!.code}: ${answer.error!.message}`);
 
 /** One edge daemon replaying the sample frames with one codec; resolves with its answered rows. */
-async function replay(device: string, codec: 'neural' | 'jpeg'): Promise<{ rows: Row[]; skipped: number }> {
+async function replay(device: string, codec: 'neural' | 'jpeg', whileUp?: (answers: MqttClient) => Promise<void>): Promise<{ rows: Row[]; skipped: number }> {
   const answers = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: `demo-observer-${device}` });
   await answers.subscribeAsync(`splitoculo/v1/${device}/answer`, { qos: 1 });
   const queued = new Map<string, { image: string; bytes: number; encodeMs: number; capturedAt: number }>();
@@ -133,7 +142,8 @@ async function replay(device: string, codec: 'neural' | 'jpeg'): Promise<{ rows:
       const received = Date.now();
       const answer = parseAnswer(payload);
       const frame = answer.frameId ? queued.get(answer.frameId) : undefined;
-      if (!frame || rows.some((r) => r.answer.frameId === answer.frameId)) return;
+      // An operator's ask (it carries a request id) is reported on its own line, not as a replayed frame.
+      if (!frame || answer.requestId || rows.some((r) => r.answer.frameId === answer.frameId)) return;
       const row = { ...frame, fileBytes: statSync(join(framesDir, frame.image)).size, endToEndMs: received - frame.capturedAt, answer };
       rows.push(row);
       console.log(`${device}  ${frame.image.padEnd(nameWidth)}  ${String(frame.bytes).padStart(6)}  ${frame.encodeMs.toFixed(1).padStart(9)}  ${String(Math.round(row.endToEndMs)).padStart(13)}  ${said(answer)}`);
@@ -144,6 +154,7 @@ async function replay(device: string, codec: 'neural' | 'jpeg'): Promise<{ rows:
       if (rows.length + skipped >= (captured ?? Infinity)) clearInterval(poll);
     }, 100);
   });
+  await whileUp?.(answers);
   stopped.add(edge);
   edge.kill('SIGTERM');
   await answers.endAsync(true);
@@ -154,7 +165,33 @@ async function replay(device: string, codec: 'neural' | 'jpeg'): Promise<{ rows:
 const header = `${'device'.padEnd(8)}  ${'frame'.padEnd(nameWidth)}  ${'wire B'.padStart(6)}  ${'encode ms'.padStart(9)}  ${'end-to-end ms'.padStart(13)}  answer`;
 console.log(header);
 console.log('-'.repeat(header.length + 20));
-const { rows, skipped } = await replay('demo-cam', 'neural');
+let askMs: number | null = null;
+/** "Ask now" as the console's page sends it; the answer is matched by its request id. */
+async function askThroughConsole(answers: MqttClient): Promise<void> {
+  const prompt = 'What is in front of the camera now?';
+  const sentAt = performance.now();
+  const reply = await fetch(`${consoleUrl}api/devices/demo-cam/command`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ command: 'ask', prompt }) });
+  const { id, error } = (await reply.json()) as { id?: string; error?: string };
+  if (!reply.ok || !id) throw new Error(`demo: the console refused the ask: ${error ?? reply.status}`);
+  const answer = await waitFor<AnswerEnvelope>(`the answer to ask ${id}`, 60_000, (done) =>
+    answers.on('message', (_topic, payload) => {
+      const envelope = parseAnswer(payload);
+      if (envelope.requestId === id) done(envelope);
+    }),
+  );
+  askMs = performance.now() - sentAt;
+  console.log(`\nAsk now through the console (request ${id}, "${prompt}"): answered in ${Math.round(askMs)} ms: ${said(answer)}`);
+  if (process.env.SPLITOCULO_DEMO_KEEP === '1') {
+    console.log(`The console stays up at ${consoleUrl} with demo-cam connected; Ctrl-C stops the demo.`);
+    await new Promise((resolve) => process.once('SIGINT', resolve));
+    stopped.add(worker);
+    worker.kill('SIGTERM');
+    await new Promise((resolve) => (worker.exitCode !== null ? resolve(null) : worker.once('exit', resolve)));
+    rmSync(work, { recursive: true, force: true });
+    process.exit(0);
+  }
+}
+const { rows, skipped } = await replay('demo-cam', 'neural', askThroughConsole);
 console.log('\nThe same frames as JPEG (the edge\'s 224x224 crop, quality 85), answered through the whole vision tower:');
 const whole = await replay('demo-cam-jpeg', 'jpeg');
 
@@ -187,6 +224,7 @@ Summary (${samples.length} sample files)
   end-to-end ms               median ${Math.round(percentile(rows.map((r) => r.endToEndMs), 0.5))}, p95 ${Math.round(percentile(rows.map((r) => r.endToEndMs), 0.95))}
   worker stages ms (mean)     queue ${stage('queueMs')}, cloud.onnx ${stage('cloudMs')}, vision tail ${stage('tailMs')}, language model ${stage('languageModelMs')}
   whole picture (JPEG)        ${whole.rows.length} frames, ${Math.round(jpegWire / Math.max(1, whole.rows.length))} bytes per frame (${(jpegWire / wire).toFixed(1)}x the neural frames)
-  same answer as whole picture ${agree} of ${rows.length} frames`);
+  same answer as whole picture ${agree} of ${rows.length} frames
+  ask now (console)           ${askMs === null ? 'not answered' : `answered in ${Math.round(askMs)} ms`}`);
 if (untrained || qwenUntrained) console.log('\nThe answers above are noise from random weights: the pipeline is real, the language model is not trained.');
 process.exit(answered.length === rows.length && rows.length > 0 && whole.rows.length === rows.length ? 0 : 1);

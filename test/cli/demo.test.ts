@@ -44,3 +44,10 @@ it('the demo pairs every frame with its whole-picture (JPEG) answer and counts a
   assert.equal(Number(summary[1]), verdicts.filter((v) => v.same).length);
   assert.equal(Number(summary[2]), 9);
 });
+
+it('the demo serves the operator console, prints its URL, and answers an ask sent through it', { timeout: 240_000 }, async () => {
+  const { stdout } = await demo();
+  assert.match(stdout, /^Console: http:\/\/127\.0\.0\.1:\d+\/ /m);
+  assert.match(stdout, /^Ask now through the console \(request [A-Za-z0-9._:-]+, ".+"\): answered in \d+ ms: ".*"$/m);
+  assert.match(stdout, /ask now \(console\)\s+answered in \d+ ms/);
+});
