@@ -36,7 +36,9 @@ export class JobProgress {
     this.#started = this.#now();
     this.#lastLine = this.#started;
     const terminal = options.terminal ?? process.stderr.isTTY === true;
-    this.#bar = terminal ? new SingleBar({ format: `${verb} [{bar}] {value}/{total} frames | {percentage}% | ETA {eta_formatted}`, hideCursor: true, clearOnComplete: false }, Presets.shades_classic) : null;
+    this.#bar = terminal
+      ? new SingleBar({ format: `${verb} [{bar}] {value}/{total} frames | {percentage}% | ETA {eta_formatted}`, hideCursor: true, clearOnComplete: false }, Presets.shades_classic)
+      : null;
     this.#bar?.start(total, 0);
   }
 

@@ -15,14 +15,7 @@ import type { Logger } from 'pino';
 import type { AnswerEnvelope } from '../../protocol/answer.ts';
 import type { EdgeCommand } from '../../protocol/commands.ts';
 import type { EdgeConfig } from '../config/schema.ts';
-import {
-  cutToCharacters,
-  discoveryMessages,
-  HA_COMMAND_ENTITIES,
-  haAnswerTopic,
-  haCommandTopic,
-  type HaCommandEntity,
-} from './homeassistant-discovery.ts';
+import { cutToCharacters, discoveryMessages, HA_COMMAND_ENTITIES, haAnswerTopic, haCommandTopic, type HaCommandEntity } from './homeassistant-discovery.ts';
 
 export interface HomeAssistantDeps {
   config: Pick<EdgeConfig, 'homeassistant' | 'device' | 'mqtt'>;

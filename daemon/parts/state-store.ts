@@ -60,8 +60,7 @@ export class StateStore {
   /** The settings to start with: each stored one whose configured value is unchanged, else the configured one. */
   settings(configured: Settings): Settings {
     const { settings, base } = this.#state;
-    const pick = <K extends keyof Settings>(key: K): Settings[K] =>
-      settings[key] !== undefined && base[key] === configured[key] ? (settings[key] as Settings[K]) : configured[key];
+    const pick = <K extends keyof Settings>(key: K): Settings[K] => (settings[key] !== undefined && base[key] === configured[key] ? (settings[key] as Settings[K]) : configured[key]);
     return { prompt: pick('prompt'), intervalMs: pick('intervalMs'), paused: pick('paused') };
   }
 

@@ -76,11 +76,21 @@ describe('ask, preview and state that lasts', () => {
   it('an ask after a finished replay captures a frame with its prompt and request id; a second ask is refused; the answer clears it', async () => {
     const collector = await FrameCollector.connect(broker.url, 'ask-collector', 'splitoculo/v1/ask-cam/frame');
     const operator = await Operator.connect(broker.url, 'ask-cam');
-    const { path } = edgeCase(root, { device: { id: 'ask-cam' }, camera: { type: 'directory', path: images }, capture: { intervalMs: 100 }, status: { intervalSeconds: 1 }, mqtt: { url: broker.url } });
+    const { path } = edgeCase(root, {
+      device: { id: 'ask-cam' },
+      camera: { type: 'directory', path: images },
+      capture: { intervalMs: 100 },
+      status: { intervalSeconds: 1 },
+      mqtt: { url: broker.url },
+    });
     const edge = new EdgeProcess(path);
     await collector.waitForCount(2, 30_000);
     await operator.waitStatus((s) => s.captured === 2, 'both images captured');
-    assert.equal(collector.frames.every((f) => (f.requestId ?? null) === null), true, 'scheduled frames carry no request id');
+    assert.equal(
+      collector.frames.every((f) => (f.requestId ?? null) === null),
+      true,
+      'scheduled frames carry no request id',
+    );
 
     await operator.send('ask-cam', { command: 'ask', prompt: 'Is there a cat?', id: 'q-1' });
     await operator.waitStatus((s) => s.pendingAsk?.id === 'q-1', 'the ask pending');
@@ -116,7 +126,13 @@ describe('ask, preview and state that lasts', () => {
 
   it('sends one preview JPEG under the size bound only when asked', async () => {
     const operator = await Operator.connect(broker.url, 'preview-cam');
-    const { path } = edgeCase(root, { device: { id: 'preview-cam' }, camera: { type: 'directory', path: images, loop: true }, capture: { intervalMs: 200 }, status: { intervalSeconds: 1 }, mqtt: { url: broker.url } });
+    const { path } = edgeCase(root, {
+      device: { id: 'preview-cam' },
+      camera: { type: 'directory', path: images, loop: true },
+      capture: { intervalMs: 200 },
+      status: { intervalSeconds: 1 },
+      mqtt: { url: broker.url },
+    });
     const edge = new EdgeProcess(path);
     await operator.waitStatus((s) => s.captured >= 1, 'an image captured', 30_000);
     // The status is republished on every command: one without a preview proves time passed with none sent.

@@ -65,7 +65,14 @@ describe('pending ask', () => {
     const requests: string[] = [];
     let cancelled = '';
     let canCapture = false;
-    const frames = { prompt: null, requestNext: (r: { requestId: string }) => requests.push(r.requestId), cancelRequest: (id: string) => ((cancelled = id), true) };
+    const frames = {
+      prompt: null,
+      requestNext: (r: { requestId: string }) => requests.push(r.requestId),
+      cancelRequest: (id: string) => {
+        cancelled = id;
+        return true;
+      },
+    };
     const capture = { captureNow: () => canCapture, tick() {}, pause() {}, resume() {}, setInterval() {} };
     const targets = commandTargets({ frames, capture, asks, preview: { request: () => null }, remember: () => {} });
     assert.equal(targets.ask('Door?', 'a'), 'no image to capture: the camera has produced none');
@@ -108,7 +115,11 @@ describe('state file', () => {
     first.remember('prompt', 'Keep?', null);
     first.remember('paused', true, false);
     first.publishedDiscovery = ['homeassistant/switch/cam/paused/config'];
-    assert.deepEqual(readdirSync(work).filter((f) => f.startsWith('a.')), ['a.state.json'], 'no temporary file left');
+    assert.deepEqual(
+      readdirSync(work).filter((f) => f.startsWith('a.')),
+      ['a.state.json'],
+      'no temporary file left',
+    );
     assert.equal(statSync(path).mode & 0o777, 0o640);
     const second = new StateStore(path, log);
     assert.deepEqual(second.settings(configured), { prompt: 'Keep?', intervalMs: 1000, paused: true });
@@ -147,7 +158,9 @@ describe('preview', () => {
       seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
       noise[i] = seed >>> 24;
     }
-    const png = await sharp(noise, { raw: { width, height, channels: 3 } }).png().toBuffer();
+    const png = await sharp(noise, { raw: { width, height, channels: 3 } })
+      .png()
+      .toBuffer();
     const jpeg = await makePreview(png);
     assert.ok(jpeg);
     assert.ok(jpeg.length <= PREVIEW_MAX_BYTES, `${jpeg.length} bytes`);

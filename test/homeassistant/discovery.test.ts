@@ -59,7 +59,11 @@ describe('Home Assistant discovery payloads', () => {
     assert.equal(typeof device.sw_version, 'string');
     const ids = messages.map((m) => m.config.unique_id);
     assert.equal(new Set(ids).size, ids.length);
-    assert.deepEqual(discoveryMessages(context).map((m) => m.config.unique_id), ids, 'the same on every run');
+    assert.deepEqual(
+      discoveryMessages(context).map((m) => m.config.unique_id),
+      ids,
+      'the same on every run',
+    );
     assert.ok(messages.every((m) => m.topic.split('/')[2] === 'cam_kitchen-1'));
   });
 
@@ -80,7 +84,10 @@ describe('Home Assistant discovery payloads', () => {
       }
     }
     const commandTopics = messages.flatMap((m) => (m.config.command_topic ? [m.config.command_topic as string] : []));
-    assert.deepEqual(commandTopics.sort(), ['capture', 'interval', 'paused', 'prompt'].map((e) => `splitoculo/v1/cam.kitchen-1/ha/${e}/set`));
+    assert.deepEqual(
+      commandTopics.sort(),
+      ['capture', 'interval', 'paused', 'prompt'].map((e) => `splitoculo/v1/cam.kitchen-1/ha/${e}/set`),
+    );
   });
 
   it("HA's plain values become the daemon's commands; values that do not fit are refused by the command schema", () => {
@@ -91,7 +98,13 @@ describe('Home Assistant discovery payloads', () => {
     assert.deepEqual(parse('paused', 'ON'), { command: 'pause' });
     assert.deepEqual(parse('paused', 'OFF'), { command: 'resume' });
     assert.deepEqual(parse('interval', '2.5'), { command: 'set-interval', intervalMs: 2500 });
-    for (const [entity, value] of [['paused', 'on'], ['interval', 'soon'], ['interval', ''], ['interval', '-1'], ['interval', '90000']] as const) {
+    for (const [entity, value] of [
+      ['paused', 'on'],
+      ['interval', 'soon'],
+      ['interval', ''],
+      ['interval', '-1'],
+      ['interval', '90000'],
+    ] as const) {
       assert.throws(() => parse(entity, value), /command/, `${entity} ${value}`);
     }
   });
@@ -143,7 +156,13 @@ describe('Home Assistant discovery on a real broker', () => {
 
   it('publishes retained configs; each command entity changes the daemon; the answer state is cut; disabling clears them', async () => {
     const ha = await Listener.connect(broker.url);
-    const settings = { device: { id: 'ha-cam' }, camera: { type: 'file', path: join(images, 'coffee.png') }, capture: { intervalMs: 60_000 }, status: { intervalSeconds: 1 }, mqtt: { url: broker.url } };
+    const settings = {
+      device: { id: 'ha-cam' },
+      camera: { type: 'file', path: join(images, 'coffee.png') },
+      capture: { intervalMs: 60_000 },
+      status: { intervalSeconds: 1 },
+      mqtt: { url: broker.url },
+    };
     const { path, dir } = edgeCase(root, settings, { homeassistant: { enabled: true, name: 'Kitchen camera' } });
     const edge = new EdgeProcess(path);
     await waitFor(() => ha.configs().length === 8, { what: 'eight discovery configs', timeoutMs: 30_000 }).catch((e) => {

@@ -50,7 +50,10 @@ const common = {
   enabled_by_default: z.boolean().optional(),
   entity_category: z.enum(['config', 'diagnostic']).optional(),
   entity_picture: z.string().optional(),
-  icon: z.string().regex(/^mdi:[a-z0-9-]+$/).optional(),
+  icon: z
+    .string()
+    .regex(/^mdi:[a-z0-9-]+$/)
+    .optional(),
   json_attributes_topic: topic.optional(),
   json_attributes_template: template.optional(),
   qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).optional(),
@@ -84,9 +87,7 @@ export const HA_SCHEMAS = {
       off_delay: z.number().int().nonnegative().optional(),
     })
     .strict(),
-  button: z
-    .object({ ...common, ...commanded, payload_press: z.string().optional(), device_class: z.enum(['identify', 'restart', 'update']).optional() })
-    .strict(),
+  button: z.object({ ...common, ...commanded, payload_press: z.string().optional(), device_class: z.enum(['identify', 'restart', 'update']).optional() }).strict(),
   text: z
     .object({
       ...common,
