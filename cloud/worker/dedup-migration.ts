@@ -28,12 +28,14 @@ export function migrateDedup(db: Database.Database): DedupMigration | null {
   const codes = UNSTORED_ERROR_CODES.map((code) => `'${code}'`).join(', ');
   try {
     return db.transaction(() => {
-      const moved = db.prepare(
-        `INSERT OR IGNORE INTO answers (device, frame_id, answered_at, payload)
+      const moved = db
+        .prepare(
+          `INSERT OR IGNORE INTO answers (device, frame_id, answered_at, payload)
          SELECT json_extract(payload, '$.device'), frame_id, answered_at, payload FROM answered
          WHERE json_valid(payload) AND typeof(json_extract(payload, '$.device')) = 'text'
            AND coalesce(json_extract(payload, '$.error.code'), '') NOT IN (${codes})`,
-      ).run().changes;
+        )
+        .run().changes;
       db.exec('DROP TABLE answered');
       return { kept: moved, dropped: total - moved };
     })();

@@ -76,9 +76,7 @@ export class DedupStore {
         'INSERT INTO answers (device, frame_id, answered_at, payload) VALUES (?, ?, ?, ?) ON CONFLICT (device, frame_id) DO UPDATE SET answered_at = excluded.answered_at, payload = excluded.payload',
       ),
       touch: db.prepare<[number, string]>('UPDATE answer_devices SET last_used = max(last_used, ?) WHERE device = ?'),
-      dropOldestOf: db.prepare<[string, string, number]>(
-        'DELETE FROM answers WHERE device = ? AND frame_id IN (SELECT frame_id FROM answers WHERE device = ? ORDER BY answered_at, frame_id LIMIT ?)',
-      ),
+      dropOldestOf: db.prepare<[string, string, number]>('DELETE FROM answers WHERE device = ? AND frame_id IN (SELECT frame_id FROM answers WHERE device = ? ORDER BY answered_at, frame_id LIMIT ?)'),
       leastRecent: db.prepare<[string, number], { device: string }>('SELECT device FROM answer_devices WHERE device != ? ORDER BY last_used, device LIMIT ?'),
       dropDevice: db.prepare<[string]>('DELETE FROM answers WHERE device = ?'),
       forgetDevice: db.prepare<[string]>('DELETE FROM answer_devices WHERE device = ?'),
@@ -86,9 +84,7 @@ export class DedupStore {
       pruneEmpty: db.prepare('DELETE FROM answer_devices WHERE entries <= 0'),
       devices: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM answer_devices'),
       newest: db.prepare<[string], { newest: number }>('SELECT newest FROM device_sequence WHERE device = ?'),
-      noteNewest: db.prepare<[string, number]>(
-        'INSERT INTO device_sequence (device, newest) VALUES (?, ?) ON CONFLICT (device) DO UPDATE SET newest = max(newest, excluded.newest)',
-      ),
+      noteNewest: db.prepare<[string, number]>('INSERT INTO device_sequence (device, newest) VALUES (?, ?) ON CONFLICT (device) DO UPDATE SET newest = max(newest, excluded.newest)'),
     };
     this.prune();
   }
@@ -133,9 +129,7 @@ export class DedupStore {
   prune(now = Date.now()): void {
     this.#db.transaction(() => {
       this.#s.pruneOld.run(now - this.#limits.ttlMs);
-      const over = this.#db
-        .prepare('SELECT device, entries FROM answer_devices WHERE entries > ?')
-        .all(this.#limits.maxEntries) as { device: string; entries: number }[];
+      const over = this.#db.prepare('SELECT device, entries FROM answer_devices WHERE entries > ?').all(this.#limits.maxEntries) as { device: string; entries: number }[];
       for (const { device, entries } of over) this.#s.dropOldestOf.run(device, device, entries - this.#limits.maxEntries);
       this.#s.pruneEmpty.run();
       this.#devices = this.#s.devices.get()!.n;

@@ -36,11 +36,33 @@ export class EmbeddedBroker {
 
   static async start(host: string, port: number, log: Logger, options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
     const registers = [options.registry];
-    const oversize = new Counter({ name: 'splitoculo_cloud_embedded_oversize_disconnects_total', help: 'embedded broker: connections closed at a packet header announcing more than the limit', registers });
-    const refused = new Counter({ name: 'splitoculo_cloud_embedded_retain_refused_total', help: 'embedded broker: retained messages delivered without being kept (not a status document, or over the budget)', registers });
+    const oversize = new Counter({
+      name: 'splitoculo_cloud_embedded_oversize_disconnects_total',
+      help: 'embedded broker: connections closed at a packet header announcing more than the limit',
+      registers,
+    });
+    const refused = new Counter({
+      name: 'splitoculo_cloud_embedded_retain_refused_total',
+      help: 'embedded broker: retained messages delivered without being kept (not a status document, or over the budget)',
+      registers,
+    });
     const retained = new RetainedBudget(options.topics);
-    new Gauge({ name: 'splitoculo_cloud_embedded_retained_messages', help: 'embedded broker: retained messages kept', registers, collect() { this.set(retained.topics); } });
-    new Gauge({ name: 'splitoculo_cloud_embedded_retained_bytes', help: 'embedded broker: payload bytes of the retained messages kept', registers, collect() { this.set(retained.bytes); } });
+    new Gauge({
+      name: 'splitoculo_cloud_embedded_retained_messages',
+      help: 'embedded broker: retained messages kept',
+      registers,
+      collect() {
+        this.set(retained.topics);
+      },
+    });
+    new Gauge({
+      name: 'splitoculo_cloud_embedded_retained_bytes',
+      help: 'embedded broker: payload bytes of the retained messages kept',
+      registers,
+      collect() {
+        this.set(retained.bytes);
+      },
+    });
     const authorizePublish: AuthorizePublishHandler = (client, packet, callback) => {
       if (packet.topic.startsWith('$SYS')) return callback(new Error('$SYS topics are reserved')); // aedes' default check
       if (packet.retain && !retained.admit(packet.topic, packet.payload.length)) {

@@ -30,9 +30,7 @@ export class EvictedRecord {
       insert: db.prepare<[number, string, string, number]>('INSERT OR REPLACE INTO evicted (seq, frame_id, reason, evicted_at) VALUES (?, ?, ?, ?)'),
       trim: db.prepare<[number]>('DELETE FROM evicted WHERE seq IN (SELECT seq FROM evicted ORDER BY seq ASC LIMIT ?)'),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM evicted'),
-      list: db.prepare<[number], { seq: number; frame_id: string; reason: EvictionReason; evicted_at: number }>(
-        'SELECT seq, frame_id, reason, evicted_at FROM evicted ORDER BY seq DESC LIMIT ?',
-      ),
+      list: db.prepare<[number], { seq: number; frame_id: string; reason: EvictionReason; evicted_at: number }>('SELECT seq, frame_id, reason, evicted_at FROM evicted ORDER BY seq DESC LIMIT ?'),
     };
     this.#count = this.#s.count.get()!.n;
   }

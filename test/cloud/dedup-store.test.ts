@@ -17,7 +17,7 @@ const fresh = () => join(work, `dedup-${files++}.db`);
 const limits = { maxEntries: 5, maxDevices: 3, ttlMs: 3_600_000 };
 
 describe('dedup store keyed by device', () => {
-  it('never hands one device the answer stored for another device\'s frame id', () => {
+  it("never hands one device the answer stored for another device's frame id", () => {
     const store = new DedupStore(fresh(), limits);
     store.put('cam-a', 'f1', '{"device":"cam-a"}');
     assert.equal(store.get('cam-a', 'f1'), '{"device":"cam-a"}');
@@ -50,13 +50,19 @@ describe('dedup store keyed by device', () => {
     store.put('mid', 'm', '{}', t + 2);
     store.put('busy', 'b1', '{}', t + 3); // busy answered most recently but one
     store.put('new', 'n', '{}', t + 4); // a fourth device: the least recently answered (old) goes
-    assert.deepEqual(['old', 'busy', 'mid', 'new'].map((d) => store.sizeOf(d)), [0, 2, 1, 1]);
+    assert.deepEqual(
+      ['old', 'busy', 'mid', 'new'].map((d) => store.sizeOf(d)),
+      [0, 2, 1, 1],
+    );
     assert.equal(store.get('old', 'o'), undefined);
     store.close();
     // Reopened with smaller limits, the file shrinks to them.
     const smaller = new DedupStore(path, { maxEntries: 1, maxDevices: 2, ttlMs: limits.ttlMs });
-    assert.deepEqual(['busy', 'mid', 'new'].map((d) => smaller.sizeOf(d)), [1, 0, 1]);
-    assert.equal(smaller.get('busy', 'b1'), '{}', 'the device\'s newest is the one kept');
+    assert.deepEqual(
+      ['busy', 'mid', 'new'].map((d) => smaller.sizeOf(d)),
+      [1, 0, 1],
+    );
+    assert.equal(smaller.get('busy', 'b1'), '{}', "the device's newest is the one kept");
     smaller.close();
   });
 

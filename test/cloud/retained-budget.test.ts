@@ -11,8 +11,15 @@ const limits = { status: { maxTopics: 3, maxBytes: 1000 }, other: { maxTopics: 2
 describe('retained budget', () => {
   it('keeps status documents in their own pool, others in a bounded one', () => {
     const budget = new RetainedBudget(new TopicMap(), limits);
-    assert.deepEqual(['a', 'b', 'c'].map((t) => budget.admit(`junk/${t}`, 40)), [true, true, false], 'the other pool holds two topics');
-    assert.deepEqual(['a', 'b', 'c', 'd'].map((d) => budget.admit(`splitoculo/v1/cam-${d}/status`, 100)), [true, true, true, false]);
+    assert.deepEqual(
+      ['a', 'b', 'c'].map((t) => budget.admit(`junk/${t}`, 40)),
+      [true, true, false],
+      'the other pool holds two topics',
+    );
+    assert.deepEqual(
+      ['a', 'b', 'c', 'd'].map((d) => budget.admit(`splitoculo/v1/cam-${d}/status`, 100)),
+      [true, true, true, false],
+    );
     assert.equal(budget.topics, 5);
     assert.equal(budget.bytes, 380);
   });
@@ -25,7 +32,7 @@ describe('retained budget', () => {
     assert.equal(budget.bytes, 300);
     assert.equal(budget.admit('splitoculo/v1/cam/status', 0), true);
     assert.deepEqual([budget.topics, budget.bytes], [0, 0]);
-    assert.equal(budget.admit('junk/x', 101), false, 'over the other pool\'s bytes');
+    assert.equal(budget.admit('junk/x', 101), false, "over the other pool's bytes");
     assert.equal(budget.admit('splitoculo/v1/cam/frame', 10), true, 'frame topics are not status topics: the other pool');
   });
 });

@@ -26,10 +26,19 @@ describe('outbox eviction record', () => {
     const path = join(dir, 'named.db');
     const outbox = open({ maxRows: 3 }, path);
     const frames = Array.from({ length: 5 }, () => put(outbox));
-    assert.deepEqual(outbox.evictions().map((e) => [e.frameId, e.reason]), [[frames[1]!.frameId, 'drop-oldest'], [frames[0]!.frameId, 'drop-oldest']]);
+    assert.deepEqual(
+      outbox.evictions().map((e) => [e.frameId, e.reason]),
+      [
+        [frames[1]!.frameId, 'drop-oldest'],
+        [frames[0]!.frameId, 'drop-oldest'],
+      ],
+    );
     outbox.close();
     const again = open({ maxRows: 3 }, path);
-    assert.deepEqual(again.evictions().map((e) => e.sequence), [frames[1]!.sequence, frames[0]!.sequence]);
+    assert.deepEqual(
+      again.evictions().map((e) => e.sequence),
+      [frames[1]!.sequence, frames[0]!.sequence],
+    );
     assert.equal(again.stats().evicted['drop-oldest'], again.evictions().length, 'names and counter agree');
     again.close();
   });
@@ -39,14 +48,23 @@ describe('outbox eviction record', () => {
     put(newest);
     const dropped = put(newest);
     assert.equal(dropped.accepted, false);
-    assert.deepEqual(newest.evictions().map((e) => [e.frameId, e.reason]), [[dropped.frameId, 'drop-newest']]);
+    assert.deepEqual(
+      newest.evictions().map((e) => [e.frameId, e.reason]),
+      [[dropped.frameId, 'drop-newest']],
+    );
     newest.close();
     const aging = open({ ttlMs: 1000 });
     const old = put(aging, 1_000);
     const young = put(aging, 1_500);
     assert.equal(aging.expire(2_500), 1);
-    assert.deepEqual(aging.evictions().map((e) => [e.frameId, e.reason]), [[old.frameId, 'ttl']]);
-    assert.deepEqual(aging.peek(5).map((f) => f.frameId), [young.frameId]);
+    assert.deepEqual(
+      aging.evictions().map((e) => [e.frameId, e.reason]),
+      [[old.frameId, 'ttl']],
+    );
+    assert.deepEqual(
+      aging.peek(5).map((f) => f.frameId),
+      [young.frameId],
+    );
     aging.close();
   });
 

@@ -51,7 +51,14 @@ afterEach(async () => {
 
 function frame(deviceId: string, sequence: number, prompt: string, frameId = ids.next()): WireFrame {
   return {
-    codec: 'neural-u8', modelId: TINY_ID, deviceId, frameId, sequence, captureTimeMs: Date.now(), clockUnreliable: false, prompt,
+    codec: 'neural-u8',
+    modelId: TINY_ID,
+    deviceId,
+    frameId,
+    sequence,
+    captureTimeMs: Date.now(),
+    clockUnreliable: false,
+    prompt,
     tokens: quantise(seededTokens(49, 64, sequence + 1), 49, 64, 'per-tensor'),
   };
 }
@@ -85,7 +92,7 @@ async function startWorker(name: string, dedup: Record<string, unknown> = {}): P
 const inferred = (port: number) => scrapeMetric(port, 'splitoculo_cloud_frames_answered_total');
 
 describe('per-device answers (issue 15, findings 2 and 7)', () => {
-  it('a device reusing another device\'s frame id gets its own answer, not the stored one', { timeout: 90_000 }, async () => {
+  it("a device reusing another device's frame id gets its own answer, not the stored one", { timeout: 90_000 }, async () => {
     const { worker, port } = await startWorker('reuse');
     const [toA, toB] = [await answersOf('cam-a'), await answersOf('cam-b')];
     const original = frame('cam-a', 1, 'What is on the desk of A?');
@@ -97,12 +104,12 @@ describe('per-device answers (issue 15, findings 2 and 7)', () => {
     const got = toB.answers[0]!;
     assert.equal(got.device, 'cam-b', `B received: ${toB.raw[0]}`);
     assert.equal(got.prompt, 'Question of B');
-    assert.ok(!toB.raw.some((raw) => raw.includes('desk of A')), 'nothing of A\'s answer reached B');
-    assert.equal(await inferred(port), 2, 'B\'s frame was inferred, not answered from A\'s entry');
+    assert.ok(!toB.raw.some((raw) => raw.includes('desk of A')), "nothing of A's answer reached B");
+    assert.equal(await inferred(port), 2, "B's frame was inferred, not answered from A's entry");
     await worker.stop();
   });
 
-  it('a frame forged on evil/frame in the victim\'s name does not answer the victim\'s genuine frame', { timeout: 90_000 }, async () => {
+  it("a frame forged on evil/frame in the victim's name does not answer the victim's genuine frame", { timeout: 90_000 }, async () => {
     const { worker, port } = await startWorker('poison');
     const [toEvil, toVictim] = [await answersOf('evil'), await answersOf('cam-victim')];
     const genuine = frame('cam-victim', 5, 'What is at the door?');
@@ -119,7 +126,7 @@ describe('per-device answers (issue 15, findings 2 and 7)', () => {
     await worker.stop();
   });
 
-  it('600 cheap refused frames do not push a device\'s answer out: its replayed signed frame is answered from the store', { timeout: 120_000 }, async () => {
+  it("600 cheap refused frames do not push a device's answer out: its replayed signed frame is answered from the store", { timeout: 120_000 }, async () => {
     const { worker, port } = await startWorker('evict', { maxEntries: 50 });
     const toVictim = await answersOf('cam-victim');
     const old = frame('cam-victim', 10, 'What is on the shelf?');

@@ -34,7 +34,14 @@ after(async () => {
 
 function tinyFrame(deviceId: string, sequence: number): WireFrame {
   return {
-    codec: 'neural-u8', modelId: TINY_ID, deviceId, frameId: ids.next(), sequence, captureTimeMs: Date.now(), clockUnreliable: false, prompt: 'What is here?',
+    codec: 'neural-u8',
+    modelId: TINY_ID,
+    deviceId,
+    frameId: ids.next(),
+    sequence,
+    captureTimeMs: Date.now(),
+    clockUnreliable: false,
+    prompt: 'What is here?',
     tokens: quantise(seededTokens(49, 64, sequence + 1), 49, 64, 'per-tensor'),
   };
 }
@@ -131,7 +138,10 @@ describe('embedded broker under hostile clients (issue 15, finding 6)', () => {
       await newcomer.subscribeAsync('splitoculo/#', { qos: 0 });
       await waitUntil(() => new Set(retainedTopics).size >= 5, 20_000, 'five retained messages');
       await newcomer.endAsync(true);
-      assert.deepEqual([...new Set(retainedTopics)].sort(), [0, 1, 2, 3, 4].map((i) => `splitoculo/v1/cam-s${i}/status`));
+      assert.deepEqual(
+        [...new Set(retainedTopics)].sort(),
+        [0, 1, 2, 3, 4].map((i) => `splitoculo/v1/cam-s${i}/status`),
+      );
 
       const grown = rssBytes(worker.child.pid!) - baseline;
       console.log(`worker RSS: ${(baseline / MiB).toFixed(0)} MiB before, grew ${(grown / MiB).toFixed(0)} MiB after 48 MiB of an oversize publish and 400 MiB + 2,100 small retained messages`);

@@ -33,9 +33,23 @@ export interface SoakReport {
   /** From the end of the faults until every frame was accounted for (or progress stopped). */
   drainSeconds: number;
   faults: Record<string, number>;
-  devices: Array<{ device: string; committed: number; answered: number; evicted: number; queued: number; maxQueued: number; bound: number }>;
-  /** When a device's committed frames not answered or queued outnumber its evictions: all of its unanswered ids
-   *  (evictions are counted, not named, so the excess cannot be told apart from them). */
+  /** Per device, committed frames by fate (each id in one: answered, else evicted, else queued, else lost);
+   *  evictedCounted is the outbox's own counter, evictedUnnamed what it counted beyond the names kept;
+   *  lostAnsweredOnWire: lost frames whose answer was published all the same (the edge did not keep it). */
+  devices: Array<{
+    device: string;
+    committed: number;
+    answered: number;
+    evicted: number;
+    queued: number;
+    lost: number;
+    lostAnsweredOnWire: number;
+    evictedCounted: number;
+    evictedUnnamed: number;
+    maxQueued: number;
+    bound: number;
+  }>;
+  /** Committed frames neither answered, nor named as evicted, nor queued: `<device>/<frame id>`. */
   lost: string[];
   /** Frames that received conflicting answers (different text or error). */
   duplicates: string[];
@@ -60,6 +74,32 @@ function random(seed: number): () => number {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** What the outbox file holds: queued and answered ids, the ids it named as evicted, and its eviction counters. */
+function outboxState(path: string): { queued: Set<string>; answered: Set<string>; evicted: Set<string>; evictedCounted: number } {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const ids = (sql: string) => new Set((db.prepare(sql).all() as { id: string }[]).map((r) => r.id));
+    const counted = db.prepare("SELECT coalesce(sum(CAST(value AS INTEGER)), 0) AS n FROM meta WHERE key LIKE 'evicted_%'").get() as { n: number };
+    return { queued: ids('SELECT frame_id AS id FROM frames'), answered: ids('SELECT frame_id AS id FROM answers'), evicted: ids('SELECT frame_id AS id FROM evicted'), evictedCounted: counted.n };
+  } finally {
+    db.close();
+  }
+}
+
+/** Each committed id in exactly one fate, in this order of precedence: an evicted frame may still have been answered. */
+function account(committed: ReadonlySet<string>, state: ReturnType<typeof outboxState>) {
+  const fate = { answered: [] as string[], evicted: [] as string[], queued: [] as string[], lost: [] as string[] };
+  for (const id of committed) {
+    if (state.answered.has(id)) fate.answered.push(id);
+    else if (state.evicted.has(id)) fate.evicted.push(id);
+    else if (state.queued.has(id)) fate.queued.push(id);
+    else fate.lost.push(id);
+  }
+  return fate;
+}
+
+const committedIds = (lives: EdgeProcess[]) => new Set(lives.flatMap((life) => life.lines.filter((l) => l.msg === 'frame queued').map((l) => String(l.frameId))));
+
 function rssMiB(pid: number | undefined): number {
   try {
     return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
@@ -80,33 +120,44 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   // the broker; once the workers' persistent sessions exist, the broker keeps frames for them.
   const workers = Array.from({ length: options.workers ?? 2 }, (_, i) => {
     const config = join(work, `worker-${i}.json`);
-    writeFileSync(config, JSON.stringify({
-      worker: { id: `soak-worker-${i}`, batchWaitMs: 20 },
-      models: { paths: [TINY_MODEL_DIR], threads: 1 },
-      answerer: { type: 'local', qwen: TINY_QWEN_DIR, maxNewTokens: 2, threads: 1 },
-      mqtt: { url: broker.url, clientId: `soak-worker-${i}`, sharedGroup: 'soak' },
-      dedup: { path: join(work, `worker-${i}.db`) },
-    }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        worker: { id: `soak-worker-${i}`, batchWaitMs: 20 },
+        models: { paths: [TINY_MODEL_DIR], threads: 1 },
+        answerer: { type: 'local', qwen: TINY_QWEN_DIR, maxNewTokens: 2, threads: 1 },
+        mqtt: { url: broker.url, clientId: `soak-worker-${i}`, sharedGroup: 'soak' },
+        dedup: { path: join(work, `worker-${i}.db`) },
+      }),
+    );
     const start = () => new EdgeProcess(config, [], process.env, [process.execPath, CLOUD_BIN]);
     return { config, start, lives: [start()] };
   });
   await Promise.all(workers.map((w) => w.lives[0]!.waitFor((l) => l.msg === 'cloud worker running', 60_000, 'worker start')));
 
   // Edge daemons, each behind its own shaped link (BLE-like: 125 KB/s, 60 ms).
-  const edges = await Promise.all(Array.from({ length: options.edges ?? 2 }, async (_, i) => {
-    const device = `soak-cam-${i}`;
-    const relay = new TcpRelay(await freePort(), broker.port, { bytesPerSecond: 125_000, rttMs: 60 });
-    await relay.open();
-    const config = join(work, `${device}.json`);
-    const outbox = join(work, `${device}.db`);
-    writeFileSync(config, JSON.stringify({
-      device: { id: device }, model: { path: TINY_MODEL_DIR, threads: 1 },
-      camera: { type: 'directory', path: FRAMES_DIR, loop: true }, capture: { intervalMs: 250 },
-      outbox: { path: outbox, maxFrames: OUTBOX_BOUND, policy: 'drop-oldest' },
-      mqtt: { url: relay.url, backoffInitialMs: 200, backoffMaxMs: 2000 }, log: { level: 'debug' },
-    }));
-    return { device, relay, config, outbox, lives: [new EdgeProcess(config)], maxQueued: 0 };
-  }));
+  const edges = await Promise.all(
+    Array.from({ length: options.edges ?? 2 }, async (_, i) => {
+      const device = `soak-cam-${i}`;
+      const relay = new TcpRelay(await freePort(), broker.port, { bytesPerSecond: 125_000, rttMs: 60 });
+      await relay.open();
+      const config = join(work, `${device}.json`);
+      const outbox = join(work, `${device}.db`);
+      writeFileSync(
+        config,
+        JSON.stringify({
+          device: { id: device },
+          model: { path: TINY_MODEL_DIR, threads: 1 },
+          camera: { type: 'directory', path: FRAMES_DIR, loop: true },
+          capture: { intervalMs: 250 },
+          outbox: { path: outbox, maxFrames: OUTBOX_BOUND, policy: 'drop-oldest' },
+          mqtt: { url: relay.url, backoffInitialMs: 200, backoffMaxMs: 2000 },
+          log: { level: 'debug' },
+        }),
+      );
+      return { device, relay, config, outbox, lives: [new EdgeProcess(config)], maxQueued: 0 };
+    }),
+  );
 
   // Every answer published, as an integrator with a persistent session sees them.
   const answers = new Map<string, { outcomes: Set<string>; inferences: Set<string> }>();
@@ -141,7 +192,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const started = Date.now();
   const end = started + options.minutes * 60_000;
   // Each kind of fault once, in a seeded order, then at random.
-  const firstRound = [0.1, 0.4, 0.6, 0.9].map((pick) => ({ pick, key: rand() })).sort((a, b) => a.key - b.key).map((x) => x.pick);
+  const firstRound = [0.1, 0.4, 0.6, 0.9]
+    .map((pick) => ({ pick, key: rand() }))
+    .sort((a, b) => a.key - b.key)
+    .map((x) => x.pick);
   while (Date.now() < end) {
     await sleep(4000 + rand() * 4000);
     const pick = firstRound.shift() ?? rand();
@@ -186,19 +240,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   for (const edge of edges) await observer.publishAsync(`splitoculo/v1/${edge.device}/command`, JSON.stringify({ command: 'pause' }), { qos: 1 });
   // Drain until everything is accounted for, or until no answer has arrived for a minute (at most 15 minutes).
   const drainDeadline = Date.now() + 15 * 60_000;
-  const settled = () => edges.every((edge) => {
-    try {
-      const db = new Database(edge.outbox, { readonly: true });
-      const queued = (db.prepare('SELECT count(*) AS n FROM frames').get() as { n: number }).n;
-      const answered = (db.prepare('SELECT count(*) AS n FROM answers').get() as { n: number }).n;
-      db.close();
-      const committed = new Set(edge.lives.flatMap((life) => life.lines.filter((l) => l.msg === 'frame queued').map((l) => l.frameId))).size;
-      const evicted = edge.lives.flatMap((life) => life.lines.filter((l) => l.msg === 'outbox evicted frames')).reduce((n, l) => n + (l.frames as number), 0);
-      return queued === 0 && answered + evicted >= committed;
-    } catch {
-      return false;
-    }
-  });
+  const settled = () =>
+    edges.every((edge) => {
+      try {
+        const state = outboxState(edge.outbox);
+        return state.queued.size === 0 && account(committedIds(edge.lives), state).lost.length === 0;
+      } catch {
+        return false; // busy: the next look counts
+      }
+    });
   let lastProgress = Date.now();
   let lastCount = answerMessages;
   while (!settled() && Date.now() < drainDeadline && Date.now() - lastProgress < 60_000) {
@@ -216,15 +266,23 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const lost: string[] = [];
   for (const edge of edges) {
     await edge.lives.at(-1)!.stop('SIGTERM');
-    const committed = new Set(edge.lives.flatMap((life) => life.lines.filter((l) => l.msg === 'frame queued').map((l) => String(l.frameId))));
-    const evicted = edge.lives.flatMap((life) => life.lines.filter((l) => l.msg === 'outbox evicted frames')).reduce((n, l) => n + (l.frames as number), 0);
-    const db = new Database(edge.outbox, { readonly: true });
-    const answered = new Set((db.prepare('SELECT frame_id AS id FROM answers').all() as { id: string }[]).map((r) => r.id));
-    const queued = new Set((db.prepare('SELECT frame_id AS id FROM frames').all() as { id: string }[]).map((r) => r.id));
-    db.close();
-    const unaccounted = [...committed].filter((id) => !answered.has(id) && !queued.has(id));
-    if (unaccounted.length > evicted) lost.push(...unaccounted.map((id) => `${edge.device}/${id}`));
-    devices.push({ device: edge.device, committed: committed.size, answered: [...committed].filter((id) => answered.has(id)).length, evicted, queued: queued.size, maxQueued: edge.maxQueued, bound: OUTBOX_BOUND });
+    const committed = committedIds(edge.lives);
+    const state = outboxState(edge.outbox);
+    const fate = account(committed, state);
+    lost.push(...fate.lost.map((id) => `${edge.device}/${id}`));
+    devices.push({
+      device: edge.device,
+      committed: committed.size,
+      answered: fate.answered.length,
+      evicted: fate.evicted.length,
+      queued: state.queued.size,
+      lost: fate.lost.length,
+      lostAnsweredOnWire: fate.lost.filter((id) => answers.has(id)).length,
+      evictedCounted: state.evictedCounted,
+      evictedUnnamed: Math.max(0, state.evictedCounted - state.evicted.size),
+      maxQueued: edge.maxQueued,
+      bound: OUTBOX_BOUND,
+    });
     await edge.relay.close();
   }
   for (const worker of workers) await worker.lives.at(-1)!.stop('SIGTERM');
