@@ -35,6 +35,8 @@ export function writePathChecks(config: ReturnType<typeof configFromFlags>, env:
   const checks: Check[] = [['outbox', async () => `${config.outbox.path}: writable in ${checkStateFile(config.outbox.path, 'outbox.path')}`]];
   const answers = config.answers.jsonlFile;
   if (answers) checks.push(['answers file', async () => `${answers}: writable in ${checkStateFile(answers, 'answers.jsonlFile')}`]);
+  const state = config.state.path; // by default beside the outbox, whose folder is checked above
+  if (state) checks.push(['state file', async () => `${state}: writable in ${checkStateFile(state, 'state.path')}`]);
   checks.push(cacheCheck(env));
   return checks;
 }
