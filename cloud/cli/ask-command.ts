@@ -10,7 +10,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import mqtt from 'mqtt';
 import { parseAnswer } from '../../protocol/answer.ts';
-import { encodeCommand } from '../../protocol/commands.ts';
+import { encodeCommand, parseCommand } from '../../protocol/commands.ts';
 import { assertDeviceId } from '../../protocol/device-id.ts';
 import { UserError } from '../../protocol/errors.ts';
 import { parseStatus, type StatusDocument } from '../../protocol/status.ts';
@@ -55,9 +55,10 @@ export async function ask(flags: ConfigFlags & { timeout: number }, device: stri
   const id = newRequestId();
   const command = (() => {
     try {
-      return encodeCommand({ command: 'ask', prompt, id });
+      // The daemon's own schema, through the parser that names the path (command: prompt: ...).
+      return encodeCommand(parseCommand(JSON.stringify({ command: 'ask', prompt, id })));
     } catch (error) {
-      throw new AskError(`ask "prompt": ${(error as Error).message.replace(/^.*?prompt: /, '')}`);
+      throw new AskError(`ask "prompt": ${(error as Error).message.replace(/^command: prompt: /, '')}`);
     }
   })();
   let client: mqtt.MqttClient;
