@@ -74,6 +74,7 @@ export async function measureEdgeMemory(o: MemoryRunOptions): Promise<MemoryRun>
       const series: Array<[number, number]> = [];
       // Up once the metrics answer; the clock starts at spawn (start-up is part of the footprint).
       for (;;) {
+        if (Date.now() - started > 120_000) throw new Error(`edge daemon did not serve metrics within 120 s: ${edge.stderr.slice(-500)}`);
         if (edge.child.exitCode !== null) throw new Error(`edge daemon exited (${edge.child.exitCode}): ${edge.stderr.slice(-500)}`);
         if (await metric(metricsPort, 'splitoculo_frames_queued_total').then(() => true, () => false)) break;
         await new Promise((r) => setTimeout(r, 100));

@@ -23,8 +23,13 @@ export class EncoderError extends UserError {
   override readonly name = 'EncoderError';
 }
 
-/** The worker isolate's V8 limits (MB): its heap holds a few wrapper objects, not frames. */
-const WORKER_LIMITS = { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 1, stackSizeMb: 1 };
+/**
+ * The worker isolate's V8 limits (MB): its heap holds a few wrapper objects,
+ * not frames, so a small young generation is enough. The old generation keeps
+ * room for Node's own start-up (the TypeScript stripper when run from the
+ * sources): a heap near its limit collects without end instead of failing.
+ */
+const WORKER_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 };
 
 export class EdgeEncoder {
   readonly #worker: Worker;
@@ -59,7 +64,8 @@ export class EdgeEncoder {
   static async open(model: LoadedModel, options: SessionOptions = {}): Promise<EdgeEncoder> {
     const { crop } = model.manifest.preprocess;
     const shared: EncoderWorkerData = {
-      model, options,
+      // No onnxruntime arena: it kept the largest run's intermediates reserved (bench/footprint).
+      model, options: { lowMemory: process.env.XP_ORT_ARENA !== '1', ...options },
       control: new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT),
       input: new SharedArrayBuffer(3 * crop.width * crop.height * Float32Array.BYTES_PER_ELEMENT),
       output: new SharedArrayBuffer(model.manifest.tokens.count * model.manifest.tokens.width * Float32Array.BYTES_PER_ELEMENT),

@@ -12,6 +12,13 @@ export interface SessionOptions {
   /** Threads inside one operator; the daemon's main knob on a small board. */
   intraOpThreads?: number;
   executionProviders?: string[];
+  /**
+   * No CPU memory arena and no memory pattern: onnxruntime then frees each
+   * run's intermediate tensors instead of keeping the largest run's worth
+   * reserved (the edge daemon, where resident memory matters more than a
+   * fraction of a millisecond per frame).
+   */
+  lowMemory?: boolean;
 }
 
 export async function openSession(model: LoadedModel, role: ModelRole, options: SessionOptions) {
@@ -26,6 +33,7 @@ export async function openSession(model: LoadedModel, role: ModelRole, options: 
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
       executionProviders: options.executionProviders ?? ['cpu'],
+      ...(options.lowMemory && { enableCpuMemArena: false, enableMemPattern: false }),
     });
   } catch (error) {
     throw new ManifestError(`${path}: onnxruntime cannot load it (${(error as Error).message})`);
