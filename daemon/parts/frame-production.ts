@@ -23,6 +23,8 @@ import { readKeyFile } from '../../runtime/key-file.ts';
 export interface ProducedFrame extends MadeFrame, FrameIdentity {
   capturedAt: number;
   label: string;
+  /** The operator's ask this frame answers: it goes out before the backlog. */
+  requestId?: string;
 }
 
 /** An operator's ask: the prompt and request id its frame carries. */
@@ -157,7 +159,7 @@ export class FrameProduction implements Part {
     this.codecs[frame.codec] += 1;
     this.lastFrameAt = image.capturedAt;
     deps.metrics.encodeSeconds.observe((frame.timings.preprocessMs + frame.timings.encodeMs + frame.timings.quantiseMs) / 1000);
-    deps.next({ ...frame, ...identity, capturedAt: image.capturedAt, label: image.label });
+    deps.next({ ...frame, ...identity, capturedAt: image.capturedAt, label: image.label, ...(prepared.request && { requestId: prepared.request.requestId }) });
   }
 
   #running(): FrameMaker {

@@ -3,7 +3,8 @@
  * and takes each finished frame (`accept`): a frame is committed here before
  * the publisher may see it, then the publisher is woken. Evictions and
  * refusals by the bound are counted and logged, never thrown: the capture
- * loop goes on.
+ * loop goes on. A frame that answers an operator's ask is sent before the
+ * backlog (outbox/urgent-first.ts).
  */
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -13,6 +14,7 @@ import type { EdgeMetrics } from '../ops/metrics.ts';
 import type { Progress } from '../ops/watchdog.ts';
 import { OutboxFullError, type FrameIdentity, type Outbox } from '../outbox/outbox.ts';
 import { SqliteOutbox } from '../outbox/sqlite-outbox.ts';
+import { urgentFirst } from '../outbox/urgent-first.ts';
 import type { ProducedFrame } from './frame-production.ts';
 
 export function openOutbox(config: EdgeConfig): SqliteOutbox {
@@ -39,7 +41,7 @@ export interface OutboxPartDeps {
 
 export class OutboxPart implements Part {
   readonly #deps: OutboxPartDeps;
-  #outbox: Outbox | null = null;
+  #outbox: ReturnType<typeof urgentFirst> | null = null;
 
   constructor(deps: OutboxPartDeps) {
     this.#deps = deps;
@@ -56,7 +58,7 @@ export class OutboxPart implements Part {
 
   start(): void {
     const { config, metrics, log } = this.#deps;
-    this.#outbox = (this.#deps.open ?? openOutbox)(config);
+    this.#outbox = urgentFirst((this.#deps.open ?? openOutbox)(config));
     const stats = this.#outbox.stats();
     log.info({ outbox: resolve(config.outbox.path), queued: stats.rows, bytes: stats.bytes }, 'outbox open');
     metrics.queueDepth.set(stats.rows);
@@ -80,7 +82,8 @@ export class OutboxPart implements Part {
   /** Commits one frame (or counts why the bound refused it), then wakes the publisher. */
   accept(frame: ProducedFrame): void {
     const { metrics, log } = this.#deps;
-    const outbox = this.outbox;
+    const outbox = this.#outbox;
+    if (!outbox) throw new Error('outbox not open');
     try {
       const result = outbox.enqueue({ sequence: frame.sequence, frameId: frame.frameId, capturedAt: frame.capturedAt, bytes: frame.bytes });
       for (const [reason, n] of Object.entries(result.evicted)) {
@@ -89,6 +92,7 @@ export class OutboxPart implements Part {
       }
       if (result.accepted) {
         metrics.queued.inc();
+        if (frame.requestId) outbox.markUrgent({ sequence: frame.sequence, frameId: frame.frameId, capturedAt: frame.capturedAt, bytes: frame.bytes, attempts: 0 });
         const t = frame.timings;
         log.debug(
           {

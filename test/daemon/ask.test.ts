@@ -124,6 +124,30 @@ describe('ask, preview and state that lasts', () => {
     await Promise.all([collector.close(), operator.close()]);
   });
 
+  it("an ask's frame goes out before a backlog", async () => {
+    const collector = await FrameCollector.connect(broker.url, 'backlog-collector', 'splitoculo/v1/backlog-cam/frame');
+    const operator = await Operator.connect(broker.url, 'backlog-cam');
+    // A budget of about one frame a second against ten captures a second: the outbox fills.
+    const { path } = edgeCase(root, {
+      device: { id: 'backlog-cam' },
+      camera: { type: 'directory', path: images, loop: true },
+      capture: { intervalMs: 100 },
+      status: { intervalSeconds: 1 },
+      mqtt: { url: broker.url, bytesPerSecond: 3500 },
+    });
+    const edge = new EdgeProcess(path);
+    await operator.waitStatus((s) => (s.queue?.frames ?? 0) >= 15, 'a backlog of fifteen frames', 30_000);
+    const before = collector.frames.length;
+    await operator.send('backlog-cam', { command: 'ask', prompt: 'Now?', id: 'urgent-1' });
+    await waitFor(() => collector.frames.some((f) => f.requestId === 'urgent-1'), { what: 'the ask frame', timeoutMs: 20_000 });
+    const position = collector.frames.findIndex((f) => f.requestId === 'urgent-1');
+    const backlog = operator.latest()?.queue?.frames ?? 0;
+    assert.ok(position - before <= 3, `${position - before} frames went out between the ask and its frame (backlog ${backlog})`);
+    assert.ok(backlog >= 10, `the backlog was still there (${backlog})`);
+    await edge.stop();
+    await Promise.all([collector.close(), operator.close()]);
+  });
+
   it('sends one preview JPEG under the size bound only when asked', async () => {
     const operator = await Operator.connect(broker.url, 'preview-cam');
     const { path } = edgeCase(root, {

@@ -9,6 +9,8 @@ import { after, afterEach, describe, it, mock } from 'node:test';
 import sharp from 'sharp';
 import { AskTracker } from '../../daemon/control/ask-tracker.ts';
 import { commandTargets } from '../../daemon/control/command-targets.ts';
+import { urgentFirst } from '../../daemon/outbox/urgent-first.ts';
+import { SqliteOutbox } from '../../daemon/outbox/sqlite-outbox.ts';
 import { makePreview } from '../../daemon/parts/preview.ts';
 import { type Settings, StateStore } from '../../daemon/parts/state-store.ts';
 import { StatusRefresh } from '../../daemon/parts/status-refresh.ts';
@@ -83,6 +85,47 @@ describe('pending ask', () => {
     assert.deepEqual(requests, ['a', 'b']);
     assert.equal(asks.pending?.id, 'b');
     asks.stop();
+  });
+});
+
+describe('urgent frames first', () => {
+  it("an ask's frame heads peek until acknowledged; the outbox's own order otherwise; durability is the outbox's", () => {
+    const inner = new SqliteOutbox({ path: join(work, 'urgent.db'), limits: { maxRows: 100, maxBytes: 1e6, ttlMs: 0, policy: 'drop-oldest', maxAnswers: 10 } });
+    const outbox = urgentFirst(inner);
+    const add = () => {
+      const { sequence, frameId } = outbox.nextIdentity();
+      const frame = { sequence, frameId, capturedAt: Date.now(), bytes: Uint8Array.of(sequence) };
+      outbox.enqueue(frame);
+      return { ...frame, attempts: 0 };
+    };
+    for (let i = 0; i < 5; i++) add();
+    const asked = add();
+    outbox.markUrgent(asked);
+    assert.deepEqual(
+      outbox.peek(3).map((f) => f.sequence),
+      [6, 1, 2],
+    );
+    assert.deepEqual(
+      outbox.peek(1).map((f) => f.sequence),
+      [6],
+    );
+    assert.deepEqual(
+      outbox.peek(3, new Set([6])).map((f) => f.sequence),
+      [1, 2, 3],
+      'in flight: excluded like any frame',
+    );
+    assert.deepEqual(
+      outbox.peek(10).map((f) => f.sequence),
+      [6, 1, 2, 3, 4, 5],
+      'never twice',
+    );
+    outbox.ack([6]);
+    assert.deepEqual(
+      outbox.peek(10).map((f) => f.sequence),
+      [1, 2, 3, 4, 5],
+    );
+    assert.equal(outbox.stats().rows, 5, 'the acknowledged frame left the outbox itself');
+    outbox.close();
   });
 });
 
