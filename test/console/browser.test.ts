@@ -14,6 +14,7 @@ import mqtt from 'mqtt';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { encodeAnswer } from '../../protocol/answer.ts';
 import { TopicMap } from '../../protocol/topics.ts';
+import { cli } from '../helpers/cli.ts';
 import { CLOUD_BIN, EdgeProcess, stopAllEdges } from '../helpers/edge-process.ts';
 import { freePort } from '../helpers/mosquitto.ts';
 import { FRAMES_DIR, REPO_ROOT, TINY_MODEL_DIR, TINY_QWEN_DIR } from '../helpers/paths.ts';
@@ -40,13 +41,14 @@ let browser: Browser;
 let page: Page;
 let consoleUrl: string;
 let brokerUrl: string;
+let workerConfig: string;
 let firstLoadBytes = 0;
 
 before(async () => {
   const brokerPort = await freePort();
   const consolePort = await freePort();
   brokerUrl = `mqtt://127.0.0.1:${brokerPort}`;
-  const workerConfig = join(work, 'cloud.json');
+  workerConfig = join(work, 'cloud.json');
   writeFileSync(
     workerConfig,
     JSON.stringify({
@@ -134,6 +136,13 @@ it('"Ask now" shows the answer against its request id', async (t) => {
   const live = await page.$eval(`#live li[data-request="${request}"]`, (li) => li.textContent);
   assert.match(live!, new RegExp(`request ${request!.replace(/[.]/g, '\\.')}`));
   t.diagnostic(`ask to answer on the page: ${askMs} ms`);
+});
+
+it("splitoculo-cloud ask, with the worker's config, prints the device's answer", async () => {
+  const result = await cli(CLOUD_BIN, ['ask', DEVICE, 'Is it dark?', '--timeout', '120', '-c', workerConfig], { timeoutMs: 150_000 });
+  assert.equal(result.code, 0, result.stderr);
+  assert.ok(result.stdout.trim().length > 0, 'an answer was printed');
+  assert.match(result.stderr, new RegExp(`^${DEVICE} answered request \\S+ in \\d+\\.\\d s`));
 });
 
 it('"Preview" shows what the camera sees', async () => {
