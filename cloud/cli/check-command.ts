@@ -5,6 +5,7 @@ import { loadModel } from '../../protocol/manifest/load.ts';
 import { cacheCheck, runChecks, type Check } from '../../runtime/checks.ts';
 import { checkStateFile } from '../../runtime/state-paths.ts';
 import { createAnswerer } from '../answer/create-answerer.ts';
+import { consoleChecks } from '../console/console-check.ts';
 import { addConfigOptions, cloudConfigFromFlags, type ConfigFlags } from './config-options.ts';
 import { parseTimeoutMs } from '../../runtime/config-options.ts';
 
@@ -17,6 +18,7 @@ export function registerCheck(program: Command): void {
     const manifests: Awaited<ReturnType<typeof loadModel>>['manifest'][] = [];
     const checks: Check[] = [
       ['dedup', async () => `${config.dedup.path}: writable in ${checkStateFile(config.dedup.path, 'dedup.path')}`],
+      ...consoleChecks(config),
       cacheCheck(),
       ...config.models.paths.map(
         (path): Check => [

@@ -7,13 +7,13 @@
  * answer that echoes it is matched to the ask (time from ask to answer).
  */
 import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { deviceIdProblem } from '../../protocol/device-id.ts';
 import { parseCommand } from '../../protocol/commands.ts';
 import type { TopicMap } from '../../protocol/topics.ts';
 import type { CloudConfig } from '../config/schema.ts';
 import { ConsoleAccess, readTokenFile } from './access.ts';
+import { historyPathOf } from './console-check.ts';
 import { ConsoleLink } from './console-link.ts';
 import { consoleConnection } from './console-settings.ts';
 import { EventStream } from './event-stream.ts';
@@ -63,11 +63,21 @@ export class OperatorConsole implements ConsoleBackend {
     return this.#link?.connected ?? false;
   }
 
+  /** Starts everything, or nothing: a part that fails closes the ones already open (a port in use leaves no connection behind). */
   async start(): Promise<void> {
+    try {
+      await this.#start();
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  async #start(): Promise<void> {
     const c = this.#config.console;
     const { log, topics } = this.#at;
     const access = new ConsoleAccess(c.tokenFile === undefined ? null : readTokenFile(c.tokenFile));
-    this.#history = new HistoryStore(c.historyPath ?? join(dirname(this.#config.dedup.path), 'console-history.db'), { perDevice: c.historyPerDevice, total: c.historyTotal });
+    this.#history = new HistoryStore(historyPathOf(this.#config), { perDevice: c.historyPerDevice, total: c.historyTotal });
     const worker = this.#config.mqtt;
     const own = c.mqtt ?? {};
     const settings = consoleConnection(this.#config, this.#at.brokerPort);
@@ -156,5 +166,8 @@ export class OperatorConsole implements ConsoleBackend {
     await this.#server?.close();
     await this.#link?.stop();
     this.#history?.close();
+    this.#server = null;
+    this.#link = null;
+    this.#history = null;
   }
 }

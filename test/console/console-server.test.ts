@@ -28,9 +28,13 @@ let device: MqttClient;
 let console_: OperatorConsole;
 const commands: { topic: string; body: Record<string, unknown> }[] = [];
 
-function start(sets: string[]): Promise<OperatorConsole> {
+function create(sets: string[]): OperatorConsole {
   const config = loadCloudConfig({ sets: [...BASE, `mqtt.url=${broker.url}`, `dedup.path=${join(dir, 'answered.db')}`, 'console.port=0', ...sets] });
-  const c = new OperatorConsole(config, { workerId: `t${Math.random().toString(36).slice(2, 6)}`, topics, brokerPort: null, log: pino({ level: 'silent' }) });
+  return new OperatorConsole(config, { workerId: `t${Math.random().toString(36).slice(2, 6)}`, topics, brokerPort: null, log: pino({ level: 'silent' }) });
+}
+
+function start(sets: string[]): Promise<OperatorConsole> {
+  const c = create(sets);
   return c.start().then(() => c);
 }
 
@@ -236,4 +240,26 @@ it('refuses to start beyond loopback without a token file, or with a short token
   const shortFile = join(dir, 'short.token');
   writeFileSync(shortFile, 'abc\n');
   await assert.rejects(start([`console.tokenFile=${shortFile}`]), /^ConsoleTokenError: console\.tokenFile \(.*short\.token\): the token has 3 characters; expected at least 16/);
+});
+
+it('splitoculo-cloud check verifies the console: the token file and the history file', async () => {
+  const shortFile = join(dir, 'check-short.token');
+  writeFileSync(shortFile, 'abc\n');
+  const history = join(dir, 'check', 'history.db');
+  const sets = [...BASE, `mqtt.url=${broker.url}`, `dedup.path=${join(dir, 'answered.db')}`, 'console.port=8088', `console.tokenFile=${shortFile}`, `console.historyPath=${history}`];
+  const result = await cli(CLOUD_BIN, ['check', ...sets.flatMap((s) => ['--set', s])], { timeoutMs: 120_000 });
+  assert.equal(result.code, 1);
+  assert.match(result.stdout, /^FAIL console: console\.tokenFile \(.*check-short\.token\): the token has 3 characters; expected at least 16/m);
+  assert.match(result.stdout, new RegExp(`^ok   console history: ${history.replace(/[.]/g, '\\.')}: writable in `, 'm'));
+});
+
+it('a console port already in use is one line naming console.port', async () => {
+  await assert.rejects(start([`console.port=${console_.port}`, 'console.mqtt.clientId=console-second']), /^ConsolePortError: console\.port \d+: cannot listen on 127\.0\.0\.1:\d+: already in use/);
+});
+
+it('a console that failed to start leaves no MQTT connection behind', async () => {
+  const failed = create([`console.port=${console_.port}`, 'console.mqtt.clientId=console-failed-start']);
+  await assert.rejects(failed.start(), /already in use/);
+  assert.equal(failed.connected, false, 'its connection was closed');
+  assert.equal(console_.connected, true);
 });
