@@ -136,7 +136,7 @@ function plot(title, rows, pick, format) {
   const box = svg('svg', { class: 'plot', viewBox: '0 0 300 140', preserveAspectRatio: 'none', role: 'img' });
   if (points.length === 0) {
     box.setAttribute('aria-label', `${title}: no data yet`);
-    return box;
+    return h('div', { class: 'plot-box' }, h('span', { class: 'meta', text: 'no data yet' }), box);
   }
   const xs = points.map((p) => p[0]);
   const ys = points.map((p) => p[1]);
@@ -144,13 +144,9 @@ function plot(title, rows, pick, format) {
   const x = (v) => 30 + ((v - x0) / Math.max(1, x1 - x0)) * 265;
   const y = (v) => 130 - (v / y1) * 115;
   box.setAttribute('aria-label', `${title}: ${points.length} answers, newest ${format(ys[ys.length - 1])}, highest ${format(y1)}`);
-  box.append(svg('polyline', { points: points.map(([px, py]) => `${x(px).toFixed(1)},${y(py).toFixed(1)}`).join(' ') }));
-  const top = svg('text', { x: 2, y: 12 });
-  top.textContent = format(y1);
-  const base = svg('text', { x: 2, y: 138 });
-  base.textContent = '0';
-  box.append(top, base);
-  return box;
+  box.append(svg('line', { x1: 30, y1: 15, x2: 295, y2: 15, class: 'top' }), svg('polyline', { points: points.map(([px, py]) => `${x(px).toFixed(1)},${y(py).toFixed(1)}`).join(' ') }));
+  // Scale as text beside the plot: SVG text would be stretched with it.
+  return h('div', { class: 'plot-box' }, h('span', { class: 'meta', text: `top line ${format(y1)}, bottom 0 · ${points.length} answers` }), box);
 }
 
 function renderHistory(id) {
