@@ -37,7 +37,9 @@ function io(): { wchar: number; writeBytes: number } {
 
 export function measureDiskWrites(o: { dir: string; frames: number; frameBytes: number; synchronous: 'normal' | 'full'; ackEvery: number }): DiskWriteResult {
   const outbox = new SqliteOutbox({
-    path: join(o.dir, 'outbox.db'), synchronous: o.synchronous, minFreeBytes: 0,
+    path: join(o.dir, 'outbox.db'),
+    synchronous: o.synchronous,
+    minFreeBytes: 0,
     limits: { maxRows: 100_000, maxBytes: 512 * 1024 * 1024, ttlMs: 0, policy: 'drop-oldest', maxAnswers: 10_000 },
   });
   const payload = randomBytes(o.frameBytes);
@@ -64,25 +66,36 @@ export function measureDiskWrites(o: { dir: string; frames: number; frameBytes: 
   const syscall = (after.wchar - before.wchar) / o.frames;
   const block = (after.writeBytes - before.writeBytes) / o.frames;
   return {
-    frames: o.frames, frameBytes: o.frameBytes, synchronous: o.synchronous, ackEvery: o.ackEvery,
-    syscallBytesPerFrame: Math.round(syscall), syscallRatio: syscall / o.frameBytes,
-    blockBytesPerFrame: Math.round(block), blockRatio: block / o.frameBytes,
+    frames: o.frames,
+    frameBytes: o.frameBytes,
+    synchronous: o.synchronous,
+    ackEvery: o.ackEvery,
+    syscallBytesPerFrame: Math.round(syscall),
+    syscallRatio: syscall / o.frameBytes,
+    blockBytesPerFrame: Math.round(block),
+    blockRatio: block / o.frameBytes,
   };
 }
 
 if (import.meta.main) {
   const { values } = parseArgs({
     options: {
-      frames: { type: 'string', default: '2000' }, 'frame-bytes': { type: 'string', default: '3247' },
-      synchronous: { type: 'string', default: 'normal' }, 'ack-every': { type: 'string', default: '1' }, dir: { type: 'string' },
+      frames: { type: 'string', default: '2000' },
+      'frame-bytes': { type: 'string', default: '3247' },
+      synchronous: { type: 'string', default: 'normal' },
+      'ack-every': { type: 'string', default: '1' },
+      dir: { type: 'string' },
     },
   });
   // On the disk the outbox would use, not a tmpfs (whose writes never reach a block device).
   const dir = mkdtempSync(values.dir ?? join(process.cwd(), '.cache', 'footprint-disk-'));
   try {
     const result = measureDiskWrites({
-      dir, frames: Number(values.frames), frameBytes: Number(values['frame-bytes']),
-      synchronous: values.synchronous as 'normal' | 'full', ackEvery: Number(values['ack-every']),
+      dir,
+      frames: Number(values.frames),
+      frameBytes: Number(values['frame-bytes']),
+      synchronous: values.synchronous as 'normal' | 'full',
+      ackEvery: Number(values['ack-every']),
     });
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {

@@ -62,11 +62,14 @@ export async function measureEdgeMemory(o: MemoryRunOptions): Promise<MemoryRun>
     for (const name of readdirSync(framesDir).filter((f) => /\.(png|jpe?g)$/.test(f) && f !== 'truncated.jpg')) cpSync(join(framesDir, name), join(samples, name));
     const metricsPort = await freePort();
     const config = writeConfig(work, {
-      device: { id: 'footprint' }, model: { path: resolve(o.model), threads: 1 },
+      device: { id: 'footprint' },
+      model: { path: resolve(o.model), threads: 1 },
       camera: { type: 'directory', path: samples, loop: true },
       capture: { intervalMs: Math.round(1000 / fps) },
       outbox: { path: join(work, 'outbox.db') },
-      mqtt: { url: broker.url, link: 'lan' }, metrics: { port: metricsPort }, log: { level: 'warn' },
+      mqtt: { url: broker.url, link: 'lan' },
+      metrics: { port: metricsPort },
+      log: { level: 'warn' },
     });
     const edge = new EdgeProcess(config, [], { ...process.env, ...o.env }, o.program);
     try {
@@ -76,7 +79,13 @@ export async function measureEdgeMemory(o: MemoryRunOptions): Promise<MemoryRun>
       for (;;) {
         if (Date.now() - started > 120_000) throw new Error(`edge daemon did not serve metrics within 120 s: ${edge.stderr.slice(-500)}`);
         if (edge.child.exitCode !== null) throw new Error(`edge daemon exited (${edge.child.exitCode}): ${edge.stderr.slice(-500)}`);
-        if (await metric(metricsPort, 'splitoculo_frames_queued_total').then(() => true, () => false)) break;
+        if (
+          await metric(metricsPort, 'splitoculo_frames_queued_total').then(
+            () => true,
+            () => false,
+          )
+        )
+          break;
         await new Promise((r) => setTimeout(r, 100));
       }
       const pid = edge.child.pid!;
@@ -92,7 +101,15 @@ export async function measureEdgeMemory(o: MemoryRunOptions): Promise<MemoryRun>
       const framesQueued = (await metric(metricsPort, 'splitoculo_frames_queued_total')) - queuedBefore;
       const written = writeBytes(pid) - writtenBefore;
       return {
-        label: o.label, seconds: o.seconds, fps, model: o.model, series, breakdown, v8HeapMB, threads: threadCount(pid), framesQueued,
+        label: o.label,
+        seconds: o.seconds,
+        fps,
+        model: o.model,
+        series,
+        breakdown,
+        v8HeapMB,
+        threads: threadCount(pid),
+        framesQueued,
         blockBytesPerFrame: framesQueued > 0 ? Math.round(written / framesQueued) : 0,
       };
     } finally {
@@ -107,14 +124,21 @@ export async function measureEdgeMemory(o: MemoryRunOptions): Promise<MemoryRun>
 if (import.meta.main) {
   const { values } = parseArgs({
     options: {
-      model: { type: 'string', default: join(REPO_ROOT, '.cache/models/full') }, seconds: { type: 'string', default: '60' },
-      fps: { type: 'string', default: '10' }, env: { type: 'string', multiple: true, default: [] }, program: { type: 'string' },
+      model: { type: 'string', default: join(REPO_ROOT, '.cache/models/full') },
+      seconds: { type: 'string', default: '60' },
+      fps: { type: 'string', default: '10' },
+      env: { type: 'string', multiple: true, default: [] },
+      program: { type: 'string' },
       label: { type: 'string', default: 'edge' },
     },
   });
   const env = Object.fromEntries(values.env!.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   const run = await measureEdgeMemory({
-    label: values.label!, model: values.model!, seconds: Number(values.seconds), fps: Number(values.fps), env,
+    label: values.label!,
+    model: values.model!,
+    seconds: Number(values.seconds),
+    fps: Number(values.fps),
+    env,
     ...(values.program && { program: [resolve(values.program)] }),
   });
   process.stdout.write(`${JSON.stringify(run)}\n`);

@@ -28,13 +28,19 @@ export async function encoderRatio(modelDir: string, pairs: number, threads = 1)
       await run();
       best[key] = Math.min(best[key], performance.now() - started);
     };
-    const cost = await paired('edge', `encode, ${threads} thread (daemon's encoder)`, `bare session.run, ${threads} thread`, pairs,
+    const cost = await paired(
+      'edge',
+      `encode, ${threads} thread (daemon's encoder)`,
+      `bare session.run, ${threads} thread`,
+      pairs,
       () => timed('reference', () => bare.session.run({ [bare.inputName]: input })),
-      () => timed('stage', async () => {
-        const done = encoder.encode(next);
-        next = template.slice();
-        await done;
-      }));
+      () =>
+        timed('stage', async () => {
+          const done = encoder.encode(next);
+          next = template.slice();
+          await done;
+        }),
+    );
     // On a shared machine the medians carry other people's load; the best of each is the cost itself.
     return { ...cost, minRatio: best.stage / best.reference };
   } finally {

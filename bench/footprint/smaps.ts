@@ -50,7 +50,14 @@ export function readSmaps(pid: number): MemoryBreakdown {
     }
   }
   const mb = (kb: number) => Math.round((kb / 1024) * 10) / 10;
-  return { rssMB: mb(total), groups: Object.fromEntries(Object.entries(groups).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, mb(v)])) };
+  return {
+    rssMB: mb(total),
+    groups: Object.fromEntries(
+      Object.entries(groups)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => [k, mb(v)]),
+    ),
+  };
 }
 
 /** VmRSS of a process in MB (cheap: for sampling over time). */

@@ -15,7 +15,9 @@ import { addConfigOptions, configFromFlags, type ConfigFlags } from './config-op
 import { parseTimeoutMs } from '../../runtime/config-options.ts';
 
 async function grabOne(config: ReturnType<typeof configFromFlags>, timeoutMs: number): Promise<string> {
-  const source = createSource(config.camera, createLogger('error'));
+  // The camera's own words (ffmpeg's or rpicam-vid's last line) when it fails: check says why, not just "no image".
+  let failure = '';
+  const source = createSource(config.camera, createLogger('silent'), { onRestart: (reason) => (failure = reason) });
   await source.start();
   try {
     const deadline = Date.now() + timeoutMs;
@@ -24,7 +26,7 @@ async function grabOne(config: ReturnType<typeof configFromFlags>, timeoutMs: nu
       if (image) return `${source.name}: got ${image.label} (${image.bytes.length} bytes)`;
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`${source.name}: no image within ${timeoutMs} ms`);
+    throw new Error(`${source.name}: no image within ${timeoutMs} ms${failure ? `; the camera ${failure}` : ''}`);
   } finally {
     await source.stop();
   }

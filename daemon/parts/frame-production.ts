@@ -120,7 +120,7 @@ export class FrameProduction implements Part {
   async prepare(image: CapturedImage): Promise<PreparedCapture | null> {
     const { metrics, log, progress } = this.#deps;
     try {
-      const prepared = await this.#running().prepare(image.bytes, image.label);
+      const prepared = await this.#running().prepare(image.raw ? { rgb: image.bytes, ...image.raw } : image.bytes, image.label);
       progress.mark();
       const request = this.#request;
       this.#request = null;

@@ -12,15 +12,17 @@
 import type { Logger } from 'pino';
 import sharp from 'sharp';
 import { PREVIEW_MAX_BYTES, PREVIEW_MAX_SIDE } from '../../protocol/limits.ts';
-import type { CapturedImage } from '../sources/source.ts';
+import type { CapturedImage, RawPixels } from '../sources/source.ts';
 
 const QUALITIES = [70, 55, 40, 30, 20];
 const SIDES = [PREVIEW_MAX_SIDE, 240, 160, 96];
 
 /** The thumbnail: longest side at most PREVIEW_MAX_SIDE, at most PREVIEW_MAX_BYTES; null when it cannot fit. */
-export async function makePreview(image: Buffer): Promise<Buffer | null> {
+export async function makePreview(image: Buffer, raw?: RawPixels): Promise<Buffer | null> {
   for (const side of SIDES) {
-    const resized = sharp(image, { limitInputPixels: 50_000_000 }).rotate().resize(side, side, { fit: 'inside', withoutEnlargement: true });
+    // A raw camera frame is RGB pixels, not a file: sharp is told their size.
+    const input = raw ? sharp(image, { raw: { ...raw, channels: 3 } }) : sharp(image, { limitInputPixels: 50_000_000 }).rotate();
+    const resized = input.resize(side, side, { fit: 'inside', withoutEnlargement: true });
     for (const quality of QUALITIES) {
       const jpeg = await resized.clone().jpeg({ quality, mozjpeg: false }).toBuffer();
       if (jpeg.length <= PREVIEW_MAX_BYTES) return jpeg;
@@ -65,7 +67,7 @@ export class PreviewSender {
         log.warn('preview: the camera has produced no image yet');
         return;
       }
-      const jpeg = await makePreview(image.bytes);
+      const jpeg = await makePreview(image.bytes, image.raw);
       if (!jpeg) {
         log.warn({ image: image.label }, `preview: cannot fit ${PREVIEW_MAX_BYTES} bytes`);
         return;

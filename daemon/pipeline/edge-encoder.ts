@@ -65,7 +65,8 @@ export class EdgeEncoder {
     const { crop } = model.manifest.preprocess;
     const shared: EncoderWorkerData = {
       // No onnxruntime arena: it kept the largest run's intermediates reserved (bench/footprint).
-      model, options: { lowMemory: process.env.XP_ORT_ARENA !== '1', ...options },
+      model,
+      options: { lowMemory: process.env.XP_ORT_ARENA !== '1', ...options },
       control: new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT),
       input: new SharedArrayBuffer(3 * crop.width * crop.height * Float32Array.BYTES_PER_ELEMENT),
       output: new SharedArrayBuffer(model.manifest.tokens.count * model.manifest.tokens.width * Float32Array.BYTES_PER_ELEMENT),

@@ -18,7 +18,7 @@ import type { QuantisationScheme } from '../../protocol/wire/quantise.ts';
 import type { LinkEstimate } from '../link/link-estimator.ts';
 import { CodecSelector } from './codec-selector.ts';
 import { FrameEncoder, type FrameMetadata } from './frame-encoder.ts';
-import { cropToRgb, toNormalisedNchw } from './preprocess.ts';
+import { cropToRgb, toNormalisedNchw, type RawRgb } from './preprocess.ts';
 
 export interface FrameMakerOptions {
   codec: CodecSetting;
@@ -97,7 +97,7 @@ export class FrameMaker {
   }
 
   /** Decode, resize, crop. Throws ImageError (naming `label`) for an unusable image. */
-  async prepare(image: Buffer | string, label: string): Promise<PreparedImage> {
+  async prepare(image: Buffer | string | RawRgb, label: string): Promise<PreparedImage> {
     const started = performance.now();
     const { rgb } = await cropToRgb(image, this.model.manifest.preprocess, label);
     return { rgb, preprocessMs: performance.now() - started };

@@ -42,13 +42,21 @@ export function centreCropOffset(size: number, crop: number): number {
   return floor % 2 === 0 ? floor : floor + 1;
 }
 
-export async function preprocessImage(input: Buffer | string, pre: Manifest['preprocess'], label = 'image'): Promise<PreprocessedImage> {
+/** Camera pixels with no file format around them (raw V4L2 frames converted to RGB by ffmpeg): HWC, 3 bytes a pixel. */
+export interface RawRgb {
+  rgb: Buffer;
+  width: number;
+  height: number;
+}
+
+export async function preprocessImage(input: Buffer | string | RawRgb, pre: Manifest['preprocess'], label = 'image'): Promise<PreprocessedImage> {
   const { rgb, sourceWidth, sourceHeight } = await cropToRgb(input, pre, label);
   return { tensor: toNormalisedNchw(rgb, pre.crop.width * pre.crop.height, pre), sourceWidth, sourceHeight };
 }
 
 /** The resized, centre-cropped RGB pixels (HWC, uint8), before normalisation. */
-export async function cropToRgb(input: Buffer | string, pre: Manifest['preprocess'], label = 'image'): Promise<{ rgb: Buffer; sourceWidth: number; sourceHeight: number }> {
+export async function cropToRgb(input: Buffer | string | RawRgb, pre: Manifest['preprocess'], label = 'image'): Promise<{ rgb: Buffer; sourceWidth: number; sourceHeight: number }> {
+  if (typeof input !== 'string' && !Buffer.isBuffer(input)) return cropRawRgb(input, pre, label);
   const unusable = await unusableImageInput(input);
   if (unusable) throw new ImageError(`${label}: ${unusable}`);
   let width: number | undefined;
@@ -87,6 +95,23 @@ export async function cropToRgb(input: Buffer | string, pre: Manifest['preproces
     throw new ImageError(`${label}: ${await describeDecodeFailure(input, error)}`);
   }
   return { rgb: pixels, sourceWidth: width, sourceHeight: height };
+}
+
+/**
+ * The same resize and crop on pixels that are already RGB: nothing to decode,
+ * so straight into the Pillow port (no copy through libvips, no JPEG round
+ * trip). Parity with PIL on the same RGB: test/pipeline/raw-camera.test.ts.
+ */
+export function cropRawRgb({ rgb, width, height }: RawRgb, pre: Manifest['preprocess'], label = 'image'): { rgb: Buffer; sourceWidth: number; sourceHeight: number } {
+  if (rgb.length !== width * height * 3) throw new ImageError(`${label}: ${rgb.length} bytes of raw RGB, expected ${width}x${height}x3 = ${width * height * 3}`);
+  const { crop } = pre;
+  const resized = resizedDimensions(width, height, pre.resize.shortSide);
+  if (resized.width < crop.width || resized.height < crop.height) {
+    throw new ImageError(`${label}: resizing ${width}x${height} gives ${resized.width}x${resized.height}, smaller than the ${crop.width}x${crop.height} crop`);
+  }
+  const window = { left: centreCropOffset(resized.width, crop.width), top: centreCropOffset(resized.height, crop.height), width: crop.width, height: crop.height };
+  const resampled = resamplePillow(rgb, width, height, 3, resized.width, resized.height, pre.resize.kernel, window);
+  return { rgb: Buffer.from(resampled.buffer, resampled.byteOffset, resampled.byteLength), sourceWidth: width, sourceHeight: height };
 }
 
 /** uint8 HWC RGB -> normalised float32 CHW, through one 256-entry table per channel. */

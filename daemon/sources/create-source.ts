@@ -46,14 +46,46 @@ export function libcameraArgs(camera: Extract<CameraConfig, { type: 'libcamera' 
   return [...args, ...camera.extraArgs];
 }
 
-export function v4l2Args(camera: Extract<CameraConfig, { type: 'v4l2' }>): string[] {
+type V4l2Camera = Extract<CameraConfig, { type: 'v4l2' }>;
+
+/** V4L2 formats that already are JPEGs (UVC webcams' MJPG): passed through as the camera made them. */
+const JPEG_FORMATS = new Set(['mjpeg', 'mjpg', 'jpeg']);
+
+/** What ffmpeg hands the daemon for this camera: the camera's own JPEGs, or RGB pixels. */
+export function v4l2Delivery(camera: V4l2Camera): 'jpeg' | 'rgb' {
+  return camera.inputFormat !== undefined && JPEG_FORMATS.has(camera.inputFormat.toLowerCase()) ? 'jpeg' : 'rgb';
+}
+
+/**
+ * ffmpeg's output side for a camera. MJPEG: `-c:v copy`, the JPEGs untouched
+ * (no second lossy compression, no decode in ffmpeg). Anything else (YUYV,
+ * NV12 from the Rock 5B's rkisp nodes, or the driver's default): converted
+ * once to RGB at the configured size and written raw, so the daemon gets
+ * pixels with no JPEG round trip (the size is forced, so frames can be cut
+ * by counting bytes even if the driver picked another).
+ */
+export function v4l2OutputArgs(camera: V4l2Camera): string[] {
+  if (v4l2Delivery(camera) === 'jpeg') return ['-c:v', 'copy', '-f', 'mjpeg', '-'];
+  return ['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${camera.width}x${camera.height}`, '-'];
+}
+
+export function v4l2Args(camera: V4l2Camera): string[] {
   return [
-    '-hide_banner', '-loglevel', 'error', '-nostdin',
-    '-f', 'v4l2', ...(camera.inputFormat ? ['-input_format', camera.inputFormat] : []),
-    '-video_size', `${camera.width}x${camera.height}`, '-framerate', String(camera.fps),
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-nostdin',
+    '-f',
+    'v4l2',
+    ...(camera.inputFormat ? ['-input_format', camera.inputFormat] : []),
+    '-video_size',
+    `${camera.width}x${camera.height}`,
+    '-framerate',
+    String(camera.fps),
     ...camera.extraArgs,
-    '-i', camera.device,
-    '-f', 'mjpeg', '-q:v', '4', '-',
+    '-i',
+    camera.device,
+    ...v4l2OutputArgs(camera),
   ];
 }
 
@@ -64,7 +96,14 @@ export function createSource(camera: CameraConfig, log: Logger, hooks: SourceHoo
     case 'file':
       return new FileSource(camera.path);
     case 'v4l2':
-      return new StreamSource({ name: `v4l2 ${camera.device}`, command: camera.ffmpeg, args: v4l2Args(camera), log, ...hooks });
+      return new StreamSource({
+        name: `v4l2 ${camera.device}`,
+        command: camera.ffmpeg,
+        args: v4l2Args(camera),
+        log,
+        ...hooks,
+        ...(v4l2Delivery(camera) === 'rgb' && { raw: { width: camera.width, height: camera.height } }),
+      });
     case 'libcamera': {
       const command = camera.command ?? findCameraApp();
       return new StreamSource({ name: `libcamera ${command}`, command, args: libcameraArgs(camera), log, ...hooks });

@@ -1,7 +1,15 @@
 /** A camera: something that, when asked, hands over its newest image. */
 import { UserError } from '../../protocol/errors.ts';
+/** Pixels as they came from the camera, no image file around them: RGB, 3 bytes a pixel, rows top to bottom. */
+export interface RawPixels {
+  width: number;
+  height: number;
+}
+
 export interface CapturedImage {
+  /** An encoded image (JPEG, PNG, ...), or RGB pixels when `raw` is set. */
   bytes: Buffer;
+  raw?: RawPixels;
   capturedAt: number;
   /** Where it came from, for log lines and errors (file name, "v4l2 frame 17"). */
   label: string;

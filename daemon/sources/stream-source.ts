@@ -1,6 +1,8 @@
 /**
- * A camera app run as ONE long-lived child that writes MJPEG to stdout
- * (rpicam-vid / libcamera-vid, or ffmpeg reading V4L2). Only the newest
+ * A camera app run as ONE long-lived child that writes MJPEG, or raw RGB
+ * frames of a known size, to stdout (rpicam-vid / libcamera-vid, or ffmpeg
+ * reading V4L2: JPEGs copied as the camera made them, raw formats converted
+ * to RGB with no JPEG in between; create-source.ts). Only the newest
  * complete frame is kept: a slow encoder skips frames instead of queueing
  * them. A child that exits or stops producing frames is restarted with
  * exponential backoff. Spawned without a shell.
@@ -9,7 +11,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { backoffDelay } from '../link/profiles.ts';
 import { MjpegSplitter } from './mjpeg-splitter.ts';
-import type { CapturedImage, FrameSource } from './source.ts';
+import { RawFrameSplitter } from './raw-frame-splitter.ts';
+import type { CapturedImage, FrameSource, RawPixels } from './source.ts';
 
 export interface StreamSourceOptions {
   name: string;
@@ -21,6 +24,8 @@ export interface StreamSourceOptions {
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   maxFrameBytes?: number;
+  /** The child writes raw RGB frames of this size instead of MJPEG. */
+  raw?: RawPixels;
   onRestart?: (reason: string) => void;
   onFrameReplaced?: () => void;
 }
@@ -38,12 +43,17 @@ export class StreamSource implements FrameSource {
   #stopping = false;
   #restartTimer: NodeJS.Timeout | null = null;
   #stallTimer: NodeJS.Timeout | null = null;
-  #splitter: MjpegSplitter;
+  #splitter: MjpegSplitter | RawFrameSplitter;
 
   constructor(options: StreamSourceOptions) {
     this.name = options.name;
     this.#options = options;
-    this.#splitter = new MjpegSplitter(options.maxFrameBytes);
+    this.#splitter = this.#newSplitter();
+  }
+
+  #newSplitter(): MjpegSplitter | RawFrameSplitter {
+    const { raw, maxFrameBytes } = this.#options;
+    return raw ? new RawFrameSplitter(raw.width, raw.height) : new MjpegSplitter(maxFrameBytes);
   }
 
   get restarts(): number {
@@ -54,18 +64,22 @@ export class StreamSource implements FrameSource {
     this.#stopping = false;
     this.#spawn();
     const stall = this.#options.stallTimeoutMs ?? 10_000;
-    this.#stallTimer = setInterval(() => {
-      if (this.#child && Date.now() - this.#lastFrameAt > stall) {
-        this.#options.log.warn({ source: this.name, stallMs: Date.now() - this.#lastFrameAt }, 'camera child stalled; restarting it');
-        this.#child.kill('SIGKILL');
-      }
-    }, Math.max(250, Math.floor(stall / 4)));
+    this.#stallTimer = setInterval(
+      () => {
+        if (this.#child && Date.now() - this.#lastFrameAt > stall) {
+          this.#options.log.warn({ source: this.name, stallMs: Date.now() - this.#lastFrameAt }, 'camera child stalled; restarting it');
+          this.#child.kill('SIGKILL');
+        }
+      },
+      Math.max(250, Math.floor(stall / 4)),
+    );
     this.#stallTimer.unref();
   }
 
   #spawn(): void {
     const { command, args, log } = this.#options;
-    this.#splitter = new MjpegSplitter(this.#options.maxFrameBytes);
+    const splitter = this.#newSplitter();
+    this.#splitter = splitter;
     this.#lastFrameAt = Date.now();
     let child: ChildProcess;
     try {
@@ -77,11 +91,15 @@ export class StreamSource implements FrameSource {
     this.#child = child;
     log.info({ source: this.name, command, args, pid: child.pid }, 'camera child started');
     child.stdout!.on('data', (chunk: Buffer) => {
-      for (const jpeg of this.#splitter.push(chunk)) {
+      for (const bytes of splitter.push(chunk)) {
         this.#frames += 1;
         this.#lastFrameAt = Date.now();
-        if (this.#latest) this.#options.onFrameReplaced?.();
-        this.#latest = { bytes: jpeg, capturedAt: this.#lastFrameAt, label: `${this.name} frame ${this.#frames}` };
+        if (this.#latest) {
+          this.#options.onFrameReplaced?.();
+          if (splitter instanceof RawFrameSplitter) splitter.recycle(this.#latest.bytes);
+        }
+        const { raw } = this.#options;
+        this.#latest = { bytes, capturedAt: this.#lastFrameAt, label: `${this.name} frame ${this.#frames}`, ...(raw && { raw }) };
       }
     });
     let stderrTail = '';
@@ -89,6 +107,7 @@ export class StreamSource implements FrameSource {
       stderrTail = (stderrTail + chunk.toString('utf8')).slice(-2000);
     });
     child.on('error', (error) => {
+      stderrTail = `${stderrTail}\n${command}: ${error.message}`.slice(-2000); // e.g. ffmpeg not installed: the restart reason says so
       log.error({ source: this.name, err: error.message }, 'camera child could not run');
     });
     child.on('close', (code, signal) => {

@@ -62,7 +62,10 @@ describe('outbox disk writes', () => {
     assert.throws(() => execFileSync(process.execPath, ['--input-type=module', '-e', script], { stdio: 'pipe' }));
     const reopened = new SqliteOutbox({ path, limits: DEFAULT_TEST_LIMITS });
     // a's delete committed with b's insert; b's delete died with the process: b is sent again.
-    assert.deepEqual(reopened.peek(10).map((f) => f.sequence), [2]);
+    assert.deepEqual(
+      reopened.peek(10).map((f) => f.sequence),
+      [2],
+    );
     assert.equal(reopened.nextIdentity().sequence, 3);
     reopened.close();
   });

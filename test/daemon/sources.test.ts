@@ -142,7 +142,8 @@ describe('streaming camera child', () => {
       '--width', '1280', '--height', '720', '--framerate', '5', '--camera', '0']);
     const v4l2 = v4l2Args(cameraSchema.parse({ type: 'v4l2', device: '/dev/video2', inputFormat: 'mjpeg' }) as never);
     assert.deepEqual(v4l2.slice(v4l2.indexOf('-i'), v4l2.indexOf('-i') + 2), ['-i', '/dev/video2']);
-    assert.deepEqual(v4l2.slice(-5), ['-f', 'mjpeg', '-q:v', '4', '-']);
+    // Issue 17: an MJPEG camera's JPEGs are copied, no longer re-encoded at -q:v 4 (test/daemon/camera-paths.test.ts).
+    assert.deepEqual(v4l2.slice(-5), ['-c:v', 'copy', '-f', 'mjpeg', '-']);
     assert.ok(v4l2.includes('-input_format'));
   });
 });
