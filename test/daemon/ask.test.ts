@@ -13,12 +13,12 @@ import { envelope } from '../../cloud/worker/frame-processor.ts';
 import { encodeAnswer, parseAnswer, type AnswerEnvelope } from '../../protocol/answer.ts';
 import { PREVIEW_MAX_BYTES, PREVIEW_MAX_SIDE } from '../../protocol/limits.ts';
 import { parseStatus, type OnlineStatus, type StatusDocument } from '../../protocol/status.ts';
-import { EdgeProcess, stopAllEdges } from '../helpers/edge-process.ts';
+import { CLOUD_BIN, EdgeProcess, stopAllEdges, writeConfig } from '../helpers/edge-process.ts';
 import { edgeCase } from '../helpers/edge-case.ts';
 import { FrameCollector } from '../helpers/frame-collector.ts';
 import { freePort, Mosquitto } from '../helpers/mosquitto.ts';
 import { waitForMetric } from '../helpers/metrics.ts';
-import { FRAMES_DIR } from '../helpers/paths.ts';
+import { FRAMES_DIR, TINY_MODEL_DIR, TINY_QWEN_DIR } from '../helpers/paths.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'splitoculo-ask-'));
@@ -122,6 +122,46 @@ describe('ask, preview and state that lasts', () => {
     await waitFor(() => collector.frames.find((f) => f.requestId === 'q-3'), { what: 'the third ask frame' });
     await edge.stop();
     await Promise.all([collector.close(), operator.close()]);
+  });
+
+  it('end to end with the real cloud worker: the answer carries the request id and ends the ask', async () => {
+    const operator = await Operator.connect(broker.url, 'e2e-cam');
+    const workerConfig = {
+      worker: { id: 'ask-worker', batchWaitMs: 20 },
+      models: { paths: [TINY_MODEL_DIR], threads: 1 },
+      answerer: { type: 'local', qwen: TINY_QWEN_DIR, maxNewTokens: 4, threads: 1 },
+      mqtt: { url: broker.url, clientId: 'ask-worker' },
+      dedup: { path: join(root, 'ask-worker-answered.db') },
+    };
+    const worker = new EdgeProcess(writeConfig(root, workerConfig, 'ask-worker.json'), [], process.env, [process.execPath, CLOUD_BIN]);
+    await worker.waitFor((l) => l.msg === 'cloud worker running', 60_000, 'the worker running');
+    const { path } = edgeCase(root, {
+      device: { id: 'e2e-cam' },
+      camera: { type: 'directory', path: images },
+      capture: { intervalMs: 100 },
+      status: { intervalSeconds: 1 },
+      mqtt: { url: broker.url },
+    });
+    const edge = new EdgeProcess(path);
+    await operator.waitStatus((s) => s.captured === 2, 'the replay finished', 30_000);
+    await operator.send('e2e-cam', { command: 'ask', prompt: 'What is on the table?', id: 'e2e-1' });
+    const answer = await waitFor(() => operator.answers.find((a) => a.requestId === 'e2e-1'), { what: 'the answer to the ask', timeoutMs: 60_000 }).catch((e) => {
+      throw new Error(
+        `${e.message}; answers ${JSON.stringify(operator.answers.map((a) => [a.requestId, a.text, a.error]))}; worker ${JSON.stringify(worker.lines.slice(-8))} edge ${JSON.stringify(edge.lines.filter((l) => (l.level as number) >= 40).slice(-5))} ${worker.stderr}`,
+      );
+    });
+    assert.equal(answer.prompt, 'What is on the table?');
+    assert.equal(answer.device, 'e2e-cam');
+    assert.equal(typeof answer.text, 'string', JSON.stringify(answer.error));
+    const done = await operator.waitStatus((s) => s.lastAsk?.id === 'e2e-1', 'the ask ended');
+    assert.deepEqual([done.lastAsk?.outcome, done.pendingAsk], ['answered', null]);
+    assert.ok(
+      operator.answers.filter((a) => a.requestId !== 'e2e-1').every((a) => (a.requestId ?? null) === null),
+      'scheduled frames are answered without one',
+    );
+    await edge.stop();
+    await worker.stop();
+    await operator.close();
   });
 
   it("an ask's frame goes out before a backlog", async () => {
