@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { deviceIdProblem } from '../../protocol/device-id.ts';
 import { parseCommand } from '../../protocol/commands.ts';
 import type { TopicMap } from '../../protocol/topics.ts';
@@ -15,6 +16,7 @@ import type { CloudConfig } from '../config/schema.ts';
 import { ConsoleAccess, readTokenFile } from './access.ts';
 import { historyPathOf } from './console-check.ts';
 import { ConsoleLink } from './console-link.ts';
+import { ConsoleMetrics } from './console-metrics.ts';
 import { consoleConnection } from './console-settings.ts';
 import { EventStream } from './event-stream.ts';
 import { Fleet } from './fleet.ts';
@@ -34,6 +36,8 @@ export interface ConsoleAt {
   /** The embedded broker's port, when there is one (the default broker of the console's connection). */
   brokerPort: number | null;
   log: Logger;
+  /** The worker's metrics registry: the console's counters are served with the worker's. */
+  registry?: Registry;
 }
 
 export class OperatorConsole implements ConsoleBackend {
@@ -47,12 +51,14 @@ export class OperatorConsole implements ConsoleBackend {
   #server: ConsoleHttpServer | null = null;
   /** Payloads refused (too large, not JSON, not a JPEG ...), by kind. */
   readonly refused = { status: 0, answer: 0, preview: 0 };
+  readonly #metrics: ConsoleMetrics | null;
   port: number | null = null;
   url: string | null = null;
 
   constructor(config: CloudConfig, at: ConsoleAt) {
     this.#config = config;
     this.#at = at;
+    this.#metrics = at.registry ? new ConsoleMetrics(at.registry, () => ({ clients: this.#events.clients, dropped: this.#events.dropped })) : null;
     this.#fleet = new Fleet(config.console.maxDevices, (event) => {
       if (event.type === 'device') this.#events.send('device', event.device);
       else if (event.type === 'preview') this.#events.send('preview', { device: event.device, at: event.at, bytes: event.bytes });
@@ -112,8 +118,10 @@ export class OperatorConsole implements ConsoleBackend {
       }
     }
     if (problem !== null) {
-      this.refused[kind]++;
-      this.#at.log.warn({ device, kind, reason: problem }, 'console: message refused');
+      const count = ++this.refused[kind];
+      this.#metrics?.refused.inc({ kind });
+      // A device sending garbage must not flood the log: the first refusal of a kind and every 100th after.
+      if (count === 1 || count % 100 === 0) this.#at.log.warn({ device, kind, reason: problem, refused: count }, 'console: message refused');
     }
   }
 
@@ -157,6 +165,7 @@ export class OperatorConsole implements ConsoleBackend {
       this.#asks.set(id, { device, sentAt: Date.now() });
       while (this.#asks.size > ASKS_REMEMBERED) this.#asks.delete(this.#asks.keys().next().value!);
     }
+    this.#metrics?.commands.inc({ command: String(draft.command) });
     this.#events.send('command', { device, command: draft.command, id, at: Date.now() });
     return { id };
   }

@@ -26,7 +26,7 @@ export class WorkerService implements Service {
     await this.worker.start();
     if (this.#config.console.port === undefined) return;
     const { workerId, topics, brokerPort } = this.worker;
-    this.console = new OperatorConsole(this.#config, { workerId, topics, brokerPort, log: this.#log });
+    this.console = new OperatorConsole(this.#config, { workerId, topics, brokerPort, log: this.#log, registry: this.worker.metrics.registry });
     await this.console.start();
   }
 

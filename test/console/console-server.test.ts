@@ -11,12 +11,14 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
+import { Registry } from 'prom-client';
 import { encodeAnswer, type AnswerEnvelope } from '../../protocol/answer.ts';
 import { encodeStatus, offlineStatus, onlineStatus } from '../../protocol/status.ts';
 import { TopicMap } from '../../protocol/topics.ts';
 import { loadCloudConfig } from '../../cloud/config/load.ts';
 import { OperatorConsole } from '../../cloud/console/operator-console.ts';
 import { CLOUD_BIN, cli, stderrLines } from '../helpers/cli.ts';
+import { metricValue } from '../helpers/metrics.ts';
 import { Mosquitto } from '../helpers/mosquitto.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -27,14 +29,15 @@ let broker: Mosquitto;
 let device: MqttClient;
 let console_: OperatorConsole;
 const commands: { topic: string; body: Record<string, unknown> }[] = [];
+const registry = new Registry();
 
-function create(sets: string[]): OperatorConsole {
+function create(sets: string[], metrics = new Registry()): OperatorConsole {
   const config = loadCloudConfig({ sets: [...BASE, `mqtt.url=${broker.url}`, `dedup.path=${join(dir, 'answered.db')}`, 'console.port=0', ...sets] });
-  return new OperatorConsole(config, { workerId: `t${Math.random().toString(36).slice(2, 6)}`, topics, brokerPort: null, log: pino({ level: 'silent' }) });
+  return new OperatorConsole(config, { workerId: `t${Math.random().toString(36).slice(2, 6)}`, topics, brokerPort: null, log: pino({ level: 'silent' }), registry: metrics });
 }
 
-function start(sets: string[]): Promise<OperatorConsole> {
-  const c = create(sets);
+function start(sets: string[], metrics?: Registry): Promise<OperatorConsole> {
+  const c = create(sets, metrics);
   return c.start().then(() => c);
 }
 
@@ -102,7 +105,7 @@ before(async () => {
   await device.subscribeAsync(topics.command('cam1'), { qos: 1 });
   device.on('message', (topic, payload) => commands.push({ topic, body: JSON.parse(payload.toString()) }));
   await device.publishAsync(topics.status('cam1'), encodeStatus(onlineStatus('cam1', body)), { qos: 1, retain: true });
-  console_ = await start([]);
+  console_ = await start([], registry);
 });
 
 after(async () => {
@@ -186,6 +189,7 @@ it('refuses what the daemon would refuse, with the reason, and sends nothing', a
   assert.equal(large.status, 413);
   assert.equal((await post(console_, 'cam1', { command: 'pause' })).status, 202);
   await waitFor(() => commands.length === before + 1, { what: 'only the valid command sent' });
+  assert.equal(metricValue(await registry.metrics(), 'splitoculo_cloud_console_commands_total', { command: 'pause' }), 1);
   assert.deepEqual(commands.at(-1)!.body, { command: 'pause' });
 });
 
@@ -200,6 +204,7 @@ it('serves the newest preview JPEG; refuses a payload that is not a JPEG or is t
   await device.publishAsync(topics.preview('cam1'), Buffer.from('<svg onload=alert(1)>'), { qos: 1 });
   await device.publishAsync(topics.preview('cam1'), Buffer.concat([jpeg, Buffer.alloc(17 * 1024)]), { qos: 1 });
   await waitFor(() => console_.refused.preview === 2, { what: 'both refused' });
+  assert.equal(metricValue(await registry.metrics(), 'splitoculo_cloud_console_refused_total', { kind: 'preview' }), 2, 'counted on /metrics');
   assert.deepEqual(Buffer.from((await http(console_, '/api/devices/cam1/preview.jpg')).body, 'latin1'), jpeg, 'the last good preview stays');
 });
 
