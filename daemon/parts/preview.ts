@@ -14,7 +14,7 @@ import sharp from 'sharp';
 import { PREVIEW_MAX_BYTES, PREVIEW_MAX_SIDE } from '../../protocol/limits.ts';
 import type { CapturedImage, RawPixels } from '../sources/source.ts';
 
-const QUALITIES = [70, 55, 40, 30, 20];
+const QUALITIES = [60, 45, 35, 25];
 const SIDES = [PREVIEW_MAX_SIDE, 240, 160, 96];
 
 /** The thumbnail: longest side at most PREVIEW_MAX_SIDE, at most PREVIEW_MAX_BYTES; null when it cannot fit. */
