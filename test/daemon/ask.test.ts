@@ -124,7 +124,7 @@ describe('ask, preview and state that lasts', () => {
     await Promise.all([collector.close(), operator.close()]);
   });
 
-  it('end to end with the real cloud worker: the answer carries the request id and ends the ask', async () => {
+  it('end to end with the real cloud worker: the answer carries the request id and ends the ask', async (t) => {
     const operator = await Operator.connect(broker.url, 'e2e-cam');
     const workerConfig = {
       worker: { id: 'ask-worker', batchWaitMs: 20 },
@@ -144,12 +144,14 @@ describe('ask, preview and state that lasts', () => {
     });
     const edge = new EdgeProcess(path);
     await operator.waitStatus((s) => s.captured === 2, 'the replay finished', 30_000);
+    const asked = performance.now();
     await operator.send('e2e-cam', { command: 'ask', prompt: 'What is on the table?', id: 'e2e-1' });
     const answer = await waitFor(() => operator.answers.find((a) => a.requestId === 'e2e-1'), { what: 'the answer to the ask', timeoutMs: 60_000 }).catch((e) => {
       throw new Error(
         `${e.message}; answers ${JSON.stringify(operator.answers.map((a) => [a.requestId, a.text, a.error]))}; worker ${JSON.stringify(worker.lines.slice(-8))} edge ${JSON.stringify(edge.lines.filter((l) => (l.level as number) >= 40).slice(-5))} ${worker.stderr}`,
       );
     });
+    t.diagnostic(`ask to answer: ${Math.round(performance.now() - asked)} ms (worker total ${answer.timings.totalMs} ms)`);
     assert.equal(answer.prompt, 'What is on the table?');
     assert.equal(answer.device, 'e2e-cam');
     assert.equal(typeof answer.text, 'string', JSON.stringify(answer.error));
