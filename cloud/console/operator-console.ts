@@ -159,7 +159,14 @@ export class OperatorConsole implements ConsoleBackend {
     } catch (error) {
       throw new ConsoleRequestError((error as Error).message);
     }
-    await this.#link!.command(device, payload);
+    try {
+      await this.#link!.command(device, payload);
+    } catch (error) {
+      // Under the deploy ACL a worker's own identity may not write commands (MQTT 5 PUBACK 0x87): say which setting fixes it.
+      const code = (error as { code?: unknown }).code;
+      const refused = typeof code === 'number' ? ` (reason code 0x${code.toString(16)}); console.mqtt needs an identity allowed to write commands` : '';
+      throw new ConsoleRequestError(`the broker did not take the command: ${(error as Error).message}${refused}`, 502);
+    }
     const id = typeof draft.id === 'string' ? draft.id : null;
     if (draft.command === 'ask' && id !== null) {
       this.#asks.set(id, { device, sentAt: Date.now() });
