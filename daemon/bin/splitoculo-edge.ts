@@ -2,6 +2,7 @@
 // splitoculo-edge: the edge daemon and its tools.
 import { createProgram, runCommandLine } from '../../runtime/cli.ts';
 import { registerAnswers } from '../cli/answers-command.ts';
+import { registerCameras } from '../cli/cameras-command.ts';
 import { registerCheck } from '../cli/check-command.ts';
 import { registerConfig } from '../cli/config-command.ts';
 import { registerEncode } from '../cli/encode-command.ts';
@@ -14,6 +15,7 @@ registerEncode(program);
 registerQueue(program);
 registerAnswers(program);
 registerCheck(program);
+registerCameras(program);
 registerConfig(program);
 
 void runCommandLine(program, 'splitoculo-edge');
