@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import { cutToCharacters, discoveryMessages, HA_STATE_MAX } from '../../daemon/parts/homeassistant-discovery.ts';
-import { toCommand } from '../../daemon/parts/homeassistant.ts';
+import { configSchema } from '../../daemon/config/schema.ts';
+import { HomeAssistant, toCommand } from '../../daemon/parts/homeassistant.ts';
 import { encodeAnswer } from '../../protocol/answer.ts';
 import { parseCommand } from '../../protocol/commands.ts';
 import { parseStatus, statusBodySchema, type OnlineStatus } from '../../protocol/status.ts';
@@ -115,6 +116,86 @@ describe('Home Assistant discovery payloads', () => {
     const cut = cutToCharacters(long);
     assert.equal(Array.from(cut).length, HA_STATE_MAX);
     assert.equal(cut, '🪙'.repeat(HA_STATE_MAX));
+  });
+});
+
+describe('Home Assistant part', () => {
+  function part(enabled: boolean, published: string[] = []) {
+    const sent: Array<[string, string, boolean]> = [];
+    const commands: string[] = [];
+    let remembered = published;
+    const config = configSchema.parse({
+      device: { id: 'cam1' },
+      model: { path: '.' },
+      camera: { type: 'file', path: 'x.png' },
+      outbox: { path: 'o.db' },
+      mqtt: { url: 'mqtt://127.0.0.1' },
+      homeassistant: { enabled },
+    });
+    const ha = new HomeAssistant({
+      config,
+      published: {
+        get: () => remembered,
+        set: (topics) => {
+          remembered = [...topics];
+        },
+      },
+      publish: (topic, payload, retain) => {
+        sent.push([topic, payload.toString(), retain]);
+        return true;
+      },
+      command: (payload) => commands.push(payload.toString()),
+      model: () => 'tiny',
+      log: { info() {}, warn() {} },
+    });
+    return { ha, sent, commands, remembered: () => remembered };
+  }
+
+  it('settings: off by default, prefix homeassistant; a prefix with wildcards is refused naming the path', () => {
+    const base = { device: { id: 'c' }, model: { path: '.' }, camera: { type: 'file', path: 'x' }, outbox: { path: 'o' }, mqtt: { url: 'mqtt://h' } };
+    const parsed = configSchema.parse(base);
+    assert.deepEqual(parsed.homeassistant, { enabled: false, prefix: 'homeassistant' });
+    assert.deepEqual(parsed.status, { intervalSeconds: 30, askTimeoutSeconds: 120 });
+    const bad = configSchema.safeParse({ ...base, homeassistant: { prefix: 'home/#' } });
+    assert.equal(bad.success, false);
+    assert.deepEqual(bad.error?.issues[0]?.path, ['homeassistant', 'prefix']);
+  });
+
+  it('subscribes to its command topics and the birth topic only when enabled; HA coming online gets the configs again', () => {
+    const off = part(false);
+    assert.deepEqual(off.ha.topics(), []);
+    off.ha.receive('splitoculo/v1/cam1/ha/paused/set', Buffer.from('ON'));
+    assert.deepEqual(off.commands, [], 'disabled: HA values are ignored');
+    const on = part(true);
+    assert.equal(on.ha.topics().length, 5);
+    assert.ok(on.ha.topics().includes('homeassistant/status'));
+    on.ha.connected();
+    assert.equal(on.sent.length, 8);
+    assert.ok(on.sent.every(([, payload, retain]) => retain && payload.length > 0));
+    assert.equal(on.remembered().length, 9, 'eight configs and the answer state');
+    on.ha.receive('homeassistant/status', Buffer.from('offline'));
+    assert.equal(on.sent.length, 8);
+    on.ha.receive('homeassistant/status', Buffer.from('online'));
+    assert.equal(on.sent.length, 16);
+    on.ha.receive('splitoculo/v1/cam1/ha/paused/set', Buffer.from('ON'));
+    assert.deepEqual(on.commands, ['{"command":"pause"}']);
+  });
+
+  it('clears what an earlier run published when turned off, and stale topics when enabled', () => {
+    const earlier = ['homeassistant/sensor/cam1/old_entity/config', 'homeassistant/sensor/cam1/queue_depth/config'];
+    const off = part(false, earlier);
+    off.ha.connected();
+    assert.deepEqual(
+      off.sent,
+      earlier.map((topic) => [topic, '', true]),
+    );
+    assert.deepEqual(off.remembered(), []);
+    const on = part(true, earlier);
+    on.ha.connected();
+    assert.deepEqual(
+      on.sent.filter(([, payload]) => payload === ''),
+      [['homeassistant/sensor/cam1/old_entity/config', '', true]],
+    );
   });
 });
 
