@@ -59,7 +59,8 @@ export class HomeAssistant {
     const now = this.enabled ? this.#publishConfigs() : [];
     const stale = [...before].filter((topic) => !now.includes(topic));
     for (const topic of stale) this.#deps.publish(topic, Buffer.alloc(0), true);
-    this.#deps.published.set(now);
+    // Written only when it changed: a flapping link must not cost a state-file write per reconnect.
+    if (stale.length > 0 || now.some((topic) => !before.has(topic))) this.#deps.published.set(now);
     if (stale.length > 0) log.info({ removed: stale.length }, 'Home Assistant discovery cleared');
     if (now.length > 0) log.info({ entities: now.length - 1, prefix: config.homeassistant.prefix }, 'Home Assistant discovery published');
   }
