@@ -69,6 +69,7 @@ function facts(d) {
     prompt: s.prompt === null ? '(worker default)' : str(s.prompt) || '–',
     intervalMs: num(s.intervalMs),
     pendingAsk: obj(s.pendingAsk),
+    lastAsk: obj(s.lastAsk),
     lastCommand: obj(s.lastCommand),
   };
 }
@@ -181,6 +182,16 @@ function renderStatus(d) {
   const pause = document.getElementById('pause-button');
   if (pause) pause.textContent = f.paused ? 'Resume' : 'Pause';
   if (pause) pause.dataset.paused = String(f.paused);
+  const prompt = document.getElementById('default-prompt');
+  if (prompt) prompt.placeholder = `now: ${f.prompt}`;
+  const interval = document.getElementById('interval');
+  if (interval) interval.placeholder = f.intervalMs === null ? '' : `now: ${f.intervalMs / 1000}`;
+  const la = f.lastAsk;
+  const ended = la && la.outcome !== 'answered' ? asks.get(la.id) : undefined;
+  if (ended && ended.device === d.id && !ended.done) {
+    ended.done = true;
+    ended.li.querySelector('.ask-answer').replaceChildren(h('span', { class: 'error', text: la.outcome === 'timed-out' ? 'no answer: the ask timed out at the device' : 'the ask failed at the device' }));
+  }
   const lc = f.lastCommand;
   if (lc && lc.ok === false) for (const [rid, ask] of asks) {
     if (ask.device === d.id && !ask.done && (lc.id === rid || String(lc.error || lc.reason || '').includes(rid))) {
