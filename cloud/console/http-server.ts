@@ -137,7 +137,12 @@ export class ConsoleHttpServer {
     if (path === '/api/devices' && req.method === 'GET') return json(req, res, 200, { connected: this.#backend.connected, devices: this.#backend.devices() });
     const match = path.match(/^\/api\/devices\/([^/]+)(?:\/(history|preview\.jpg|command))?$/);
     if (!match) return json(req, res, 404, { error: `no such page: ${path}` });
-    const id = decodeURIComponent(match[1]!);
+    let id: string;
+    try {
+      id = decodeURIComponent(match[1]!);
+    } catch {
+      return json(req, res, 400, { error: 'device id: not a valid URL escape' });
+    }
     const part = match[2];
     if (part === 'command' && req.method === 'POST') return this.#command(req, res, id);
     if (req.method !== 'GET') return json(req, res, 405, { error: `${req.method} not allowed here` });

@@ -179,6 +179,7 @@ it('refuses what the daemon would refuse, with the reason, and sends nothing', a
   assert.match(JSON.parse(empty.body).error, /prompt: must not be empty/);
   assert.equal((await post(console_, 'cam1', { command: 'reboot' })).status, 400);
   assert.equal((await post(console_, 'bad%2Fid', { command: 'pause' })).status, 400);
+  assert.equal((await post(console_, 'bad%E0%A4%A', { command: 'pause' })).status, 400, 'a broken escape is bad input, not a bug');
   const form = await http(console_, '/api/devices/cam1/command', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'command=pause' });
   assert.equal(form.status, 415, 'a cross-site form cannot send commands');
   const large = await http(console_, '/api/devices/cam1/command', {
