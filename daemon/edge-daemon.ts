@@ -31,6 +31,7 @@ import { EdgeMetrics } from './ops/metrics.ts';
 import { Progress, Watchdog } from './ops/watchdog.ts';
 import type { Outbox } from './outbox/outbox.ts';
 import { AnswerInbox } from './parts/answer-inbox.ts';
+import { ExpectedAnswers } from './control/expected-answers.ts';
 import { CapturePart } from './parts/capture.ts';
 import { FrameProduction, type PreparedCapture } from './parts/frame-production.ts';
 import { HomeAssistant } from './parts/homeassistant.ts';
@@ -84,8 +85,10 @@ export class EdgeDaemon {
       log,
       stages: { prepare: (image) => frames.prepare(image), commit: (prepared) => frames.commit(prepared) },
     });
+    const expected = new ExpectedAnswers({ file: `${config.outbox.path}.expected-answers.json` });
     const inbox = new AnswerInbox({
       deviceId: config.device.id,
+      expected,
       metrics,
       log,
       store: (frameId, json) => queue.outbox.storeAnswer(frameId, json),
@@ -94,7 +97,7 @@ export class EdgeDaemon {
         asks.answered(answer);
         homeassistant.answer(answer);
         integrator(answer);
-      })(answerHook(config.answers, log)),
+      })(answerHook(config.answers, log, metrics)),
     });
     const changed = () => publisher.publishStatus();
     const asks = new AskTracker({ timeoutMs: config.status.askTimeoutSeconds * 1000, changed });
@@ -134,7 +137,7 @@ export class EdgeDaemon {
     });
     metrics.queueSource = () => (queue.open ? queue.outbox.stats() : undefined);
     const others = { topics: () => homeassistant.topics(), receive: (topic: string, payload: Buffer) => homeassistant.receive(topic, payload), connected: () => homeassistant.connected() };
-    const publisher: PublisherPart = new PublisherPart({ config, metrics, log, progress, status, outbox: () => queue.outbox, answers: inbox, commands, others });
+    const publisher: PublisherPart = new PublisherPart({ config, metrics, log, progress, status, outbox: () => queue.outbox, answers: inbox, sending: (id) => expected.sent(id), commands, others });
     const watchdog = new Watchdog({
       notifier: new SystemdNotifier(),
       progress,
@@ -150,6 +153,7 @@ export class EdgeDaemon {
         { name: 'outbox', part: queue },
         { name: 'frame production', part: frames },
         { name: 'metrics', part: this.#endpoint },
+        { name: 'answer inbox', part: inbox },
         { name: 'publisher', part: publisher },
         { name: 'capture', part: capture },
         { name: 'status refresh', part: new StatusRefresh({ intervalMs: config.status.intervalSeconds * 1000, publish: changed }) },

@@ -31,6 +31,8 @@ import type { LinkSettings } from './profiles.ts';
 export interface PublisherEvents {
   onPublished(sequence: number, bytes: number, latencyMs: number): void;
   onPublishTimeout(sequence: number): void;
+  /** A frame is about to be published (answers are accepted only for such ids). */
+  onSending?(frameId: string): void;
   onLinkState(connected: boolean): void;
   /** Must persist synchronously: the PUBACK follows its return. */
   onAnswer(payload: Buffer): void;
@@ -187,6 +189,7 @@ export class Publisher {
         return;
       }
       this.#budget.spend(frame.bytes.length);
+      this.#o.events.onSending?.(frame.frameId); // before the bytes leave: an answer can only follow
       this.#send(frame.sequence, frame.bytes);
     }
   }

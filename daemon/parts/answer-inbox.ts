@@ -1,30 +1,51 @@
 /**
  * Answers arriving on <prefix>/<device>/answer: validated against the
- * envelope's schema, stored once per frame id, then handed to the
- * integrator's hook (answers.jsonlFile / answers.command). The publisher
+ * envelope's schema, accepted only for a frame id this board sent and has
+ * not yet had answered (control/expected-answers.ts: anyone who can publish
+ * on the topic could otherwise flood the hook and push real answers out of
+ * the store), stored once per frame id, then handed to the integrator's hook
+ * (answers.jsonlFile / answers.command). Others are counted
+ * (`unexpected`) and dropped. As a part it reads the waiting ids at start
+ * and saves them at stop (listed before the publisher). The publisher
  * acknowledges the message only after `receive` returns, so storing is
  * synchronous. Bad input is counted and thrown as AnswerError (the publisher
  * logs it and acknowledges, so it never comes back).
  */
 import type { Logger } from 'pino';
 import { AnswerError, parseAnswer, type AnswerEnvelope } from '../../protocol/answer.ts';
+import type { ExpectedAnswers } from '../control/expected-answers.ts';
+import type { Part } from '../controller.ts';
 import type { EdgeMetrics } from '../ops/metrics.ts';
 
 export interface AnswerInboxDeps {
   deviceId: string;
   /** Stores the answer's JSON under its frame id; false when one is already stored. */
   store: (frameId: string, json: string) => boolean;
+  /** The ids sent and not yet answered; the publisher adds to it as frames go out. */
+  expected: ExpectedAnswers;
   metrics: Pick<EdgeMetrics, 'answers'>;
-  log: Pick<Logger, 'info' | 'warn'>;
+  log: Pick<Logger, 'debug' | 'info' | 'warn'>;
   /** After storing: the integrator's hook. */
   hook: (answer: AnswerEnvelope) => void;
 }
 
-export class AnswerInbox {
+export class AnswerInbox implements Part {
   readonly #deps: AnswerInboxDeps;
 
   constructor(deps: AnswerInboxDeps) {
     this.#deps = deps;
+  }
+
+  start(): void {
+    this.#deps.expected.load();
+  }
+
+  stop(): void {
+    try {
+      this.#deps.expected.save();
+    } catch (error) {
+      this.#deps.log.warn({ err: (error as Error).message }, 'cannot save the frame ids awaiting answers; answers to them after the restart will be refused');
+    }
   }
 
   receive(payload: Uint8Array): void {
@@ -44,6 +65,13 @@ export class AnswerInbox {
       // The worker could not read some frame of ours (corrupted in transit): nothing to file it under.
       metrics.answers.inc({ outcome: 'unreadable-frame' });
       log.warn({ error: answer.error }, 'the cloud could not read a frame from this device');
+      return;
+    }
+    const expectation = this.#deps.expected.take(answer.frameId);
+    if (expectation !== 'expected') {
+      // Not one of ours, or answered already: nothing stored, no hook run (a flood costs a counter).
+      metrics.answers.inc({ outcome: expectation });
+      log.debug({ frameId: answer.frameId, outcome: expectation }, 'answer ignored');
       return;
     }
     if (!this.#deps.store(answer.frameId, JSON.stringify(answer))) {

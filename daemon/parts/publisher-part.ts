@@ -25,6 +25,8 @@ export interface PublisherPartDeps {
   status: () => StatusBody;
   /** Must persist synchronously: the PUBACK follows their return. */
   answers: { receive(payload: Buffer): void };
+  /** Each frame id as it is published: the answers the inbox will accept. */
+  sending?: (frameId: string) => void;
   commands: { receive(payload: Buffer): void };
   /** Subscriptions beyond answers and commands, and what receives their messages and hears of each connect. */
   others?: { topics: () => readonly string[]; receive(topic: string, payload: Buffer): void; connected(): void };
@@ -64,6 +66,7 @@ export class PublisherPart implements Part {
           progress.mark();
         },
         onPublishTimeout: () => metrics.publishTimeouts.inc(),
+        onSending: (frameId) => this.#deps.sending?.(frameId),
         onLinkState: (up) => metrics.linkUp.set(up ? 1 : 0),
         onAnswer: (payload) => this.#deps.answers.receive(payload),
         onCommand: (payload) => this.#deps.commands.receive(payload),

@@ -15,6 +15,7 @@ import { PartController } from '../../daemon/controller.ts';
 import { EdgeMetrics } from '../../daemon/ops/metrics.ts';
 import { Progress, Watchdog } from '../../daemon/ops/watchdog.ts';
 import { AnswerInbox } from '../../daemon/parts/answer-inbox.ts';
+import { ExpectedAnswers } from '../../daemon/control/expected-answers.ts';
 import { CapturePart } from '../../daemon/parts/capture.ts';
 import { FrameProduction, type ProducedFrame } from '../../daemon/parts/frame-production.ts';
 import { OutboxPart } from '../../daemon/parts/outbox-part.ts';
@@ -200,8 +201,11 @@ describe('answer inbox', () => {
     const stored = new Map<string, string>();
     const hooked: AnswerEnvelope[] = [];
     const metrics = new EdgeMetrics();
+    const expected = new ExpectedAnswers();
+    expected.sent(frameId);
     const box = new AnswerInbox({
       deviceId: 'parts-cam',
+      expected,
       metrics,
       log: quiet,
       store: (id, json) => {
