@@ -2,6 +2,7 @@
 import { cacheRoot } from './native-addons.ts';
 import { isSingleBinary } from './sea.ts';
 import { checkStateFile } from './state-paths.ts';
+import { printable } from './printable.ts';
 import { describeSystemError } from './system-errors.ts';
 
 export type Check = [name: string, run: () => Promise<string>];
@@ -10,10 +11,10 @@ export async function runChecks(checks: readonly Check[]): Promise<void> {
   let failed = 0;
   for (const [name, check] of checks) {
     try {
-      console.log(`ok   ${name}: ${await check()}`);
+      console.log(`ok   ${name}: ${printable(await check())}`);
     } catch (error) {
       failed++;
-      console.log(`FAIL ${name}: ${describeSystemError(error) ?? (error as Error).message}`);
+      console.log(`FAIL ${name}: ${printable(describeSystemError(error) ?? (error as Error).message)}`);
     }
   }
   if (failed) process.exitCode = 1;

@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import { parseAnswer, type AnswerEnvelope } from '../protocol/answer.ts';
 import { loadModel } from '../protocol/manifest/load.ts';
+import { printable, printableJson } from '../runtime/printable.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const framesDir = join(root, 'test', 'fixtures', 'frames');
@@ -108,7 +109,8 @@ console.log(`Console: ${consoleUrl} (open it while the demo runs; SPLITOCULO_DEM
 const samples = readdirSync(framesDir).filter((f) => /\.(png|jpe?g)$/.test(f));
 const nameWidth = Math.max(...samples.map((f) => f.length));
 interface Row { image: string; bytes: number; fileBytes: number; encodeMs: number; endToEndMs: number; answer: AnswerEnvelope }
-const said = (answer: AnswerEnvelope): string => (answer.text !== undefined ? JSON.stringify(answer.text) : `error ${answer.error!.code}: ${answer.error!.message}`);
+// Answer text is a model's output: escaped for the terminal (runtime/printable.ts).
+const said = (answer: AnswerEnvelope): string => (answer.text !== undefined ? printableJson(JSON.stringify(answer.text)) : printable(`error ${answer.error!.code}: ${answer.error!.message}`));
 
 /** One edge daemon replaying the sample frames with one codec; resolves with its answered rows. */
 async function replay(device: string, codec: 'neural' | 'jpeg', whileUp?: (answers: MqttClient) => Promise<void>): Promise<{ rows: Row[]; skipped: number }> {
@@ -128,7 +130,7 @@ async function replay(device: string, codec: 'neural' | 'jpeg', whileUp?: (answe
       queued.set(line.frameId as string, { image: line.image as string, bytes: line.bytes as number, encodeMs: (line.preprocessMs as number) + (line.encodeMs as number), capturedAt: line.capturedAt as number });
     } else if (line.msg === 'corrupt image skipped') {
       skipped++;
-      console.log(`${device}  ${String(line.image).padEnd(nameWidth)}  skipped at the edge: ${line.err}`);
+      console.log(`${device}  ${String(line.image).padEnd(nameWidth)}  skipped at the edge: ${printable(String(line.err))}`);
     } else if (line.msg === 'capture finished; the queue keeps draining') {
       captured = line.captured as number;
     }

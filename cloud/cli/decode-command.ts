@@ -1,4 +1,8 @@
-/** `splitoculo-cloud decode <frame>`: print a frame's header and decoded statistics. */
+/**
+ * `splitoculo-cloud decode <frame>`: print a frame's header and decoded
+ * statistics. The header's device id and prompt are the sender's text: the
+ * report is printed with every control character escaped (runtime/printable.ts).
+ */
 import type { Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
@@ -8,6 +12,7 @@ import { FrameError } from '../../protocol/wire/errors.ts';
 import { decodeFrame, MAX_FRAME_BYTES, type WireFrame } from '../../protocol/wire/frame.ts';
 import { dequantise } from '../../protocol/wire/quantise.ts';
 import { CloudDecoder } from '../pipeline/cloud-decoder.ts';
+import { stringifyPrintable } from '../../runtime/printable.ts';
 
 function stats(values: Float32Array) {
   let min = Infinity;
@@ -62,7 +67,7 @@ export function registerDecode(program: Command): void {
       if (frame.codec === 'jpeg') {
         const { image, ...header } = frame;
         const report = { file, bytes: bytes.length, ...header, image: { width: image.width, height: image.height, jpegBytes: image.jpeg.length } };
-        console.log(options.json ? JSON.stringify(report) : JSON.stringify(report, null, 2));
+        console.log(stringifyPrintable(report, options.json ? undefined : 2));
         return;
       }
       const { tokens, ...header } = frame;
@@ -85,6 +90,6 @@ export function registerDecode(program: Command): void {
           await decoder.close();
         }
       }
-      console.log(options.json ? JSON.stringify(report) : JSON.stringify(report, null, 2));
+      console.log(stringifyPrintable(report, options.json ? undefined : 2));
     });
 }

@@ -1,8 +1,14 @@
-/** `splitoculo-edge answers`: the answers the board received, newest last; --follow tails. */
+/**
+ * `splitoculo-edge answers`: the answers the board received, newest last;
+ * --follow tails. Every field is printed through runtime/printable.ts: answer
+ * text comes from a model (or a forger on the broker) and must not drive the
+ * terminal; --json keeps JSON with the C1/bidi controls escaped too.
+ */
 import type { Command } from 'commander';
 import { openOutbox } from '../edge-daemon.ts';
 import { addConfigOptions, configFromFlags, type ConfigFlags } from './config-options.ts';
 import { parsePositiveCount } from './options.ts';
+import { printable, printableJson } from '../../runtime/printable.ts';
 
 export function registerAnswers(program: Command): void {
   addConfigOptions(
@@ -19,10 +25,11 @@ export function registerAnswers(program: Command): void {
     const print = (rows: typeof all) => {
       for (const row of rows) {
         last = Math.max(last, row.receivedAt);
-        if (flags.json) console.log(row.payload);
+        if (flags.json) console.log(printableJson(row.payload));
         else {
           const a = JSON.parse(row.payload);
-          console.log(`${new Date(row.receivedAt).toISOString()}  #${a.sequence ?? '?'}  ${a.frameId}  ${a.error ? `ERROR ${a.error.code}: ${a.error.message}` : a.text}`);
+          const said = a.error ? `ERROR ${a.error.code}: ${a.error.message}` : a.text;
+          console.log(`${new Date(row.receivedAt).toISOString()}  #${printable(String(a.sequence ?? '?'))}  ${printable(String(a.frameId))}  ${printable(String(said))}`);
         }
       }
     };
