@@ -3,8 +3,9 @@
  * device about what its camera sees now. Sends the ask command with a fresh
  * request id over the console's MQTT connection settings (console.mqtt, else
  * the worker's), waits for the answer that echoes the id, and prints its text
- * with control characters escaped (the text comes from a model looking at
- * whatever the camera sees: it must not drive the terminal). A refusal (an
+ * through runtime/printable.ts (the text comes from a model looking at
+ * whatever the camera sees: it must not drive the terminal; error lines are
+ * escaped the same way by the CLI shell). A refusal (an
  * ask already pending), an error answer or no answer in time: one line, exit 1.
  */
 import { type Command, InvalidArgumentError } from 'commander';
@@ -16,6 +17,7 @@ import { UserError } from '../../protocol/errors.ts';
 import { parseStatus, type StatusDocument } from '../../protocol/status.ts';
 import { TopicMap } from '../../protocol/topics.ts';
 import { clientOptions, redactUrl } from '../../runtime/mqtt-connection.ts';
+import { printable } from '../../runtime/printable.ts';
 import { consoleConnection } from '../console/console-settings.ts';
 import { newRequestId } from '../console/operator-console.ts';
 import { addConfigOptions, cloudConfigFromFlags, type ConfigFlags } from './config-options.ts';
@@ -28,17 +30,6 @@ function parseSeconds(value: string): number {
   const seconds = Number(value);
   if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 86_400) throw new InvalidArgumentError(`expected seconds, more than 0 and at most 86400, got ${JSON.stringify(value)}`);
   return seconds;
-}
-
-/** Text fit for a terminal: C0/C1 controls (ESC included) and bidi overrides as \u escapes; newlines and tabs kept. */
-export function terminalSafe(text: string): string {
-  let out = '';
-  for (const c of text) {
-    const code = c.codePointAt(0)!;
-    const control = (code < 0x20 && c !== '\n' && c !== '\t') || (code >= 0x7f && code <= 0x9f) || (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069);
-    out += control ? `\\u${code.toString(16).padStart(4, '0')}` : c;
-  }
-  return out;
 }
 
 function describeState(status: StatusDocument | null): string {
@@ -81,15 +72,15 @@ export async function ask(flags: ConfigFlags & { timeout: number }, device: stri
             const refused = status.state === 'online' ? status.lastCommand : undefined;
             if (refused && refused.ok === false && refused.id === id) {
               clearTimeout(timer);
-              reject(new AskError(`ask ${device}: refused by the device: ${terminalSafe(refused.error)}`));
+              reject(new AskError(`ask ${device}: refused by the device: ${refused.error}`));
             }
             return;
           }
           const envelope = parseAnswer(payload);
           if (envelope.requestId !== id) return;
           clearTimeout(timer);
-          if (envelope.error) reject(new AskError(`ask ${device}: the answer is an error: ${envelope.error.code}: ${terminalSafe(envelope.error.message)}`));
-          else resolve({ text: terminalSafe(envelope.text ?? ''), ms: Date.now() - sentAt, id });
+          if (envelope.error) reject(new AskError(`ask ${device}: the answer is an error: ${envelope.error.code}: ${envelope.error.message}`));
+          else resolve({ text: envelope.text ?? '', ms: Date.now() - sentAt, id });
         } catch {
           // Not ours to judge: a malformed status or answer from elsewhere is ignored while waiting.
         }
@@ -113,7 +104,7 @@ export function registerAsk(program: Command): void {
       .option('--timeout <seconds>', 'how long to wait for the answer', parseSeconds, 120),
   ).action(async (device: string, prompt: string, flags: ConfigFlags & { timeout: number }) => {
     const result = await ask(flags, device, prompt);
-    process.stdout.write(`${result.text}\n`);
+    process.stdout.write(`${printable(result.text)}\n`); // a model's words about whatever the camera sees: never obeyed by the terminal
     process.stderr.write(`${device} answered request ${result.id} in ${(result.ms / 1000).toFixed(1)} s\n`);
   });
 }

@@ -69,7 +69,7 @@ it('prints the answer that echoes its request id, with control characters escape
   behaviour = { answer: 'a cat\u001b[2J on the \u009bmat' };
   const result = await ask('cam1', 'What is on the mat?', '--timeout', '20');
   assert.equal(result.code, 0, result.stderr);
-  assert.equal(result.stdout, 'a cat\\u001b[2J on the \\u009bmat\n');
+  assert.equal(result.stdout, 'a cat\\x1b[2J on the \\x9bmat\n');
   assert.match(result.stderr, /^cam1 answered request c-[a-z0-9]+-[0-9a-f]+ in \d+\.\d s\n$/);
 });
 
