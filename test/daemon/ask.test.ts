@@ -124,6 +124,29 @@ describe('ask, preview and state that lasts', () => {
     await Promise.all([collector.close(), operator.close()]);
   });
 
+  it('an ask after a replay whose last file is corrupt re-encodes the last good image', async () => {
+    const mixed = join(root, 'mixed');
+    mkdirSync(mixed);
+    copyFileSync(join(FRAMES_DIR, 'coffee.png'), join(mixed, 'a.png'));
+    writeFileSync(join(mixed, 'b.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 1, 2, 3]));
+    const collector = await FrameCollector.connect(broker.url, 'corrupt-collector', 'splitoculo/v1/corrupt-cam/frame');
+    const operator = await Operator.connect(broker.url, 'corrupt-cam');
+    const { path } = edgeCase(root, {
+      device: { id: 'corrupt-cam' },
+      camera: { type: 'directory', path: mixed },
+      capture: { intervalMs: 100 },
+      status: { intervalSeconds: 1 },
+      mqtt: { url: broker.url },
+    });
+    const edge = new EdgeProcess(path);
+    await operator.waitStatus((s) => s.captured === 2 && s.codecs?.neural === 1, 'both files read, one frame made', 30_000);
+    await operator.send('corrupt-cam', { command: 'ask', prompt: 'Still there?', id: 'c-1' });
+    const asked = await waitFor(() => collector.frames.find((f) => f.requestId === 'c-1'), { what: 'the ask frame' });
+    assert.equal(asked.prompt, 'Still there?');
+    await edge.stop();
+    await Promise.all([collector.close(), operator.close()]);
+  });
+
   it('end to end with the real cloud worker: the answer carries the request id and ends the ask', async (t) => {
     const operator = await Operator.connect(broker.url, 'e2e-cam');
     const workerConfig = {
