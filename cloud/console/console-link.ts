@@ -9,6 +9,7 @@
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
+import { isUserError } from '../../protocol/errors.ts';
 import type { TopicMap } from '../../protocol/topics.ts';
 import { BrokerError, clientOptions, fallbackProtocol, initialProtocol, type MqttConnectionSettings, type MqttProtocol, type ProtocolSetting, redactUrl } from '../../runtime/mqtt-connection.ts';
 
@@ -47,7 +48,8 @@ export class ConsoleLink {
         return;
       } catch (error) {
         const next = fallbackProtocol(this.#o.protocol, this.#protocol, error);
-        if (next === null) throw error;
+        // One line naming the setting (credentials refused, nothing listening), not an internal error.
+        if (next === null) throw isUserError(error) ? error : new BrokerError(`console.mqtt (${redactUrl(this.#o.settings.url)}): ${(error as Error).message}`);
         this.#protocol = next;
       }
     }

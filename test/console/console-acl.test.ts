@@ -97,3 +97,14 @@ it("with the worker's identity: the broker refuses the command and the console n
   assert.match(JSON.parse(reply.body).error, /^the broker did not take the command: .*reason code 0x87.*console\.mqtt needs an identity allowed to write commands/);
   assert.equal(received.length, before);
 });
+
+it('credentials the broker refuses: one line naming console.mqtt, no connection left behind', async () => {
+  const wrong = join(dir, 'wrong.pw');
+  writeFileSync(wrong, 'not the password\n', { mode: 0o600 });
+  await assert.rejects(startConsole(['console.mqtt.username=splitoculo-operator', `console.mqtt.passwordFile=${wrong}`]), (error: Error) => {
+    assert.equal(error.name, 'BrokerError');
+    assert.match(error.message, /^console\.mqtt \(mqtt:\/\/127\.0\.0\.1:\d+\): .*(Not authorized|Bad User Name or Password)/i);
+    return true;
+  });
+  assert.equal(consoles.at(-1)!.connected, false);
+});
