@@ -6,7 +6,8 @@
  *                                  (make models-full models-qwen-vision-3b), all links, 3 rounds,
  *                                  100,000 queued frames -> bench/results/
  *   node bench/run.ts --quick      every path on a few frames with the tiny models, under two minutes (CI)
- *   options: --out DIR, --link auto|netns|relay, --rounds N, --sections links,stages,queue
+ *   options: --out DIR, --link auto|netns|relay, --rounds N, --sections links,stages,queue,footprint
+ *   footprint (bench/footprint/): the edge's memory, encoder overhead, camera paths, disk writes, tarball sizes
  */
 import { execSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { PROFILES, profileByName } from './link/profiles.ts';
 import { queueAtScale, type QueueResult } from './queue/queue-scale.ts';
 import { writeReport, type BenchResults } from './report/write-report.ts';
 import { cloudStages } from './stages/cloud-stages.ts';
+import { footprint } from './footprint/footprint.ts';
 import { edgeStages } from './stages/edge-stages.ts';
 import type { StageCost } from './stages/paired.ts';
 
@@ -31,7 +33,7 @@ const { values } = parseArgs({
     out: { type: 'string' },
     link: { type: 'string', default: 'auto' },
     rounds: { type: 'string' },
-    sections: { type: 'string', default: 'links,stages,queue' },
+    sections: { type: 'string', default: 'links,stages,queue,footprint' },
   },
 });
 const quick = values.quick!;
@@ -45,7 +47,9 @@ for (const dir of [modelDir, ...qwenDirs.map((q) => q.dir)]) {
 }
 const rounds = Number(values.rounds ?? (quick ? 1 : 3));
 const framesDir = join(REPO, 'test/fixtures/frames');
-const allSamples = readdirSync(framesDir).filter((f) => /\.(png|jpe?g)$/.test(f) && f !== 'truncated.jpg').sort();
+const allSamples = readdirSync(framesDir)
+  .filter((f) => /\.(png|jpe?g)$/.test(f) && f !== 'truncated.jpg')
+  .sort();
 // Quick: the two smallest files, so the raw method crosses BLE-low in a second.
 const samples = quick ? ['horse.png', 'text.png'] : allSamples;
 const profiles = quick ? [profileByName('BLE-low'), profileByName('LAN')] : PROFILES;
@@ -81,10 +85,17 @@ try {
   if (sections.has('queue')) {
     log('queue at scale');
     queue = await queueAtScale({
-      modelDir, sample: join(samplesDir, samples[0]!), frames: quick ? 3_000 : 100_000, startRuns: quick ? 1 : 3, drainSeconds: quick ? 2 : 20,
-      profiles: [profileByName('BLE'), profileByName('LAN')], brokerPort: broker.port, linkMode,
+      modelDir,
+      sample: join(samplesDir, samples[0]!),
+      frames: quick ? 3_000 : 100_000,
+      startRuns: quick ? 1 : 3,
+      drainSeconds: quick ? 2 : 20,
+      profiles: [profileByName('BLE'), profileByName('LAN')],
+      brokerPort: broker.port,
+      linkMode,
     });
   }
+  if (sections.has('footprint')) await footprint({ quick, modelDir, out, log });
 } finally {
   await broker.dispose();
   rmSync(work, { recursive: true, force: true });
@@ -97,8 +108,11 @@ const results: BenchResults = {
   mode: quick ? 'quick' : 'full',
   command: `node bench/run.ts ${process.argv.slice(2).join(' ')}`.trim(),
   machine: {
-    cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30),
-    kernel: execSync('uname -r').toString().trim(), node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: execSync('uname -r').toString().trim(),
+    node: process.version,
   },
   models: { splitoculo: modelDir.replace(`${REPO}/`, ''), modelId: manifest.modelId, qwen: qwenDirs.map((q) => `${q.dir.replace(`${REPO}/`, '')} (${q.label})`) },
   linkKind,

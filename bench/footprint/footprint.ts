@@ -1,0 +1,119 @@
+/**
+ * The board's footprint in one run (issue 17): the edge daemon's resident
+ * memory over time with its smaps breakdown, the encoder against a bare
+ * session.run, each camera path against the one it replaced, the outbox's
+ * bytes written per frame, and the release tarballs' sizes when dist/ holds
+ * them. Writes footprint.json and footprint.md into the results folder.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Manifest } from '../../protocol/manifest/schema.ts';
+import { REPO_ROOT } from '../../tools/repo-paths.ts';
+import type { StageCost } from '../stages/paired.ts';
+import { type CameraPathCost, cameraPathCosts } from './camera-paths.ts';
+import type { DiskWriteResult } from './disk-writes.ts';
+import { measureEdgeMemory, type MemoryRun } from './edge-memory.ts';
+import { encoderRatio } from './encoder-ratio.ts';
+
+export interface FootprintResults {
+  memory: MemoryRun[];
+  encoder: StageCost & { minRatio: number };
+  cameras: CameraPathCost[];
+  disk: DiskWriteResult[];
+  tarballs: Array<{ file: string; bytes: number }>;
+}
+
+export interface FootprintOptions {
+  quick: boolean;
+  modelDir: string;
+  out: string;
+  log: (line: string) => void;
+}
+
+/** The goals of issue 17, checked against a run. */
+export const GOALS = { rssMB: 150, encoderRatio: 1.15, diskRatio: 2.5, tarballBytes: 60_000_000 };
+
+export async function footprint(o: FootprintOptions): Promise<FootprintResults> {
+  const manifest = JSON.parse(readFileSync(join(o.modelDir, 'manifest.json'), 'utf8')) as Manifest;
+  const memory: MemoryRun[] = [];
+  o.log(`footprint: edge memory, ${o.quick ? 'sources, 8 s' : 'sources and the binary, 10 minutes each'}`);
+  memory.push(await measureEdgeMemory({ label: 'node running the sources', model: o.modelDir, seconds: o.quick ? 8 : 600 }));
+  const binary = join(REPO_ROOT, 'dist', 'splitoculo-edge-linux-x64');
+  if (!o.quick && existsSync(binary)) {
+    memory.push(await measureEdgeMemory({ label: 'x64 single binary', model: o.modelDir, seconds: 600, program: [binary] }));
+  }
+  o.log('footprint: encoder against bare session.run');
+  const encoder = await encoderRatio(o.modelDir, o.quick ? 5 : 60);
+  o.log('footprint: camera paths');
+  const cameras = await cameraPathCosts({ preprocess: manifest.preprocess, frames: o.quick ? 5 : 60, width: 1280, height: 720 });
+  o.log('footprint: outbox bytes written per frame');
+  const disk: DiskWriteResult[] = [];
+  for (const synchronous of ['normal', 'full'] as const) {
+    // A child each: /proc/self/io must count nothing but SQLite.
+    const out = execFileSync(process.execPath, [join(REPO_ROOT, 'bench/footprint/disk-writes.ts'), '--frames', o.quick ? '300' : '3000', '--synchronous', synchronous], { encoding: 'utf8' });
+    disk.push(JSON.parse(out) as DiskWriteResult);
+  }
+  const dist = join(REPO_ROOT, 'dist');
+  const tarballs = existsSync(dist)
+    ? readdirSync(dist)
+        .filter((f) => /\.tar\.(gz|xz|zst)$/.test(f))
+        .map((file) => ({ file, bytes: statSync(join(dist, file)).size }))
+    : [];
+  const results: FootprintResults = { memory, encoder, cameras, disk, tarballs };
+  writeFileSync(join(o.out, 'footprint.json'), `${JSON.stringify(results, null, 1)}\n`);
+  writeFileSync(join(o.out, 'footprint.md'), renderFootprint(results));
+  return results;
+}
+
+const mb = (n: number) => n.toFixed(1);
+const met = (ok: boolean) => (ok ? 'met' : 'missed');
+
+export function renderFootprint(r: FootprintResults): string {
+  const lines = ['# Footprint', ''];
+  lines.push('## Resident memory (edge daemon, 10 frames/s, directory source looping the samples, real mosquitto)', '');
+  lines.push(
+    `Goal: at most ${GOALS.rssMB} MB, flat.`,
+    '',
+    '| run | model | after 10 s | end | max | frames queued | threads | V8 heap (main) |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const m of r.memory) {
+    const at10 = m.series.find(([t]) => t >= 10)?.[1] ?? m.series[m.series.length - 1]![1];
+    const end = m.series[m.series.length - 1]![1];
+    lines.push(
+      `| ${m.label}, ${m.seconds} s | ${m.model.replace(`${REPO_ROOT}/`, '')} | ${mb(at10)} | ${mb(end)} (${met(end <= GOALS.rssMB)}) | ${mb(Math.max(...m.series.map(([, v]) => v)))} | ${m.framesQueued} | ${m.threads} | ${mb(m.v8HeapMB)} |`,
+    );
+  }
+  for (const m of r.memory) {
+    lines.push('', `Breakdown at the end (smaps Rss, MB), ${m.label}:`, '', '| mapping | MB |', '| --- | ---: |');
+    for (const [group, value] of Object.entries(m.breakdown.groups)) if (value >= 0.5) lines.push(`| ${group} | ${mb(value)} |`);
+  }
+  lines.push('', '## Encoder against a bare session.run (same model, one thread, same run)', '');
+  lines.push(
+    `Median of per-pair ratios ${r.encoder.ratio.toFixed(2)} (${mb(r.encoder.medianMs)} ms against ${mb(r.encoder.referenceMs)} ms, ${r.encoder.pairs} pairs); best against best ${r.encoder.minRatio.toFixed(2)}. Goal ${GOALS.encoderRatio}: ${met(r.encoder.ratio <= GOALS.encoderRatio)}.`,
+  );
+  lines.push('', '## Camera paths (per frame: ffmpeg CPU + the daemon up to the 224x224 crop)', '', '| camera | path | ms | reference | ms | ratio |', '| --- | --- | ---: | --- | ---: | ---: |');
+  for (const c of r.cameras) {
+    lines.push(`| ${c.camera} | ${c.path} | ${mb(c.ffmpegMs + c.daemonMs)} | ${c.reference} | ${mb(c.referenceFfmpegMs + c.referenceDaemonMs)} | ${c.ratio.toFixed(2)} |`);
+  }
+  lines.push(
+    '',
+    '## Outbox bytes written per queued frame (enqueue, attempt, acknowledgement)',
+    '',
+    '| synchronous | frame bytes | written (write syscalls) | ratio | block layer | ratio |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const d of r.disk) {
+    lines.push(
+      `| ${d.synchronous.toUpperCase()} | ${d.frameBytes} | ${d.syscallBytesPerFrame} | ${d.syscallRatio.toFixed(2)} (${met(d.syscallRatio <= GOALS.diskRatio)}) | ${d.blockBytesPerFrame} | ${d.blockRatio.toFixed(2)} |`,
+    );
+  }
+  lines.push('', '## Release tarballs', '');
+  if (r.tarballs.length === 0) lines.push('No dist/ in this run (`make binary` first).');
+  else {
+    lines.push('| file | MB | goal (arm64 edge) |', '| --- | ---: | --- |');
+    for (const t of r.tarballs) lines.push(`| ${t.file} | ${(t.bytes / 1e6).toFixed(1)} | ${t.file.includes('edge-linux-arm64') ? met(t.bytes <= GOALS.tarballBytes) : ''} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}
