@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { BenchResults } from '../../bench/report/write-report.ts';
 import { summarise } from '../../bench/e2e/summary.ts';
+import type { FootprintResults } from '../../bench/footprint/footprint.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 
 const out = mkdtempSync(join(tmpdir(), 'splitoculo-bench-test-'));
@@ -56,6 +57,16 @@ describe('bench --quick', () => {
     for (const heading of ['## Latency by link and method', '## Bytes per frame', '## codec: auto against the best fixed method', '## Stage costs', '## Queue at scale']) {
       assert.ok(report.includes(heading), heading);
     }
+    // The footprint (issue 17): memory sampled with its breakdown, the encoder against bare session.run,
+    // every camera path against the one it replaced, the outbox's writes within the goal.
+    const fp = JSON.parse(readFileSync(join(out, 'footprint.json'), 'utf8')) as FootprintResults;
+    assert.ok(fp.memory[0]!.series.length >= 4 && fp.memory[0]!.series.every(([, mb]) => mb > 20), JSON.stringify(fp.memory[0]!.series));
+    assert.ok(fp.memory[0]!.framesQueued > 0 && Object.keys(fp.memory[0]!.breakdown.groups).length > 3);
+    assert.ok(fp.encoder.ratio > 0 && fp.encoder.referenceMs > 0);
+    assert.deepEqual(fp.cameras.map((c) => c.camera.split(' ')[0]), ['MJPEG', 'NV12', 'YUYV422']);
+    assert.ok(fp.cameras.every((c) => c.ratio > 0 && c.referenceFfmpegMs > 0), JSON.stringify(fp.cameras));
+    for (const d of fp.disk) assert.ok(d.syscallRatio <= 2.5, `${d.synchronous}: ${d.syscallRatio}x the frame written`);
+    assert.ok(readFileSync(join(out, 'footprint.md'), 'utf8').includes('## Resident memory'));
     for (const png of ['latency.png', 'stages.png']) {
       assert.deepEqual([...readFileSync(join(out, png)).subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], png);
     }
