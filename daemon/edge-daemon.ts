@@ -19,11 +19,8 @@ import type { Logger } from 'pino';
 import { BUILD_TIME_MS } from '../runtime/build-info.ts';
 import { SystemdNotifier } from '../runtime/systemd.ts';
 import type { EdgeConfig } from './config/schema.ts';
-import { TopicMap } from '../protocol/topics.ts';
 import { answerHook } from './control/answer-sink.ts';
-import { AskTracker } from './control/ask-tracker.ts';
-import { CommandHandler } from './control/command-handler.ts';
-import { commandTargets } from './control/command-targets.ts';
+import { OperatorControls } from './control/operator.ts';
 import { PartController } from './controller.ts';
 import { ClockGuard } from './ops/clock-guard.ts';
 import { MetricsEndpoint } from './ops/metrics-part.ts';
@@ -34,9 +31,7 @@ import { AnswerInbox } from './parts/answer-inbox.ts';
 import { ExpectedAnswers } from './control/expected-answers.ts';
 import { CapturePart } from './parts/capture.ts';
 import { FrameProduction, type PreparedCapture } from './parts/frame-production.ts';
-import { HomeAssistant } from './parts/homeassistant.ts';
 import { OutboxPart } from './parts/outbox-part.ts';
-import { PreviewSender } from './parts/preview.ts';
 import { PublisherPart } from './parts/publisher-part.ts';
 import { defaultStatePath, type Settings, StateStore } from './parts/state-store.ts';
 import { StatusRefresh } from './parts/status-refresh.ts';
@@ -64,8 +59,6 @@ export class EdgeDaemon {
     const { metrics } = this;
     const progress = new Progress();
     const clock = new ClockGuard(BUILD_TIME_MS, log);
-    const topics = new TopicMap(config.mqtt.topicPrefix);
-    let lastAnswerAt: Date | null = null;
 
     const queue = new OutboxPart({ config, metrics, log, progress, wake: () => publisher.pump() });
     const frames = new FrameProduction({
@@ -86,6 +79,8 @@ export class EdgeDaemon {
       stages: { prepare: (image) => frames.prepare(image), commit: (prepared) => frames.commit(prepared) },
     });
     const expected = new ExpectedAnswers({ file: `${config.outbox.path}.expected-answers.json` });
+    const operator = new OperatorControls({ config, configured: base, state, frames, capture, publisher: () => publisher, metrics, log });
+    const { asks, commands } = operator;
     const inbox = new AnswerInbox({
       deviceId: config.device.id,
       expected,
@@ -93,34 +88,9 @@ export class EdgeDaemon {
       log,
       store: (frameId, json) => queue.outbox.storeAnswer(frameId, json),
       hook: ((integrator) => (answer) => {
-        lastAnswerAt = new Date();
-        asks.answered(answer);
-        homeassistant.answer(answer);
+        operator.answered(answer);
         integrator(answer);
       })(answerHook(config.answers, log, metrics)),
-    });
-    const changed = () => publisher.publishStatus();
-    const asks = new AskTracker({ timeoutMs: config.status.askTimeoutSeconds * 1000, changed });
-    const preview = new PreviewSender({
-      latestImage: () => capture.latestImage(),
-      publish: (jpeg) => publisher.publishOther(topics.preview(config.device.id), jpeg, { retain: false }),
-      connected: () => publisher.connected,
-      log,
-      sent: changed,
-    });
-    const commands = new CommandHandler({
-      metrics,
-      log,
-      targets: commandTargets({ frames, capture, asks, preview, remember: (key, value) => state.remember(key, value, base[key]) }),
-      changed,
-    });
-    const homeassistant = new HomeAssistant({
-      config,
-      published: { get: () => state.publishedDiscovery, set: (published) => (state.publishedDiscovery = published) },
-      publish: (topic, payload, retain) => publisher.publishOther(topic, payload, { retain }),
-      command: (payload) => commands.receive(payload),
-      model: () => frames.modelName,
-      log,
     });
     const status = statusReporter({
       codec: config.encoding.codec,
@@ -132,11 +102,11 @@ export class EdgeDaemon {
       lastCommand: () => commands.lastCommand,
       asks: () => ({ pending: asks.pending, last: asks.last }),
       frames: () => ({ codecs: frames.codecs, lastFrameAt: frames.lastFrameAt, model: frames.modelName }),
-      lastAnswerAt: () => lastAnswerAt,
-      lastPreviewAt: () => preview.lastAt,
+      lastAnswerAt: () => operator.lastAnswerAt,
+      lastPreviewAt: () => operator.preview.lastAt,
     });
     metrics.queueSource = () => (queue.open ? queue.outbox.stats() : undefined);
-    const others = { topics: () => homeassistant.topics(), receive: (topic: string, payload: Buffer) => homeassistant.receive(topic, payload), connected: () => homeassistant.connected() };
+    const others = operator.others;
     const publisher: PublisherPart = new PublisherPart({ config, metrics, log, progress, status, outbox: () => queue.outbox, answers: inbox, sending: (id) => expected.sent(id), commands, others });
     const watchdog = new Watchdog({
       notifier: new SystemdNotifier(),
@@ -156,7 +126,7 @@ export class EdgeDaemon {
         { name: 'answer inbox', part: inbox },
         { name: 'publisher', part: publisher },
         { name: 'capture', part: capture },
-        { name: 'status refresh', part: new StatusRefresh({ intervalMs: config.status.intervalSeconds * 1000, publish: changed }) },
+        { name: 'status refresh', part: new StatusRefresh({ intervalMs: config.status.intervalSeconds * 1000, publish: () => publisher.publishStatus() }) },
         { name: 'asks', part: { stop: () => asks.stop() } },
         { name: 'watchdog', part: watchdog },
       ],
