@@ -33,9 +33,15 @@ const work = mkdtempSync(join(tmpdir(), 'splitoculo-demo-'));
 type LogLine = Record<string, unknown> & { msg: string };
 /** Children stopped on purpose: their exit is not a failure. */
 const stopped = new WeakSet<ChildProcess>();
+/** Every child: a demo that fails or is interrupted half-way must not leave a worker or daemon running. */
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
 
 function start(name: string, args: string[], onLine: (line: LogLine) => void): ChildProcess {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: root });
+  children.add(child);
   let partial = '';
   child.stdout!.on('data', (chunk: Buffer) => {
     const parts = (partial + chunk.toString()).split('\n');
@@ -186,9 +192,11 @@ async function askThroughConsole(answers: MqttClient): Promise<void> {
   if (process.env.SPLITOCULO_DEMO_KEEP === '1') {
     console.log(`The console stays up at ${consoleUrl} with demo-cam connected; Ctrl-C stops the demo.`);
     await new Promise((resolve) => process.once('SIGINT', resolve));
-    stopped.add(worker);
-    worker.kill('SIGTERM');
-    await new Promise((resolve) => (worker.exitCode !== null ? resolve(null) : worker.once('exit', resolve)));
+    for (const child of children) {
+      stopped.add(child);
+      child.kill('SIGTERM');
+      await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once('exit', resolve)));
+    }
     rmSync(work, { recursive: true, force: true });
     process.exit(0);
   }
