@@ -10,8 +10,10 @@
  * will, protocol); how the options are made is written once, here.
  */
 import { readFileSync, statSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { UserError } from '../protocol/errors.ts';
+import { PacketFraming } from './packet-framing.ts';
 
 /** A broker that answered and refused (protocol, credentials, subscription), or one that cannot be served. */
 export class BrokerError extends UserError {
@@ -54,6 +56,13 @@ export interface ConnectionOptions {
   sessionExpirySeconds?: number;
   /** MQTT 5 only: unacknowledged inbound QoS 1 messages at once. */
   receiveMaximum?: number;
+  /**
+   * Any protocol: a packet whose header announces more than `limit` bytes
+   * closes the connection before its body is read (mqtt.js reads it whole
+   * first; MQTT 5's Maximum Packet Size asks the broker not to send it, 3.1.1
+   * has no way to ask). `onOversize` hears the announced length.
+   */
+  refuseOver?: { limit: number; onOversize(announced: number): void };
 }
 
 /** Reads a file named by an mqtt.* setting; the error names the setting and the path. */
@@ -121,7 +130,28 @@ export function clientOptions(o: ConnectionOptions): IClientOptions {
 
 /** Opens the connection (mqtt.js connects in the background: listen for 'connect', 'close' and 'error'). */
 export function connectMqtt(o: ConnectionOptions): MqttClient {
-  return mqtt.connect(o.settings.url, clientOptions(o));
+  if (!o.refuseOver) return mqtt.connect(o.settings.url, clientOptions(o));
+  const { limit, onOversize } = o.refuseOver;
+  // Every stream mqtt.js opens (the first and each reconnect's) is watched from its first byte:
+  // the watcher is attached before mqtt.js pipes the stream into its parser, so it sees each chunk first.
+  const client = mqtt.connect(o.settings.url, { ...clientOptions(o), manualConnect: true });
+  const internal = client as unknown as { streamBuilder: (c: MqttClient) => Duplex };
+  const build = internal.streamBuilder;
+  internal.streamBuilder = (c) => {
+    const stream = build(c);
+    const framing = new PacketFraming(limit);
+    const watch = (chunk: Buffer) => {
+      const announced = framing.feed(chunk);
+      if (announced === null) return;
+      stream.off('data', watch);
+      onOversize(announced);
+      stream.destroy();
+    };
+    stream.on('data', watch);
+    return stream;
+  };
+  client.connect();
+  return client;
 }
 
 /** CONNACK codes of a broker that does not speak the version asked for: 3.1.1's 1, MQTT 5's 0x84. */

@@ -94,6 +94,7 @@ export const configSchema = z.object({
     ...mqttConnectionFields,
     password: plaintextPassword,
     clientId: z.string().min(1).optional().describe('default: splitoculo-edge-<device id>'),
+    protocol: z.enum(['auto', '5', '3.1.1']).default('auto').describe('auto: MQTT 5 (the broker then never sends more than the edge reads), falling back to 3.1.1 when the broker refuses it'),
     link: z.enum(LINK_PROFILES).default('lan').describe('preset for keepalive, in-flight window, backoff and timeouts'),
     keepaliveSeconds: z.number().int().min(5).max(3600).optional(),
     inflight: z.number().int().min(1).max(1024).optional().describe('unacknowledged publishes at once'),

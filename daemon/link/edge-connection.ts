@@ -1,10 +1,17 @@
 /**
  * The daemon's broker connection: options from runtime/mqtt-connection.ts
- * (the same rules as the cloud worker's), MQTT 3.1.1 (every broker speaks it;
- * the daemon needs nothing of MQTT 5), a persistent session so the broker
- * keeps answers and commands while the board is offline, the offline status
- * as the will, and our own reconnects with backoff and jitter
- * (reconnector.ts) instead of mqtt.js's fixed period.
+ * (the same rules as the cloud worker's), MQTT 5 falling back to 3.1.1 when
+ * the broker refuses it (mqtt.protocol: auto), a persistent session so the
+ * broker keeps answers and commands while the board is offline (MQTT 5: a
+ * session that never expires, as 3.1.1's), the offline status as the will,
+ * and our own reconnects with backoff and jitter (reconnector.ts) instead of
+ * mqtt.js's fixed period.
+ *
+ * Size bound (issue 15, finding 6: a 250 MB answer took the edge from 259 to
+ * 724 MB): nothing the edge subscribes to is larger than EDGE_MAX_PACKET_BYTES.
+ * Under MQTT 5 the broker is told so (Maximum Packet Size: it drops larger
+ * messages for us); under either protocol a packet whose header announces
+ * more closes the connection before its body is read, counted by onOversize.
  *
  * Inbound messages are handed over synchronously and acknowledged when the
  * handler returns: it must have stored what it keeps by then. A handler that
@@ -14,11 +21,17 @@
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { LogLimiter } from '../../runtime/log-limiter.ts';
-import { connectMqtt, redactUrl } from '../../runtime/mqtt-connection.ts';
+import { MAX_JSON_INPUT_BYTES } from '../../protocol/limits.ts';
+import { connectMqtt, fallbackProtocol, initialProtocol, type MqttProtocol, protocolName, redactUrl } from '../../runtime/mqtt-connection.ts';
 import type { EdgeConfig } from '../config/schema.ts';
 import type { Clock } from './clock.ts';
 import type { LinkSettings } from './profiles.ts';
 import { Reconnector } from './reconnector.ts';
+
+/** Answers and commands are at most MAX_JSON_INPUT_BYTES of JSON; twice that leaves room for topic and properties. */
+export const EDGE_MAX_PACKET_BYTES = 2 * MAX_JSON_INPUT_BYTES;
+/** MQTT 5's longest Session Expiry Interval: the session never expires, as a 3.1.1 persistent session. */
+const SESSION_NEVER_EXPIRES = 0xffffffff;
 
 export interface EdgeConnectionOptions {
   mqtt: EdgeConfig['mqtt'];
@@ -35,6 +48,8 @@ export interface EdgeConnectionOptions {
   onMessage(topic: string, payload: Buffer): void;
   /** Every packet written ('packetsend') and read ('packetreceive'), by command name. */
   onPacket?(direction: 'sent' | 'received', cmd: string): void;
+  /** A packet announced larger than EDGE_MAX_PACKET_BYTES: the connection was closed before reading it. */
+  onOversize?(announcedBytes: number): void;
 }
 
 export class EdgeConnection {
@@ -43,11 +58,13 @@ export class EdgeConnection {
   #client: MqttClient | null = null;
   #connected = false;
   #stopping = false;
+  #protocol: MqttProtocol;
   /** A broker that stays away would otherwise cost a warning per reconnect. */
   readonly #warnings: LogLimiter;
 
   constructor(options: EdgeConnectionOptions) {
     this.#o = options;
+    this.#protocol = initialProtocol(options.mqtt.protocol ?? 'auto');
     this.#warnings = new LogLimiter(options.log, 60_000, () => options.clock.now());
     this.#reconnector = new Reconnector({
       initialMs: options.link.backoffInitialMs,
@@ -71,19 +88,34 @@ export class EdgeConnection {
     return this.#reconnector.count;
   }
 
+  /** The MQTT version of the current (or next) connection. */
+  get protocol(): '5' | '3.1.1' {
+    return protocolName(this.#protocol);
+  }
+
   /** Connects in the background; throws only for unreadable TLS or password files (a settings error). */
   start(): void {
     const { mqtt: m, link, log } = this.#o;
     const client = connectMqtt({
       settings: m,
       clientId: this.#o.clientId,
-      protocol: 4,
+      protocol: this.#protocol,
       keepaliveSeconds: link.keepaliveSeconds,
       reconnectPeriodMs: 0, // reconnector.ts does it, with backoff and jitter
       connectTimeoutMs: Math.max(10_000, link.pubackTimeoutMs),
       will: { ...this.#o.will, qos: 1, retain: true },
+      maximumPacketSize: EDGE_MAX_PACKET_BYTES,
+      sessionExpirySeconds: SESSION_NEVER_EXPIRES,
+      refuseOver: {
+        limit: EDGE_MAX_PACKET_BYTES,
+        onOversize: (announced) => {
+          log.warn({ announcedBytes: announced, limit: EDGE_MAX_PACKET_BYTES }, 'the broker sent an oversize packet; connection closed before reading it');
+          this.#o.onOversize?.(announced);
+        },
+      },
     });
     this.#client = client;
+    const current = () => this.#client === client; // events of a client replaced by the fallback are ignored
     client.handleMessage = (packet, done) => {
       try {
         this.#o.onMessage(packet.topic, packet.payload as Buffer);
@@ -92,17 +124,27 @@ export class EdgeConnection {
       }
       done();
     };
-    client.on('packetsend', (packet) => this.#o.onPacket?.('sent', packet.cmd));
-    client.on('packetreceive', (packet) => this.#o.onPacket?.('received', packet.cmd));
+    client.on('packetsend', (packet) => current() && this.#o.onPacket?.('sent', packet.cmd));
+    client.on('packetreceive', (packet) => current() && this.#o.onPacket?.('received', packet.cmd));
     client.on('connect', () => {
+      if (!current()) return;
       this.#connected = true;
       this.#reconnector.connected();
-      this.#warnings.reset('mqtt error');
-      log.info({ url: redactUrl(m.url) }, 'connected to the broker');
+      log.info({ url: redactUrl(m.url), protocol: this.protocol }, 'connected to the broker');
       this.#o.onConnect();
     });
-    client.on('close', () => this.#onClose());
-    client.on('error', (error) => this.#warnings.warn('mqtt error', { err: error.message, url: redactUrl(m.url) }, 'mqtt error'));
+    client.on('close', () => current() && this.#onClose());
+    client.on('error', (error) => {
+      if (!current()) return;
+      const next = this.#stopping ? null : fallbackProtocol(m.protocol ?? 'auto', this.#protocol, error);
+      if (next === null) return void log.warn({ err: error.message, url: redactUrl(m.url) }, 'mqtt error');
+      // The broker does not speak MQTT 5: a fresh client with 3.1.1 (the one place the edge decides it).
+      log.warn({ url: redactUrl(m.url) }, 'the broker refused MQTT 5; using MQTT 3.1.1 (no maximum packet size can be announced; oversize packets are still refused unread)');
+      this.#protocol = next;
+      this.#client = null;
+      client.end(true);
+      this.start();
+    });
   }
 
   #onClose(): void {

@@ -31,6 +31,8 @@ import type { LinkSettings } from './profiles.ts';
 export interface PublisherEvents {
   onPublished(sequence: number, bytes: number, latencyMs: number): void;
   onPublishTimeout(sequence: number): void;
+  /** The broker sent a packet larger than the edge reads; the connection was closed before its body. */
+  onOversize?(): void;
   /** A frame is about to be published (answers are accepted only for such ids). */
   onSending?(frameId: string): void;
   onLinkState(connected: boolean): void;
@@ -96,6 +98,7 @@ export class Publisher {
       onClose: (wasConnected) => this.#onClose(wasConnected),
       onMessage: (topic, payload) => this.#route(topic, payload),
       onPacket: (direction, cmd) => (direction === 'sent' ? this.#probe.packetSent(cmd) : this.#probe.packetReceived(cmd)),
+      onOversize: () => this.#o.events.onOversize?.(),
     });
   }
 

@@ -67,6 +67,7 @@ export class PublisherPart implements Part {
         },
         onPublishTimeout: () => metrics.publishTimeouts.inc(),
         onSending: (frameId) => this.#deps.sending?.(frameId),
+        onOversize: () => metrics.oversizePackets.inc(),
         onLinkState: (up) => metrics.linkUp.set(up ? 1 : 0),
         onAnswer: (payload) => this.#deps.answers.receive(payload),
         onCommand: (payload) => this.#deps.commands.receive(payload),

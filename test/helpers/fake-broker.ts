@@ -17,6 +17,8 @@ export class PubackWithholdingBroker {
   /** Decides per publish whether to answer with a PUBACK. */
   shouldAck: (publish: ReceivedPublish, index: number) => boolean = () => true;
   port = 0;
+  /** MQTT 5 connects refused. */
+  refusedV5 = 0;
 
   constructor() {
     this.#server = createServer((socket) => this.#serve(socket));
@@ -37,6 +39,13 @@ export class PubackWithholdingBroker {
     parser.on('packet', (packet: mqttPacket.Packet) => {
       switch (packet.cmd) {
         case 'connect':
+          // As a 3.1.1-only broker does: MQTT 5 refused with "unacceptable protocol version" (clients on auto fall back).
+          if (packet.protocolVersion === 5) {
+            this.refusedV5 += 1;
+            send({ cmd: 'connack', returnCode: 1, sessionPresent: false });
+            socket.end();
+            break;
+          }
           send({ cmd: 'connack', returnCode: 0, sessionPresent: false });
           break;
         case 'subscribe':
