@@ -130,6 +130,7 @@ export class EdgeConnection {
       if (!current()) return;
       this.#connected = true;
       this.#reconnector.connected();
+      this.#warnings.reset('mqtt error');
       log.info({ url: redactUrl(m.url), protocol: this.protocol }, 'connected to the broker');
       this.#o.onConnect();
     });
@@ -137,7 +138,8 @@ export class EdgeConnection {
     client.on('error', (error) => {
       if (!current()) return;
       const next = this.#stopping ? null : fallbackProtocol(m.protocol ?? 'auto', this.#protocol, error);
-      if (next === null) return void log.warn({ err: error.message, url: redactUrl(m.url) }, 'mqtt error');
+      // Rate-limited: a broker that stays away costs a warning a minute, not one per reconnect.
+      if (next === null) return void this.#warnings.warn('mqtt error', { err: error.message, url: redactUrl(m.url) }, 'mqtt error');
       // The broker does not speak MQTT 5: a fresh client with 3.1.1 (the one place the edge decides it).
       log.warn({ url: redactUrl(m.url) }, 'the broker refused MQTT 5; using MQTT 3.1.1 (no maximum packet size can be announced; oversize packets are still refused unread)');
       this.#protocol = next;
