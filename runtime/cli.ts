@@ -8,7 +8,7 @@
  */
 import { Command } from 'commander';
 import { isUserError } from '../protocol/errors.ts';
-import { printable } from './printable.ts';
+import { printable, redactSecrets } from './printable.ts';
 import { describeSystemError } from './system-errors.ts';
 import { versionReport } from './version.ts';
 
@@ -71,13 +71,14 @@ export async function runCommandLine(program: Command, name: string): Promise<vo
 export function reportFailure(command: string, error: unknown, debug = false): number {
   const expected = isUserError(error) ? error.message : describeSystemError(error);
   if (expected !== null) {
-    // Messages can quote what a device or file supplied: escaped, so the line stays one line and drives nothing.
-    process.stderr.write(`${command}: error: ${printable(expected.replace(/\s*\n\s*/g, '; '))}\n`);
+    // Messages can quote what a device or file supplied: escaped, so the line stays one line and drives nothing;
+    // and what a user typed: a URL's password is never repeated.
+    process.stderr.write(`${command}: error: ${printable(redactSecrets(expected.replace(/\s*\n\s*/g, '; ')))}\n`);
     if (debug && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
     return 1;
   }
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   if (debug) process.stderr.write(`${command}: internal error: ${error instanceof Error ? (error.stack ?? message) : message}\n`);
-  else process.stderr.write(`${command}: internal error (a bug, please report it): ${printable(message.replace(/\s*\n\s*/g, '; '))}; run again with --debug for the stack trace\n`);
+  else process.stderr.write(`${command}: internal error (a bug, please report it): ${printable(redactSecrets(message.replace(/\s*\n\s*/g, '; ')))}; run again with --debug for the stack trace\n`);
   return 70;
 }

@@ -48,3 +48,15 @@ export function printableJson(json: string): string {
 export function stringifyPrintable(value: unknown, indent?: number): string {
   return printableJson(JSON.stringify(value, null, indent));
 }
+
+/** user:password@ in any URL inside free text (an error message, a flag quoted back). */
+const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*):[^\s@/]*@/gi;
+
+/**
+ * Text fit for a log line or a terminal: the password of every URL in it
+ * replaced (mqtt://user:***@host). Config refuses such URLs, but the refusal
+ * itself quoted the flag or variable back, password included.
+ */
+export function redactSecrets(text: string): string {
+  return text.replace(URL_CREDENTIALS, '$1:***@');
+}

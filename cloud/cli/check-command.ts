@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import mqtt from 'mqtt';
 import { loadModel } from '../../protocol/manifest/load.ts';
+import { clientOptions, redactUrl } from '../../runtime/mqtt-connection.ts';
 import { cacheCheck, runChecks, type Check } from '../../runtime/checks.ts';
 import { checkStateFile } from '../../runtime/state-paths.ts';
 import { createAnswerer } from '../answer/create-answerer.ts';
@@ -46,9 +47,12 @@ export function registerCheck(program: Command): void {
         'broker',
         async () => {
           if (!config.mqtt.url) return 'embedded broker (started by run)';
-          const client = await mqtt.connectAsync(config.mqtt.url, { reconnectPeriod: 0, connectTimeout: flags.timeout, clientId: `splitoculo-cloud-check-${process.pid}` });
+          // The worker's own TLS files, username and password file (as `run` connects), in a clean 3.1.1 session that leaves nothing behind.
+          const url = config.mqtt.url;
+          const options = clientOptions({ settings: { ...config.mqtt, url }, clientId: `splitoculo-cloud-check-${process.pid}`, protocol: 4, keepaliveSeconds: 30, reconnectPeriodMs: 0, connectTimeoutMs: flags.timeout });
+          const client = await mqtt.connectAsync(url, { ...options, clean: true });
           await client.endAsync();
-          return `${config.mqtt.url} reachable`;
+          return `${redactUrl(url)} reachable`;
         },
       ],
     ];

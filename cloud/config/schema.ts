@@ -4,7 +4,7 @@
  * file, then SPLITOCULO_* environment variables, then command-line flags.
  */
 import { z } from 'zod';
-import { brokerUrl, mqttConnectionFields, plaintextPassword } from '../../runtime/mqtt-config.ts';
+import { brokerUrl, mqttConnectionFields, plaintextPassword, urlHasPassword } from '../../runtime/mqtt-config.ts';
 import { consoleSchema } from './console.ts';
 
 const stopTokens = z.array(z.string().min(1)).default(['<|im_end|>']).describe('tokens that end an answer');
@@ -26,7 +26,8 @@ export const answererSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('vllm').describe('vision tail here, language model on an OpenAI-compatible vLLM server (--enable-mm-embeds)'),
     qwen: z.string().min(1).describe('Qwen2.5-VL folder holding config.json and the vision tails'),
-    baseUrl: z.string().url().describe('server root, e.g. http://gpu-box:8000/v1'),
+    // Credentials in the URL would be quoted by every error about the server (answers to devices included): refused.
+    baseUrl: z.string().url().refine((url) => !urlHasPassword(url) && !/\/\/[^/]*@/.test(url), 'the URL carries credentials; put the API key in a file and set apiKeyFile').describe('server root, e.g. http://gpu-box:8000/v1'),
     model: z.string().min(1).describe("served model name (vLLM's --served-model-name)"),
     apiKeyFile: z.string().optional().describe('file holding the API key (vLLM --api-key)'),
     device,

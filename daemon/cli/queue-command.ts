@@ -7,6 +7,8 @@ import { decodeFrame } from '../../protocol/wire/frame.ts';
 import { TopicMap } from '../../protocol/topics.ts';
 import { isUserError, UserError } from '../../protocol/errors.ts';
 import { describeSystemError } from '../../runtime/system-errors.ts';
+import { urlHasPassword } from '../../runtime/mqtt-config.ts';
+import { redactUrl } from '../../runtime/mqtt-connection.ts';
 import { printable, stringifyPrintable } from '../../runtime/printable.ts';
 import type { EdgeConfig } from '../config/schema.ts';
 import { openOutbox } from '../edge-daemon.ts';
@@ -30,7 +32,7 @@ async function connectForReplay(config: EdgeConfig, url: string, source: string,
   } catch (error) {
     if (isUserError(error)) throw error; // a settings file (mqtt.passwordFile, mqtt.ca, ...) already named
     const reason = describeSystemError(error) ?? (error as Error).message;
-    throw new ReplayBrokerError(`${source} ${url}: cannot connect to the broker (${reason}); nothing was replayed, the queue is unchanged`);
+    throw new ReplayBrokerError(`${source} ${redactUrl(url)}: cannot connect to the broker (${reason}); nothing was replayed, the queue is unchanged`);
   }
 }
 
@@ -110,6 +112,11 @@ export function registerQueue(program: Command): void {
     const outbox = openOutbox(config);
     const topics = new TopicMap(config.mqtt.topicPrefix);
     const total = outbox.stats().rows;
+    // As for mqtt.url: a password only from mqtt.passwordFile, never typed where shells and logs keep it.
+    if (flags.to !== undefined && urlHasPassword(flags.to)) {
+      outbox.close();
+      throw new ReplayBrokerError(`--to ${redactUrl(flags.to)}: the URL carries a password; put the password in a file (mode 600) and set mqtt.passwordFile`);
+    }
     const url = flags.to ?? config.mqtt.url;
     let client: MqttClient;
     try {
@@ -131,6 +138,6 @@ export function registerQueue(program: Command): void {
       outbox.close();
     }
     const summary = progress.finish();
-    console.log(`replayed ${progress.done} frames to ${flags.to ?? config.mqtt.url}${flags.keep ? ' (kept in the queue)' : ''}: ${summary}`);
+    console.log(`replayed ${progress.done} frames to ${redactUrl(flags.to ?? config.mqtt.url)}${flags.keep ? ' (kept in the queue)' : ''}: ${summary}`);
   });
 }
