@@ -14,7 +14,7 @@
  * output is for eyes, not for parsing back (use --json for that).
  */
 
-const NAMED: Readonly<Record<number, string>> = { 0x0a: '⏎', 0x09: '\\t', 0x0d: '\\r' };
+const NAMED: Readonly<Record<number, string>> = { 10: '⏎', 9: '\\t', 13: '\\r' };
 
 function unsafe(code: number): boolean {
   return code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029 || (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069);

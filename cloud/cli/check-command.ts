@@ -49,7 +49,14 @@ export function registerCheck(program: Command): void {
           if (!config.mqtt.url) return 'embedded broker (started by run)';
           // The worker's own TLS files, username and password file (as `run` connects), in a clean 3.1.1 session that leaves nothing behind.
           const url = config.mqtt.url;
-          const options = clientOptions({ settings: { ...config.mqtt, url }, clientId: `splitoculo-cloud-check-${process.pid}`, protocol: 4, keepaliveSeconds: 30, reconnectPeriodMs: 0, connectTimeoutMs: flags.timeout });
+          const options = clientOptions({
+            settings: { ...config.mqtt, url },
+            clientId: `splitoculo-cloud-check-${process.pid}`,
+            protocol: 4,
+            keepaliveSeconds: 30,
+            reconnectPeriodMs: 0,
+            connectTimeoutMs: flags.timeout,
+          });
           const client = await mqtt.connectAsync(url, { ...options, clean: true });
           await client.endAsync();
           return `${redactUrl(url)} reachable`;

@@ -87,7 +87,10 @@ export class CommandRunner {
   }
 
   submit(line: string): void {
-    if (this.#running < this.#concurrency) return this.#run(line);
+    if (this.#running < this.#concurrency) {
+      this.#run(line);
+      return;
+    }
     if (this.#waiting.length < this.#queueLimit) {
       this.#waiting.push(line);
       return;

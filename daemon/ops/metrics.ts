@@ -18,8 +18,17 @@ export class EdgeMetrics extends ServedMetrics {
   readonly publishTimeouts = new Counter({ name: 'splitoculo_publish_timeouts_total', help: 'publishes without PUBACK in time (sent again)', registers: [this.registry] });
   readonly evicted = new Counter({ name: 'splitoculo_frames_evicted_total', help: 'frames removed from the outbox by policy', labelNames: ['reason'], registers: [this.registry] });
   readonly answers = new Counter({ name: 'splitoculo_answers_total', help: 'answers received, by outcome', labelNames: ['outcome'], registers: [this.registry] });
-  readonly oversizePackets = new Counter({ name: 'splitoculo_oversize_packets_total', help: 'packets the broker announced larger than the edge reads (connection closed before reading them)', registers: [this.registry] });
-  readonly answerHooks = new Counter({ name: 'splitoculo_answer_hooks_total', help: 'answers.command runs, by outcome (ok, failed, dropped: queue full)', labelNames: ['outcome'], registers: [this.registry] });
+  readonly oversizePackets = new Counter({
+    name: 'splitoculo_oversize_packets_total',
+    help: 'packets the broker announced larger than the edge reads (connection closed before reading them)',
+    registers: [this.registry],
+  });
+  readonly answerHooks = new Counter({
+    name: 'splitoculo_answer_hooks_total',
+    help: 'answers.command runs, by outcome (ok, failed, dropped: queue full)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
   readonly commands = new Counter({ name: 'splitoculo_commands_total', help: 'commands received, by outcome', labelNames: ['outcome'], registers: [this.registry] });
   readonly encodeSeconds = new Histogram({ name: 'splitoculo_encode_seconds', help: 'preprocess + edge model + quantise time', buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2], registers: [this.registry] });
   readonly publishSeconds = new Histogram({ name: 'splitoculo_publish_seconds', help: 'publish to PUBACK', buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15], registers: [this.registry] });

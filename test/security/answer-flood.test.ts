@@ -40,8 +40,16 @@ const TOPIC = `splitoculo/v1/${DEVICE}/answer`;
 
 function answerFor(frame: Pick<WireFrame, 'frameId' | 'modelId' | 'sequence'>, text: string): Buffer {
   const envelope: AnswerEnvelope = {
-    v: 1, frameId: frame.frameId, device: DEVICE, modelId: frame.modelId, sequence: frame.sequence, prompt: null,
-    text, tokens: 3, timings: { totalMs: 5 }, answeredAt: new Date().toISOString(),
+    v: 1,
+    frameId: frame.frameId,
+    device: DEVICE,
+    modelId: frame.modelId,
+    sequence: frame.sequence,
+    prompt: null,
+    text,
+    tokens: 3,
+    timings: { totalMs: 5 },
+    answeredAt: new Date().toISOString(),
   };
   return encodeAnswer(envelope);
 }
@@ -81,8 +89,13 @@ describe('answer flood', () => {
     const hook = recordingHook(caseDir);
     const jsonl = join(caseDir, 'answers.jsonl');
     const { config, path } = edgeCase(root, {
-      device: { id: DEVICE }, camera: { type: 'directory', path: images }, capture: { intervalMs: 50 }, mqtt: { url: broker.url },
-      metrics: { port: metricsPort }, outbox: { maxAnswers: 50 }, answers: { jsonlFile: jsonl, command: hook.command },
+      device: { id: DEVICE },
+      camera: { type: 'directory', path: images },
+      capture: { intervalMs: 50 },
+      mqtt: { url: broker.url },
+      metrics: { port: metricsPort },
+      outbox: { maxAnswers: 50 },
+      answers: { jsonlFile: jsonl, command: hook.command },
     });
     const edge = new EdgeProcess(path);
     const outboxPath = (config.outbox as { path: string }).path;
@@ -102,7 +115,13 @@ describe('answer flood', () => {
     await waitForMetric(metricsPort, 'splitoculo_answer_hooks_total', (n) => n === 3, { labels: { outcome: 'ok' }, timeoutMs: 10_000 });
 
     const stored = storedAnswerList(outboxPath);
-    assert.deepEqual(stored.map((a) => a.text).sort(), collector.frames.slice(0, 3).map((f) => `real ${f.sequence}`).sort());
+    assert.deepEqual(
+      stored.map((a) => a.text).sort(),
+      collector.frames
+        .slice(0, 3)
+        .map((f) => `real ${f.sequence}`)
+        .sort(),
+    );
     assert.equal(await scrapeMetric(metricsPort, 'splitoculo_answers_total', { outcome: 'stored' }), 3);
     const { started, maxRunning } = hookStats(hook.log);
     assert.equal(started, 3, 'the hook ran for the real answers only');
@@ -117,7 +136,10 @@ describe('answer flood', () => {
     const metricsPort = await freePort();
     const collector = await FrameCollector.connect(broker.url, 'restart-collector', `splitoculo/v1/${DEVICE}-r/frame`);
     const { config, path } = edgeCase(root, {
-      device: { id: `${DEVICE}-r` }, camera: { type: 'directory', path: images }, capture: { intervalMs: 50, maxFrames: 2 }, mqtt: { url: broker.url },
+      device: { id: `${DEVICE}-r` },
+      camera: { type: 'directory', path: images },
+      capture: { intervalMs: 50, maxFrames: 2 },
+      mqtt: { url: broker.url },
       metrics: { port: metricsPort },
     });
     const first = new EdgeProcess(path);
@@ -194,7 +216,10 @@ describe('answer hook bounds (real child processes)', () => {
     expected.save();
     const restarted = new ExpectedAnswers({ maxExpected: 4, file });
     restarted.load();
-    assert.deepEqual(sent.slice(2, 5).map((id) => restarted.take(id)), ['expected', 'expected', 'expected']);
+    assert.deepEqual(
+      sent.slice(2, 5).map((id) => restarted.take(id)),
+      ['expected', 'expected', 'expected'],
+    );
     writeFileSync(file, 'not json');
     const damaged = new ExpectedAnswers({ file });
     damaged.load();

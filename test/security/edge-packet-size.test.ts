@@ -27,7 +27,9 @@ afterEach(stopAllEdges);
 const HUGE = 250 * 1024 * 1024;
 
 function rssBytes(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'))!;
   return Number(line.split(/\s+/)[1]) * 1024;
 }
 
@@ -122,8 +124,11 @@ describe('edge packet size', () => {
     const url = await fake.listen();
     const metricsPort = await freePort();
     const { path } = edgeCase(root, {
-      device: { id: device }, camera: { type: 'file', path: join(FRAMES_DIR, 'coins.png') }, capture: { paused: true },
-      mqtt: { url, backoffInitialMs: 100, backoffMaxMs: 500 }, metrics: { port: metricsPort },
+      device: { id: device },
+      camera: { type: 'file', path: join(FRAMES_DIR, 'coins.png') },
+      capture: { paused: true },
+      mqtt: { url, backoffInitialMs: 100, backoffMaxMs: 500 },
+      metrics: { port: metricsPort },
     });
     const edge = new EdgeProcess(path);
     await edge.waitFor((line) => line.msg === 'edge daemon running', 60_000, 'the daemon running');
@@ -145,7 +150,9 @@ describe('edge packet size', () => {
       clearInterval(sampler);
     }
     const grownMb = (peak - before) / 2 ** 20;
-    console.log(`edge RSS ${(before / 2 ** 20).toFixed(0)} MB before, peak ${(peak / 2 ** 20).toFixed(0)} MB (+${grownMb.toFixed(1)} MB); ${fake.hugeBytesWritten / 2 ** 20} MB written of 250 MB before the edge hung up`);
+    console.log(
+      `edge RSS ${(before / 2 ** 20).toFixed(0)} MB before, peak ${(peak / 2 ** 20).toFixed(0)} MB (+${grownMb.toFixed(1)} MB); ${fake.hugeBytesWritten / 2 ** 20} MB written of 250 MB before the edge hung up`,
+    );
     assert.ok(grownMb < 50, `RSS grew by ${grownMb.toFixed(1)} MB`);
     assert.ok(fake.hugeBytesWritten < 64 * 1024 * 1024, `${fake.hugeBytesWritten} bytes read before hanging up`);
     assert.equal(fake.protocols[0], 5, 'MQTT 5 first');
@@ -158,8 +165,11 @@ describe('edge packet size', () => {
     const device = 'size-cam-2';
     const metricsPort = await freePort();
     const { path } = edgeCase(root, {
-      device: { id: device }, camera: { type: 'file', path: join(FRAMES_DIR, 'coins.png') }, capture: { paused: true },
-      mqtt: { url: broker.url }, metrics: { port: metricsPort },
+      device: { id: device },
+      camera: { type: 'file', path: join(FRAMES_DIR, 'coins.png') },
+      capture: { paused: true },
+      mqtt: { url: broker.url },
+      metrics: { port: metricsPort },
     });
     const edge = new EdgeProcess(path);
     const operator = await mqtt.connectAsync(broker.url, { clientId: 'size-operator' });

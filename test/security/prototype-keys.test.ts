@@ -16,7 +16,10 @@ const dir = mkdtempSync(join(tmpdir(), 'splitoculo-proto-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const edgeFile = join(dir, 'edge.json');
-writeFileSync(edgeFile, JSON.stringify({ device: { id: 'cam-1' }, model: { path: 'm' }, camera: { type: 'directory', path: 'd' }, outbox: { path: join(dir, 'o.db') }, mqtt: { url: 'mqtt://127.0.0.1:1' } }));
+writeFileSync(
+  edgeFile,
+  JSON.stringify({ device: { id: 'cam-1' }, model: { path: 'm' }, camera: { type: 'directory', path: 'd' }, outbox: { path: join(dir, 'o.db') }, mqtt: { url: 'mqtt://127.0.0.1:1' } }),
+);
 const cloudFile = join(dir, 'cloud.json');
 writeFileSync(cloudFile, JSON.stringify({ models: { paths: ['m'] }, answerer: { type: 'local', qwen: 'q' }, mqtt: { url: 'mqtt://127.0.0.1:1' }, dedup: { path: join(dir, 'd.db') } }));
 
@@ -25,7 +28,10 @@ const polluted = () => Object.getOwnPropertyNames(Object.prototype).filter((name
 describe('prototype keys in settings', () => {
   for (const assignment of ['__proto__.x=1', 'mqtt.__proto__.polluted=1', 'constructor.prototype.x=1', 'mqtt.constructor.prototype.polluted=1', 'prototype.x=1']) {
     it(`--set ${assignment} is refused in process and Object.prototype stays clean`, () => {
-      assert.throws(() => overridesFromFlags([assignment]), (error: Error) => error instanceof ConfigError && error.message.startsWith(`--set ${assignment}: `));
+      assert.throws(
+        () => overridesFromFlags([assignment]),
+        (error: Error) => error instanceof ConfigError && error.message.startsWith(`--set ${assignment}: `),
+      );
       assert.deepEqual(polluted(), []);
       assert.equal(({} as Record<string, unknown>).x, undefined);
     });
@@ -40,11 +46,17 @@ describe('prototype keys in settings', () => {
   it('a config file with a __proto__ key is refused, naming the file and the key', () => {
     const file = join(dir, 'proto.json');
     writeFileSync(file, '{"device":{"id":"cam-1"},"mqtt":{"url":"mqtt://b","__proto__":{"polluted":1}}}');
-    assert.throws(() => loadConfig({ file }), (error: Error) => error instanceof ConfigError && error.message === `${file}: mqtt.__proto__: "__proto__" is not a setting name`);
+    assert.throws(
+      () => loadConfig({ file }),
+      (error: Error) => error instanceof ConfigError && error.message === `${file}: mqtt.__proto__: "__proto__" is not a setting name`,
+    );
     assert.deepEqual(polluted(), []);
   });
 
-  for (const [program, bin, file] of [['splitoculo-edge', EDGE_BIN, edgeFile], ['splitoculo-cloud', CLOUD_BIN, cloudFile]] as const) {
+  for (const [program, bin, file] of [
+    ['splitoculo-edge', EDGE_BIN, edgeFile],
+    ['splitoculo-cloud', CLOUD_BIN, cloudFile],
+  ] as const) {
     it(`${program} config --set __proto__.debug=1: one line naming the flag, exit 1`, async () => {
       const result = await cli(bin, ['config', '-c', file, '--set', '__proto__.debug=1']);
       assert.equal(result.code, 1, result.stderr);

@@ -25,11 +25,17 @@ const SECRET = 's3cret-Xq7';
 const PASSWORD = 'correct-horse-Zr4';
 
 const edgeFile = join(root, 'edge.json');
-writeFileSync(edgeFile, JSON.stringify({ device: { id: 'cam-1' }, model: { path: 'm' }, camera: { type: 'directory', path: 'd' }, outbox: { path: join(root, 'o.db') }, mqtt: { url: 'mqtt://127.0.0.1:1' } }));
+writeFileSync(
+  edgeFile,
+  JSON.stringify({ device: { id: 'cam-1' }, model: { path: 'm' }, camera: { type: 'directory', path: 'd' }, outbox: { path: join(root, 'o.db') }, mqtt: { url: 'mqtt://127.0.0.1:1' } }),
+);
 
 describe('secrets', () => {
   it('redactSecrets: every URL password in a text, nothing else', () => {
-    assert.equal(redactSecrets(`--set mqtt.url=mqtt://cam:${SECRET}@h:1883 and https://a:b@c/x, mqtt://plain@h, a:b@c`), '--set mqtt.url=mqtt://cam:***@h:1883 and https://a:***@c/x, mqtt://plain@h, a:b@c');
+    assert.equal(
+      redactSecrets(`--set mqtt.url=mqtt://cam:${SECRET}@h:1883 and https://a:b@c/x, mqtt://plain@h, a:b@c`),
+      '--set mqtt.url=mqtt://cam:***@h:1883 and https://a:***@c/x, mqtt://plain@h, a:b@c',
+    );
   });
 
   for (const [how, args, env] of [
@@ -49,7 +55,15 @@ describe('secrets', () => {
 
   it('cloud: credentials in answerer.baseUrl refused without repeating them (errors about the server reach devices in answers)', async () => {
     const file = join(root, 'cloud-vllm.json');
-    writeFileSync(file, JSON.stringify({ models: { paths: ['m'] }, answerer: { type: 'vllm', qwen: 'q', model: 'qwen', baseUrl: `http://api:${SECRET}@gpu:8000/v1` }, mqtt: { url: 'mqtt://127.0.0.1:1' }, dedup: { path: join(root, 'd.db') } }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        models: { paths: ['m'] },
+        answerer: { type: 'vllm', qwen: 'q', model: 'qwen', baseUrl: `http://api:${SECRET}@gpu:8000/v1` },
+        mqtt: { url: 'mqtt://127.0.0.1:1' },
+        dedup: { path: join(root, 'd.db') },
+      }),
+    );
     const result = await cli(CLOUD_BIN, ['config', '-c', file]);
     assert.equal(result.code, 1, result.stderr);
     assert.match(result.stderr, /answerer\.baseUrl: the URL carries credentials/);
@@ -75,7 +89,9 @@ describe('secrets', () => {
 
     it('the daemon refused and reconnecting, then connected, and its config: no password in any line', async () => {
       const { path: wrong } = edgeCase(root, {
-        device: { id: 'secret-cam' }, camera: { type: 'file', path: join(FRAMES_DIR, 'coins.png') }, capture: { paused: true },
+        device: { id: 'secret-cam' },
+        camera: { type: 'file', path: join(FRAMES_DIR, 'coins.png') },
+        capture: { paused: true },
         mqtt: { url: broker.url, username: 'cam', passwordFile: wrongFile, backoffInitialMs: 50, backoffMaxMs: 100 },
       });
       const refused = new EdgeProcess(wrong);
@@ -83,7 +99,9 @@ describe('secrets', () => {
       await waitFor(() => refused.raw.filter((line) => line.includes('reconnecting')).length >= 3, { what: 'three reconnects after refusals', timeoutMs: 60_000 });
       await refused.stop();
       const { path: right } = edgeCase(root, {
-        device: { id: 'secret-cam-2' }, camera: { type: 'file', path: join(FRAMES_DIR, 'coins.png') }, capture: { paused: true },
+        device: { id: 'secret-cam-2' },
+        camera: { type: 'file', path: join(FRAMES_DIR, 'coins.png') },
+        capture: { paused: true },
         mqtt: { url: broker.url, username: 'cam', passwordFile },
       });
       const edge = new EdgeProcess(right);
@@ -99,7 +117,15 @@ describe('secrets', () => {
 
     it('splitoculo-cloud check logs in with mqtt.username and mqtt.passwordFile, as run does', async () => {
       const file = join(root, 'cloud-check.json');
-      writeFileSync(file, JSON.stringify({ models: { paths: [TINY_MODEL_DIR] }, answerer: { type: 'local', qwen: join(root, 'no-qwen') }, mqtt: { url: broker.url, username: 'cam', passwordFile }, dedup: { path: join(root, 'check-dedup.db') } }));
+      writeFileSync(
+        file,
+        JSON.stringify({
+          models: { paths: [TINY_MODEL_DIR] },
+          answerer: { type: 'local', qwen: join(root, 'no-qwen') },
+          mqtt: { url: broker.url, username: 'cam', passwordFile },
+          dedup: { path: join(root, 'check-dedup.db') },
+        }),
+      );
       const result = await cli(CLOUD_BIN, ['check', '-c', file, '--timeout', '5000']);
       const line = result.stdout.split('\n').find((l) => / broker: /.test(l));
       assert.equal(line, `ok   broker: ${broker.url} reachable`, result.stdout);
