@@ -94,7 +94,11 @@ const qwenUntrained = qwenNote.includes('random weights');
 console.log(`SplitOculo demo: model "${model.manifest.name}" (${model.manifest.modelId}), split layer ${model.manifest.splitLayer}, Qwen folder ${qwenDir}`);
 if (untrained) console.log('The tiny SplitOculo models are UNTRAINED stand-ins with random weights: bytes and timings are real, the answers are noise.');
 if (qwenUntrained) {
-  console.log(`The tiny Qwen2.5-VL stand-in is UNTRAINED (random weights): its answers are noise, but the same noise for the same visual tokens${untrained ? '' : `; the SplitOculo model is distilled from its vision tower (${model.manifest.source?.kind ?? 'unknown'} ${JSON.stringify(model.manifest.source?.checkpoint ?? '')}), so what counts is whether a 3 KB frame's answer equals the whole picture's`}.`);
+  console.log(`The tiny Qwen2.5-VL stand-in is UNTRAINED (random weights): its answers are noise, but the same noise for the same visual tokens.`);
+  if (!untrained) {
+    console.log(`The SplitOculo model "${model.manifest.name}" is trained (${String(model.manifest.source?.kind)}): distilled from the stand-in's vision tower (make models-tiny-trained).`);
+    console.log('A random language model turns even small changes of the visual tokens into other answers (a JPEG round trip of the picture alone does; models/fidelity.py measures it), so "same answer" below is a strict test.');
+  }
 }
 if (untrained || qwenUntrained) console.log('For real answers: SPLITOCULO_MODEL=<folder from models/export.py> SPLITOCULO_QWEN=<Qwen2.5-VL folder prepared as in cloud/README.md> make demo\n');
 
