@@ -16,6 +16,7 @@ import { AnswerError, parseAnswer, type AnswerEnvelope } from '../../protocol/an
 import type { ExpectedAnswers } from '../control/expected-answers.ts';
 import type { Part } from '../controller.ts';
 import type { EdgeMetrics } from '../ops/metrics.ts';
+import { printable } from '../../runtime/printable.ts';
 
 export interface AnswerInboxDeps {
   deviceId: string;
@@ -64,7 +65,7 @@ export class AnswerInbox implements Part {
     if (answer.frameId === null) {
       // The worker could not read some frame of ours (corrupted in transit): nothing to file it under.
       metrics.answers.inc({ outcome: 'unreadable-frame' });
-      log.warn({ error: answer.error }, 'the cloud could not read a frame from this device');
+      log.warn({ error: answer.error && printable(`${answer.error.code}: ${answer.error.message}`) }, 'the cloud could not read a frame from this device');
       return;
     }
     const expectation = this.#deps.expected.take(answer.frameId);
@@ -79,7 +80,16 @@ export class AnswerInbox implements Part {
       return;
     }
     metrics.answers.inc({ outcome: answer.error ? 'error' : 'stored' });
-    log.info({ frameId: answer.frameId, sequence: answer.sequence, text: answer.text, error: answer.error }, 'answer');
+    // The text is a model's (or a forger's): escaped, so a log read on a terminal (pino-pretty leaves C1 and bidi raw) drives nothing.
+    log.info(
+      {
+        frameId: answer.frameId,
+        sequence: answer.sequence,
+        text: answer.text === undefined ? undefined : printable(answer.text),
+        error: answer.error && { code: answer.error.code, message: printable(answer.error.message) },
+      },
+      'answer',
+    );
     this.#deps.hook(answer);
   }
 }

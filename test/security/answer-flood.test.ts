@@ -103,7 +103,7 @@ describe('answer flood', () => {
     await collector.waitForCount(3, 60_000);
     const forger = await mqtt.connectAsync(broker.url, { clientId: 'forger' });
     // The real answers first (the cloud's), then the flood: before, the flood pushed them out of the 50 kept.
-    for (const frame of collector.frames.slice(0, 3)) await forger.publishAsync(TOPIC, answerFor(frame, `real ${frame.sequence}`), { qos: 1 });
+    for (const frame of collector.frames.slice(0, 3)) await forger.publishAsync(TOPIC, answerFor(frame, `real ${frame.sequence}\u001b]0;t\u0007\u009b`), { qos: 1 });
     await waitForMetric(metricsPort, 'splitoculo_answers_total', (n) => n === 3, { labels: { outcome: 'stored' } });
     const ids = new FrameIdGenerator();
     const forged = collector.frames[0]!;
@@ -119,7 +119,7 @@ describe('answer flood', () => {
       stored.map((a) => a.text).sort(),
       collector.frames
         .slice(0, 3)
-        .map((f) => `real ${f.sequence}`)
+        .map((f) => `real ${f.sequence}\u001b]0;t\u0007\u009b`)
         .sort(),
     );
     assert.equal(await scrapeMetric(metricsPort, 'splitoculo_answers_total', { outcome: 'stored' }), 3);
@@ -127,6 +127,10 @@ describe('answer flood', () => {
     assert.equal(started, 3, 'the hook ran for the real answers only');
     assert.ok(maxRunning <= 2, `at most answers.commandConcurrency (2) hooks at once, saw ${maxRunning}`);
     assert.equal(readFileSync(jsonl, 'utf8').trim().split('\n').length, 3);
+    // The daemon's own answer lines (read on a terminal through pino-pretty) carry the text escaped.
+    const logged = edge.lines.filter((line) => line.msg === 'answer').map((line) => String(line.text));
+    assert.equal(logged.length, 3);
+    for (const text of logged) assert.match(text, /^real \d+\\x1b\]0;t\\x07\\x9b$/);
     assert.equal(edge.child.exitCode, null, 'still serving');
     await forger.endAsync();
     await collector.close();
