@@ -49,7 +49,7 @@ function publishHeader(topic: string, length: number): Buffer {
 
 /**
  * A broker that ignores the client's Maximum Packet Size: on the first
- * connection, once subscribed, it streams a 250 MB PUBLISH to the answer
+ * connection it accepts, once subscribed, it streams a 250 MB PUBLISH to the answer
  * topic (1 MB writes, backpressure respected) until the client hangs up; later
  * connections are served normally.
  */
@@ -62,9 +62,13 @@ class OversizeBroker {
   protocols: number[] = [];
   port = 0;
   readonly topic: string;
+  /** A 3.1.1-only broker: MQTT 5 connects refused with "unacceptable protocol version". */
+  readonly only311: boolean;
+  #flooded = false;
 
-  constructor(topic: string) {
+  constructor(topic: string, only311 = false) {
     this.topic = topic;
+    this.only311 = only311;
     this.#server = createServer((socket) => this.#serve(socket));
   }
 
@@ -75,7 +79,8 @@ class OversizeBroker {
   }
 
   #serve(socket: Socket): void {
-    const index = ++this.connections;
+    this.connections += 1;
+    let flooding = false;
     socket.on('error', () => undefined);
     const parser = mqttPacket.parser({ protocolVersion: 5 });
     let version = 5;
@@ -84,12 +89,21 @@ class OversizeBroker {
       if (packet.cmd === 'connect') {
         version = packet.protocolVersion ?? 4;
         this.protocols.push(version);
+        if (this.only311 && version === 5) {
+          version = 4;
+          send({ cmd: 'connack', returnCode: 1, sessionPresent: false });
+          socket.end();
+          return;
+        }
         send({ cmd: 'connack', returnCode: 0, reasonCode: 0, sessionPresent: false, ...(version === 5 && { properties: {} }) });
       } else if (packet.cmd === 'subscribe') {
         send({ cmd: 'suback', messageId: packet.messageId, granted: packet.subscriptions.map(() => 1) });
-        if (index === 1) void this.#flood(socket);
+        if (!this.#flooded) {
+          this.#flooded = flooding = true;
+          void this.#flood(socket);
+        }
       } else if (packet.cmd === 'publish') {
-        if (index > 1) this.publishesAfter += 1;
+        if (this.#flooded && !flooding) this.publishesAfter += 1;
         if (packet.qos === 1) send({ cmd: 'puback', messageId: packet.messageId });
       } else if (packet.cmd === 'pingreq') send({ cmd: 'pingresp' });
     });
@@ -118,48 +132,51 @@ describe('edge packet size', () => {
   });
   after(async () => broker.dispose());
 
-  it('a 250 MB PUBLISH from a broker that ignores the bound: refused at its header, RSS bounded, the edge reconnects and keeps working', async () => {
-    const device = 'size-cam';
-    const fake = new OversizeBroker(`splitoculo/v1/${device}/answer`);
-    const url = await fake.listen();
-    const metricsPort = await freePort();
-    const { path } = edgeCase(root, {
-      device: { id: device },
-      camera: { type: 'file', path: join(FRAMES_DIR, 'coins.png') },
-      capture: { paused: true },
-      mqtt: { url, backoffInitialMs: 100, backoffMaxMs: 500 },
-      metrics: { port: metricsPort },
-    });
-    const edge = new EdgeProcess(path);
-    await edge.waitFor((line) => line.msg === 'edge daemon running', 60_000, 'the daemon running');
-    const before = rssBytes(edge.child.pid!);
-    let peak = before;
-    const sampler = setInterval(() => {
+  for (const only311 of [false, true]) {
+    it(`a 250 MB PUBLISH from a ${only311 ? '3.1.1-only broker (the edge falls back)' : 'broker that ignores the bound'}: refused at its header, RSS bounded, the edge reconnects and keeps working`, async () => {
+      const device = only311 ? 'size-cam-311' : 'size-cam';
+      const fake = new OversizeBroker(`splitoculo/v1/${device}/answer`, only311);
+      const url = await fake.listen();
+      const metricsPort = await freePort();
+      const { path } = edgeCase(root, {
+        device: { id: device },
+        camera: { type: 'file', path: join(FRAMES_DIR, 'coins.png') },
+        capture: { paused: true },
+        mqtt: { url, backoffInitialMs: 100, backoffMaxMs: 500 },
+        metrics: { port: metricsPort },
+      });
+      const edge = new EdgeProcess(path);
+      await edge.waitFor((line) => line.msg === 'edge daemon running', 60_000, 'the daemon running');
+      const before = rssBytes(edge.child.pid!);
+      let peak = before;
+      const sampler = setInterval(() => {
+        try {
+          peak = Math.max(peak, rssBytes(edge.child.pid!));
+        } catch {
+          // exited: the assertions below say so
+        }
+      }, 10);
       try {
-        peak = Math.max(peak, rssBytes(edge.child.pid!));
-      } catch {
-        // exited: the assertions below say so
+        await waitFor(() => fake.hugeClosed, { what: 'the edge to hang up on the oversize packet', timeoutMs: 60_000 });
+        await waitForMetric(metricsPort, 'splitoculo_oversize_packets_total', (n) => n === 1);
+        // Keeps working: a new connection, its status published and acknowledged.
+        await waitFor(() => fake.connections >= 2 && fake.publishesAfter >= 1, { what: 'a reconnect with a publish', timeoutMs: 20_000 });
+      } finally {
+        clearInterval(sampler);
       }
-    }, 10);
-    try {
-      await waitFor(() => fake.hugeClosed, { what: 'the edge to hang up on the oversize packet', timeoutMs: 60_000 });
-      await waitForMetric(metricsPort, 'splitoculo_oversize_packets_total', (n) => n === 1);
-      // Keeps working: a new connection, its status published and acknowledged.
-      await waitFor(() => fake.connections >= 2 && fake.publishesAfter >= 1, { what: 'a reconnect with a publish', timeoutMs: 20_000 });
-    } finally {
-      clearInterval(sampler);
-    }
-    const grownMb = (peak - before) / 2 ** 20;
-    console.log(
-      `edge RSS ${(before / 2 ** 20).toFixed(0)} MB before, peak ${(peak / 2 ** 20).toFixed(0)} MB (+${grownMb.toFixed(1)} MB); ${fake.hugeBytesWritten / 2 ** 20} MB written of 250 MB before the edge hung up`,
-    );
-    assert.ok(grownMb < 50, `RSS grew by ${grownMb.toFixed(1)} MB`);
-    assert.ok(fake.hugeBytesWritten < 64 * 1024 * 1024, `${fake.hugeBytesWritten} bytes read before hanging up`);
-    assert.equal(fake.protocols[0], 5, 'MQTT 5 first');
-    assert.equal(edge.child.exitCode, null);
-    await edge.stop();
-    await fake.close();
-  });
+      const grownMb = (peak - before) / 2 ** 20;
+      console.log(
+        `edge RSS ${(before / 2 ** 20).toFixed(0)} MB before, peak ${(peak / 2 ** 20).toFixed(0)} MB (+${grownMb.toFixed(1)} MB); ${fake.hugeBytesWritten / 2 ** 20} MB written of 250 MB before the edge hung up`,
+      );
+      assert.ok(grownMb < 50, `RSS grew by ${grownMb.toFixed(1)} MB`);
+      assert.ok(fake.hugeBytesWritten < 64 * 1024 * 1024, `${fake.hugeBytesWritten} bytes read before hanging up`);
+      assert.equal(fake.protocols[0], 5, 'MQTT 5 first');
+      if (only311) assert.equal(fake.protocols[1], 4, 'then 3.1.1 after the refusal');
+      assert.equal(edge.child.exitCode, null);
+      await edge.stop();
+      await fake.close();
+    });
+  }
 
   it('with mosquitto (MQTT 5) the broker drops messages over the announced size for the edge; the connection and the next command are unaffected', async () => {
     const device = 'size-cam-2';
