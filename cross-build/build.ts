@@ -18,7 +18,11 @@ const WORK = join(ROOT, '.cache', 'build');
 const SHARP_VERSION = '0.35.5';
 
 type Arch = 'x64' | 'arm64';
-interface Target { name: string; kind: 'edge' | 'cloud'; arch: Arch }
+interface Target {
+  name: string;
+  kind: 'edge' | 'cloud';
+  arch: Arch;
+}
 const TARGETS: Record<string, Target> = {
   'edge-linux-x64': { name: 'splitoculo-edge-linux-x64', kind: 'edge', arch: 'x64' },
   'edge-linux-arm64': { name: 'splitoculo-edge-linux-arm64', kind: 'edge', arch: 'arm64' },
@@ -50,12 +54,18 @@ function addonModules(arch: Arch): string {
   if (arch === 'x64') return join(ROOT, 'node_modules');
   const dir = join(ROOT, '.cache', `addons-${arch}`, 'node_modules');
   const libvips = JSON.parse(readFileSync(join(ROOT, 'node_modules', 'sharp', 'package.json'), 'utf8')).optionalDependencies['@img/sharp-libvips-linux-x64'];
-  for (const [name, version] of [[`sharp-linux-${arch}`, SHARP_VERSION], [`sharp-libvips-linux-${arch}`, libvips]] as const) {
+  for (const [name, version] of [
+    [`sharp-linux-${arch}`, SHARP_VERSION],
+    [`sharp-libvips-linux-${arch}`, libvips],
+  ] as const) {
     const target = join(dir, '@img', name);
     if (existsSync(target)) continue;
     // `npm install` refuses other-arch packages named directly; `npm pack` fetches them as they are.
     mkdirSync(join(dir, '@img'), { recursive: true });
-    const tgz = run('npm', ['pack', '--silent', `@img/${name}@${version}`], join(dir, '@img')).trim().split('\n').pop()!;
+    const tgz = run('npm', ['pack', '--silent', `@img/${name}@${version}`], join(dir, '@img'))
+      .trim()
+      .split('\n')
+      .pop()!;
     mkdirSync(`${target}.tmp`, { recursive: true });
     run('tar', ['xzf', join(dir, '@img', tgz), '-C', `${target}.tmp`]);
     renameSync(join(`${target}.tmp`, 'package'), target);
@@ -160,25 +170,31 @@ async function buildTarget(target: Target): Promise<void> {
     await bundle('cross-build/encoder-worker-main.ts', join(work, 'encoder-worker.cjs'), define);
     assets['encoder-worker.cjs'] = join(work, 'encoder-worker.cjs');
   }
-  writeFileSync(join(work, 'sea-config.json'), JSON.stringify({
-    main: join(work, 'app.cjs'),
-    output: join(work, 'sea-prep.blob'),
-    disableExperimentalSEAWarning: true,
-    // A blob for another arch must not carry this machine's snapshot or code cache.
-    useSnapshot: false,
-    useCodeCache: false,
-    assets,
-    execArgv: ['--max-semi-space-size=1'],
-    execArgvExtension: 'env',
-  }, null, 2));
+  writeFileSync(
+    join(work, 'sea-config.json'),
+    JSON.stringify(
+      {
+        main: join(work, 'app.cjs'),
+        output: join(work, 'sea-prep.blob'),
+        disableExperimentalSEAWarning: true,
+        // A blob for another arch must not carry this machine's snapshot or code cache.
+        useSnapshot: false,
+        useCodeCache: false,
+        assets,
+        execArgv: ['--max-semi-space-size=1'],
+        execArgvExtension: 'env',
+      },
+      null,
+      2,
+    ),
+  );
   // The blob must be made by exactly the Node version it is injected into.
   run(nodeBinary('x64'), ['--experimental-sea-config', join(work, 'sea-config.json')]);
   const binary = join(work, target.name);
   copyFileSync(nodeBinary(target.arch), binary);
   chmodSync(binary, 0o755);
   run(target.arch === 'x64' ? 'strip' : 'aarch64-linux-gnu-strip', ['--strip-all', binary]);
-  run(join(ROOT, 'node_modules', '.bin', 'postject'), [binary, 'NODE_SEA_BLOB', join(work, 'sea-prep.blob'),
-    '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2', '--overwrite']);
+  run(join(ROOT, 'node_modules', '.bin', 'postject'), [binary, 'NODE_SEA_BLOB', join(work, 'sea-prep.blob'), '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2', '--overwrite']);
   const floor = glibcFloor([binary, ...natives.values()], target.arch);
   mkdirSync(DIST, { recursive: true });
   renameSync(binary, join(DIST, `${target.name}.partial`));
@@ -194,11 +210,19 @@ function glibcFloor(files: string[], arch: Arch): string {
   for (const file of files) {
     for (const match of run(objdump, ['-T', file]).matchAll(/GLIBC_(\d+\.\d+(?:\.\d+)?)/g)) versions.add(match[1]!);
   }
-  const key = (v: string) => v.split('.').map((n) => n.padStart(3, '0')).join('.');
+  const key = (v: string) =>
+    v
+      .split('.')
+      .map((n) => n.padStart(3, '0'))
+      .join('.');
   return [...versions].sort((a, b) => key(a).localeCompare(key(b))).pop() ?? 'unknown';
 }
 
-/** <name>.tar.gz: the binary, its unit file and an example config, then SHA256SUMS for everything in dist/. */
+/**
+ * <name>.tar.xz: the binary, its unit file and an example config, then SHA256SUMS for everything in dist/.
+ * xz -9 (a 64 MiB dictionary spans the whole binary): 61 MB as gzip -6 for the arm64 edge, which
+ * overshot the 60 MB budget; Debian and Ubuntu unpack .tar.xz with plain `tar xf`.
+ */
 function packageTarball(target: Target, work: string): void {
   const stage = join(work, 'package', target.name);
   mkdirSync(stage, { recursive: true });
@@ -208,10 +232,16 @@ function packageTarball(target: Target, work: string): void {
   copyFileSync(join(ROOT, target.kind === 'edge' ? 'daemon' : 'cloud', 'config', 'example.yaml'), join(stage, `${target.kind}.example.yaml`));
   copyFileSync(join(ROOT, 'cross-build', 'install.sh'), join(stage, 'install.sh'));
   chmodSync(join(stage, 'install.sh'), 0o755);
-  const tarball = join(DIST, `${target.name}.tar.gz`);
-  run('tar', ['czf', `${tarball}.partial`, '--owner=0', '--group=0', '--sort=name', '-C', join(work, 'package'), target.name]);
+  const tarball = join(DIST, `${target.name}.tar.xz`);
+  execFileSync('tar', ['cJf', `${tarball}.partial`, '--owner=0', '--group=0', '--sort=name', '-C', join(work, 'package'), target.name], {
+    env: { ...process.env, XZ_OPT: '-9 -T2' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   renameSync(`${tarball}.partial`, tarball);
-  const sums = run('ls', ['-1', DIST]).trim().split('\n').filter((f) => f.startsWith('splitoculo-') && !f.endsWith('.partial'));
+  const sums = run('ls', ['-1', DIST])
+    .trim()
+    .split('\n')
+    .filter((f) => f.startsWith('splitoculo-') && !f.endsWith('.partial'));
   writeFileSync(join(DIST, 'SHA256SUMS'), run('sha256sum', sums, DIST));
 }
 
