@@ -50,9 +50,10 @@ def write_images(folder: Path, count: int, seed: int) -> None:
         Image.fromarray(((base + blocks) / 2).astype(np.uint8)).save(folder / f"image-{i}.png")
 
 
-def run_export(*argv: str) -> int:
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        return export.main(list(argv))
+def run_export(*argv: str) -> tuple[int, str]:
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        return export.main(list(argv)), err.getvalue()
 
 
 class Corpus:
@@ -158,6 +159,15 @@ class Precompute(unittest.TestCase):
         torch.testing.assert_close(shard["features"][:1].float(), expected, atol=2e-2, rtol=2e-3)  # stored as float16
         self.assertFalse(torch.equal(shard["crops"][0], shard["crops"][1]), "view 1 is augmented")
 
+    def test_workers_split_the_shards(self):
+        corpus = Corpus.get()
+        out = corpus.root / "split-work"
+        first = precompute(TINY_QWEN, corpus.root / "images" / "train", 4, out, shard_size=1, shard_index=0, shard_count=2, log=quiet)
+        self.assertEqual(sorted(p.name for p in out.glob("shard-*.pt")), ["shard-00000.pt", "shard-00002.pt"])
+        second = precompute(TINY_QWEN, corpus.root / "images" / "train", 4, out, shard_size=1, shard_index=1, shard_count=2, log=quiet)
+        self.assertEqual((first.shards_written, second.shards_written, second.shards_total), (2, 2, 4))
+        self.assertEqual(len(FeatureFolder(out)), 4)
+
     def test_other_settings_are_refused(self):
         corpus = Corpus.get()
         with self.assertRaisesRegex(PrecomputeError, "splitLayer"):
@@ -187,13 +197,15 @@ class Training(unittest.TestCase):
         self.assertEqual(sorted(data["bottleneck_state_dict"]), ["decoder.weight", "encoder.weight"])
         self.assertEqual(data["args"].split_layer, 4)
         out = corpus.root / "exported"
-        self.assertEqual(run_export("--checkpoint", str(best), "--split-layer", "4", "--rescale", "0", "1", "--out", str(out)), 0)
+        code, err = run_export("--checkpoint", str(best), "--split-layer", "4", "--rescale", "0", "1", "--out", str(out))
+        self.assertEqual(code, 0, err)
         manifest = json.loads((out / "manifest.json").read_text())
         self.assertEqual(manifest["source"]["kind"], "checkpoint")
         # the seed's split files, read by export.py as the seed's are
         edge_file, cloud_file = split(best, corpus.root / "split")
-        self.assertEqual(run_export("--edge-checkpoint", str(edge_file), "--cloud-checkpoint", str(cloud_file), "--split-layer", "4",
-                                    "--rescale", "0", "1", "--skip-parity", "--out", str(corpus.root / "exported-split")), 0)
+        code, err = run_export("--edge-checkpoint", str(edge_file), "--cloud-checkpoint", str(cloud_file), "--split-layer", "4",
+                               "--rescale", "0", "1", "--skip-parity", "--out", str(corpus.root / "exported-split"))
+        self.assertEqual(code, 0, err)
         self.assertEqual((corpus.root / "exported-split" / "edge.onnx").read_bytes(), (out / "edge.onnx").read_bytes())
 
     def test_resume_continues_from_the_saved_step(self):
@@ -211,7 +223,9 @@ class Training(unittest.TestCase):
 
     def test_uniform_noise_and_the_gan_phase_run(self):
         corpus = Corpus.get()
-        train(corpus.config("u", epochs=1, quant_noise="uniform"), log=quiet)
+        train(corpus.config("u", epochs=1, quant_noise="uniform", bottleneck_dim=32, bottleneck_method="mlp"), log=quiet)
+        args = load_training(corpus.root / "u" / "best.pt")["args"]
+        self.assertEqual((args.bottleneck_dim, args.bottleneck_method, args.quant_noise), (32, "mlp", "uniform"))
         result = train(corpus.config("gan", phase="gan", epochs=1, init=corpus.root / "u" / "best.pt", bottleneck_dim=None), log=quiet)
         self.assertTrue(all({"adv", "d_loss"} <= set(s) for s in result["steps"]))
         data = load_training(corpus.root / "gan" / "latest.pt")
