@@ -37,16 +37,21 @@ def plain_args(values: dict[str, Any]) -> argparse.Namespace:
     return argparse.Namespace(**{k: (str(v) if isinstance(v, Path) else v) for k, v in values.items()})
 
 
+def _cpu(state: dict[str, Any]) -> dict[str, Any]:
+    """A state dict on the CPU: checkpoints from a CUDA run load anywhere (export.py reads them on the CPU)."""
+    return {k: (v.detach().cpu() if isinstance(v, torch.Tensor) else v) for k, v in state.items()}
+
+
 def save_training(path: Path, *, edge: EdgeNetwork, cloud: CloudNetwork, args: dict[str, Any], epoch: int, step: int,
                   optimisers: dict[str, Any], schedulers: dict[str, Any], metrics: dict[str, Any],
                   discriminator: torch.nn.Module | None = None) -> None:
     data = {
         "epoch": epoch,
         "step": step,
-        "student_state_dict": edge.student.state_dict(),
-        "projector_state_dict": edge.projector.state_dict(),
-        "bottleneck_state_dict": {**edge.bottleneck.state_dict(), **cloud.bottleneck.state_dict()},
-        "upsampler_state_dict": cloud.upsampler.state_dict(),
+        "student_state_dict": _cpu(edge.student.state_dict()),
+        "projector_state_dict": _cpu(edge.projector.state_dict()),
+        "bottleneck_state_dict": _cpu({**edge.bottleneck.state_dict(), **cloud.bottleneck.state_dict()}),
+        "upsampler_state_dict": _cpu(cloud.upsampler.state_dict()),
         "optimizer_states": {name: opt.state_dict() for name, opt in optimisers.items()},
         "scheduler_states": {name: s.state_dict() for name, s in schedulers.items()},
         "metrics": metrics,
@@ -54,7 +59,7 @@ def save_training(path: Path, *, edge: EdgeNetwork, cloud: CloudNetwork, args: d
         "args": plain_args(args),
     }
     if discriminator is not None:
-        data["discriminator_state_dict"] = discriminator.state_dict()
+        data["discriminator_state_dict"] = _cpu(discriminator.state_dict())
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(data, tmp)
     os.replace(tmp, path)  # a crash mid-save leaves the previous checkpoint whole
