@@ -78,7 +78,8 @@ export class EdgeDaemon {
       log,
       stages: { prepare: (image) => frames.prepare(image), commit: (prepared) => frames.commit(prepared) },
     });
-    const expected = new ExpectedAnswers({ file: `${config.outbox.path}.expected-answers.json` });
+    // The outbox keeps the ids awaiting answers across crashes (outbox/outbox-awaiting.ts).
+    const expected = new ExpectedAnswers({ held: (frameId) => queue.outbox.isAwaitingAnswer(frameId) });
     const operator = new OperatorControls({ config, configured: base, state, frames, capture, publisher: () => publisher, metrics, log });
     const { asks, commands } = operator;
     const inbox = new AnswerInbox({
@@ -123,7 +124,6 @@ export class EdgeDaemon {
         { name: 'outbox', part: queue },
         { name: 'frame production', part: frames },
         { name: 'metrics', part: this.#endpoint },
-        { name: 'answer inbox', part: inbox },
         { name: 'publisher', part: publisher },
         { name: 'capture', part: capture },
         { name: 'status refresh', part: new StatusRefresh({ intervalMs: config.status.intervalSeconds * 1000, publish: () => publisher.publishStatus() }) },

@@ -129,7 +129,7 @@ export async function queueAtScale(o: QueueOptions): Promise<QueueResult> {
         const rows = () => {
           const db = new Database(full, { readonly: true });
           try {
-            return (db.prepare('SELECT count(*) AS n FROM frames').get() as { n: number }).n;
+            return (db.prepare('SELECT count(*) AS n FROM frames WHERE acked_at IS NULL').get() as { n: number }).n;
           } finally {
             db.close();
           }

@@ -1,22 +1,29 @@
 /**
  * The answers kept in the outbox file: stored once per frame id (a broker's
  * redelivery is a duplicate, not a second answer), the oldest trimmed beyond
- * the bound.
+ * the bound. Storing one deletes its frame's row in the same transaction,
+ * awaiting (outbox-awaiting.ts) or still queued (its PUBACK lost in a crash:
+ * the answer shows the cloud has the frame, so it is not sent again).
  */
 import type Database from 'better-sqlite3';
+import { findFrame, type AwaitingAnswers } from './outbox-awaiting.ts';
 import type { OutboxStatements } from './outbox-database.ts';
+import type { QueueTotals } from './outbox-eviction.ts';
+import type { OutboxIdentity } from './outbox-identity.ts';
 import type { StoredAnswer } from './outbox.ts';
 
 export class OutboxAnswers {
   readonly #db: Database.Database;
   readonly #statements: OutboxStatements;
   readonly #max: number;
+  readonly #frames: { awaiting: AwaitingAnswers; identity: OutboxIdentity; totals: QueueTotals };
   #count: number;
 
-  constructor(db: Database.Database, statements: OutboxStatements, maxAnswers: number) {
+  constructor(db: Database.Database, statements: OutboxStatements, maxAnswers: number, frames: { awaiting: AwaitingAnswers; identity: OutboxIdentity; totals: QueueTotals }) {
     this.#db = db;
     this.#statements = statements;
     this.#max = maxAnswers;
+    this.#frames = frames;
     this.#count = statements.countAnswers.get()!.n;
   }
 
@@ -27,6 +34,7 @@ export class OutboxAnswers {
   /** Stores an answer once per frame id; false for a duplicate. */
   store(frameId: string, payload: string, receivedAt: number): boolean {
     return this.#db.transaction(() => {
+      this.#deleteFrame(frameId);
       const inserted = this.#statements.insertAnswer.run(frameId, receivedAt, payload).changes === 1;
       if (!inserted) return false;
       this.#count += 1;
@@ -35,6 +43,24 @@ export class OutboxAnswers {
       }
       return true;
     })();
+  }
+
+  /** True while a row holds `frameId`: queued (sent or about to be) or acknowledged and awaiting its answer. */
+  awaits(frameId: string): boolean {
+    return findFrame(this.#statements, frameId, this.#frames.identity.lastSequence) !== null;
+  }
+
+  #deleteFrame(frameId: string): void {
+    const frame = findFrame(this.#statements, frameId, this.#frames.identity.lastSequence);
+    if (!frame) return;
+    const { awaiting, totals } = this.#frames;
+    const queued = frame.acked ? undefined : this.#statements.sizeOf.get(frame.seq);
+    awaiting.deleteRows([frame.seq]);
+    awaiting.forget(frame.seq);
+    if (queued) {
+      totals.rows -= 1;
+      totals.bytes -= queued.size;
+    }
   }
 
   list(options: { limit?: number; afterReceivedAt?: number }): StoredAnswer[] {

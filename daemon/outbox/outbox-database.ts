@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS frames (
   frame_id TEXT NOT NULL,
   captured_at INTEGER NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
-  bytes BLOB NOT NULL
+  bytes BLOB NOT NULL,
+  acked_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS answers (
   frame_id TEXT PRIMARY KEY,
@@ -68,6 +69,7 @@ export function openOutboxDatabase(path: string, options: { maxBytes: number; sy
   db.pragma(`journal_size_limit = ${1024 * 1024}`);
   try {
     db.exec(SCHEMA);
+    addAckedColumn(db);
   } catch (error) {
     db.close();
     throw new OutboxOpenError(`${setting} ${path}: not an outbox database (${(error as Error).message})`);
@@ -77,31 +79,50 @@ export function openOutboxDatabase(path: string, options: { maxBytes: number; sy
   return db;
 }
 
+/**
+ * Files made before answers were awaited in the outbox lack `acked_at`: added
+ * in place (ALTER TABLE ADD COLUMN rewrites no row; their frames are all queued).
+ */
+function addAckedColumn(db: Database.Database): void {
+  const columns = db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('frames')").all();
+  if (!columns.some((c) => c.name === 'acked_at')) db.exec('ALTER TABLE frames ADD COLUMN acked_at INTEGER');
+}
+
+/*
+ * A row is a queued frame while acked_at is NULL; once the broker acknowledged
+ * it, a frame awaiting its answer (payload emptied, outbox-awaiting.ts). The
+ * queries of queued frames from the oldest end take a floor: a sequence below
+ * which no queued row is (SqliteOutbox keeps it), so they do not walk over the
+ * awaiting rows, which gather at that end.
+ */
 export function prepareStatements(db: Database.Database) {
   return {
     getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
     setMeta: db.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
     insert: db.prepare<[number, string, number, Buffer]>('INSERT INTO frames (seq, frame_id, captured_at, bytes) VALUES (?, ?, ?, ?)'),
-    oldest: db.prepare<[], { seq: number; size: number }>('SELECT seq, length(bytes) AS size FROM frames ORDER BY seq ASC LIMIT 1'),
+    oldest: db.prepare<[number], { seq: number; size: number }>('SELECT seq, length(bytes) AS size FROM frames WHERE seq >= ? AND acked_at IS NULL ORDER BY seq ASC LIMIT 1'),
     deleteSeq: db.prepare<[number]>('DELETE FROM frames WHERE seq = ?'),
-    sizeOf: db.prepare<[number], { size: number }>('SELECT length(bytes) AS size FROM frames WHERE seq = ?'),
-    oldestFew: db.prepare<[], { seq: number; captured_at: number; size: number }>('SELECT seq, captured_at, length(bytes) AS size FROM frames ORDER BY seq ASC LIMIT 64'),
+    sizeOf: db.prepare<[number], { size: number }>('SELECT length(bytes) AS size FROM frames WHERE seq = ? AND acked_at IS NULL'),
+    markAcked: db.prepare<[number, number]>("UPDATE frames SET acked_at = ?, bytes = x'' WHERE seq = ?"),
+    firstFrom: db.prepare<[number], { seq: number; frame_id: string; acked_at: number | null }>('SELECT seq, frame_id, acked_at FROM frames WHERE seq >= ? ORDER BY seq ASC LIMIT 1'),
+    awaiting: db.prepare<[], { seq: number; acked_at: number }>('SELECT seq, acked_at FROM frames WHERE acked_at IS NOT NULL'),
+    oldestFew: db.prepare<[number], { seq: number; captured_at: number; size: number }>('SELECT seq, captured_at, length(bytes) AS size FROM frames WHERE seq >= ? AND acked_at IS NULL ORDER BY seq ASC LIMIT 64'),
     newest: db.prepare<[], { seq: number; frame_id: string }>('SELECT seq, frame_id FROM frames ORDER BY seq DESC LIMIT 1'),
-    peekOldest: db.prepare<[number], FrameRow>('SELECT seq, frame_id, captured_at, attempts, bytes FROM frames ORDER BY seq ASC LIMIT ?'),
-    peekNewest: db.prepare<[number], FrameRow>('SELECT seq, frame_id, captured_at, attempts, bytes FROM frames ORDER BY seq DESC LIMIT ?'),
+    peekOldest: db.prepare<[number, number], FrameRow>('SELECT seq, frame_id, captured_at, attempts, bytes FROM frames WHERE seq >= ? AND acked_at IS NULL ORDER BY seq ASC LIMIT ?'),
+    peekNewest: db.prepare<[number], FrameRow>('SELECT seq, frame_id, captured_at, attempts, bytes FROM frames WHERE acked_at IS NULL ORDER BY seq DESC LIMIT ?'),
     attempt: db.prepare<[number]>('UPDATE frames SET attempts = attempts + 1 WHERE seq = ?'),
-    all: db.prepare<[], FrameRow>('SELECT seq, frame_id, captured_at, attempts, bytes FROM frames ORDER BY seq ASC'),
-    totals: db.prepare<[], { rows: number; bytes: number | null }>('SELECT count(*) AS rows, sum(length(bytes)) AS bytes FROM frames'),
+    all: db.prepare<[], FrameRow>('SELECT seq, frame_id, captured_at, attempts, bytes FROM frames WHERE acked_at IS NULL ORDER BY seq ASC'),
+    totals: db.prepare<[], { rows: number; bytes: number | null }>('SELECT count(*) AS rows, sum(length(bytes)) AS bytes FROM frames WHERE acked_at IS NULL'),
     // The oldest by sequence (the primary key): stats() runs per frame, and a min()
     // over captured_at would scan the whole queue without an index.
-    oldestCapture: db.prepare<[], { at: number }>('SELECT captured_at AS at FROM frames ORDER BY seq ASC LIMIT 1'),
+    oldestCapture: db.prepare<[number], { seq: number; at: number }>('SELECT seq, captured_at AS at FROM frames WHERE seq >= ? AND acked_at IS NULL ORDER BY seq ASC LIMIT 1'),
     insertAnswer: db.prepare<[string, number, string]>('INSERT OR IGNORE INTO answers (frame_id, received_at, payload) VALUES (?, ?, ?)'),
     trimAnswers: db.prepare<[number]>('DELETE FROM answers WHERE frame_id IN (SELECT frame_id FROM answers ORDER BY received_at ASC, rowid ASC LIMIT ?)'),
     countAnswers: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM answers'),
     answers: db.prepare<[number, number], StoredAnswer>(
       'SELECT frame_id AS frameId, received_at AS receivedAt, payload FROM answers WHERE received_at > ? ORDER BY received_at ASC, rowid ASC LIMIT ?',
     ),
-    purge: db.prepare('DELETE FROM frames'),
+    purge: db.prepare('DELETE FROM frames WHERE acked_at IS NULL'),
   };
 }
 

@@ -1,25 +1,30 @@
 /**
  * Writes the outbox may lose in a crash, deferred so they cost no page of
- * their own: deleting acknowledged frames and counting publish attempts.
+ * their own: marking acknowledged frames and counting publish attempts.
  * They go into one open transaction that the next durable write commits
  * (an enqueue, an answer, an eviction, close), or a timer after
  * DEFERRED_COMMIT_MS when nothing else writes.
  *
- * Why: at 10 frames/s the queue is mostly empty, so the frames table is one
- * page; each frame used to rewrite it three times (insert, attempt, delete)
- * plus the meta page (the identity), 12.7 KB of WAL per 3.2 KB frame. With
- * the attempt and the delete riding on the next insert's commit, the page is
- * written once per frame (bench/footprint/disk-writes.ts).
+ * Why: at 10 frames/s the queue is mostly empty, so the frames table's
+ * newest page holds the frame in flight; each frame used to rewrite it three
+ * times (insert, attempt, delete) plus the meta page (the identity), 12.7 KB
+ * of WAL per 3.2 KB frame. With the attempt and the ack riding on the next
+ * insert's commit, the page is written once per frame
+ * (bench/footprint/disk-writes.ts).
+ *
+ * An ack does not delete the row: it empties its payload and marks it
+ * awaiting its answer (outbox-awaiting.ts), the same page's rewrite, so the
+ * frame ids whose answers the board still accepts survive a crash.
  *
  * What a crash costs: frames acknowledged in the last second are sent again
- * (the cloud answers a frame id once) and attempts are under-counted. Nothing
- * enqueued is lost: enqueues still commit before they return. The identity is
- * saved when a deferred delete commits without an insert after it, so a
- * restart never reuses a sequence whose frame left the queue.
+ * (the cloud answers a frame id once; their answers are accepted, the rows
+ * being still queued) and attempts are under-counted. Nothing enqueued is
+ * lost: enqueues still commit before they return.
  */
 import type Database from 'better-sqlite3';
 import type { OutboxStatements } from './outbox-database.ts';
 import type { QueueTotals } from './outbox-eviction.ts';
+import type { AwaitingAnswers } from './outbox-awaiting.ts';
 import type { OutboxIdentity } from './outbox-identity.ts';
 
 export const DEFERRED_COMMIT_MS = 1000;
@@ -28,14 +33,16 @@ export class DeferredWrites {
   readonly #db: Database.Database;
   readonly #statements: OutboxStatements;
   readonly #totals: QueueTotals;
+  readonly #awaiting: AwaitingAnswers;
   readonly #identity: OutboxIdentity;
   #timer: NodeJS.Timeout | null = null;
-  #deleted = false;
+  #acked = false;
 
-  constructor(db: Database.Database, statements: OutboxStatements, totals: QueueTotals, identity: OutboxIdentity) {
+  constructor(db: Database.Database, statements: OutboxStatements, totals: QueueTotals, awaiting: AwaitingAnswers, identity: OutboxIdentity) {
     this.#db = db;
     this.#statements = statements;
     this.#totals = totals;
+    this.#awaiting = awaiting;
     this.#identity = identity;
   }
 
@@ -49,34 +56,37 @@ export class DeferredWrites {
     this.#statements.attempt.run(sequence);
   }
 
-  ack(sequences: readonly number[]): void {
+  /** Queued frames acknowledged: they leave the queue and await their answers (unknown or already acknowledged sequences are ignored). */
+  ack(sequences: readonly number[], now = Date.now()): void {
     if (sequences.length === 0) return;
     this.#begin();
     for (const seq of sequences) {
       const row = this.#statements.sizeOf.get(seq);
       if (!row) continue;
-      this.#statements.deleteSeq.run(seq);
-      this.#deleted = true;
+      this.#awaiting.mark(seq, now);
+      this.#acked = true;
       this.#totals.rows -= 1;
       this.#totals.bytes -= row.size;
     }
+    this.#awaiting.evict(now);
   }
 
   /**
    * Commits what is deferred, with the caller's writes when it ran them in the
    * open transaction. `inserted`: the caller stored a newer frame in it, whose
-   * row holds the identity, so the meta page need not be written.
+   * row holds the identity; otherwise acks save it (an identity issued since
+   * the newest row, its frame never stored, is then not reused either).
    */
   commit(inserted = false): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
     // An error such as SQLITE_FULL may have rolled the transaction back: nothing is left to commit.
     if (!this.#db.inTransaction) {
-      this.#deleted = false;
+      this.#acked = false;
       return;
     }
-    if (this.#deleted && !inserted) this.#identity.save();
-    this.#deleted = false;
+    if (this.#acked && !inserted) this.#identity.save();
+    this.#acked = false;
     this.#db.exec('COMMIT');
   }
 }

@@ -1,6 +1,7 @@
 /**
- * Removing frames from the oldest end (drop-oldest and TTL), inside the
- * caller's transaction. The totals are the in-memory mirror of the frames
+ * Removing queued frames from the oldest end (drop-oldest and TTL), inside
+ * the caller's transaction (frames awaiting their answers are not queued:
+ * outbox-awaiting.ts bounds them). The totals are the in-memory mirror of the frames
  * table; the identity is saved before the last stored row goes, so a restart
  * never reuses its sequence; each evicted frame is named in the eviction
  * record (outbox-evicted.ts) in the same transaction.
@@ -21,6 +22,8 @@ export interface EvictionState {
   totals: QueueTotals;
   identity: OutboxIdentity;
   record: EvictedRecord;
+  /** No queued row has a lower sequence (outbox-database.ts): the scans start here. */
+  floor: { seq: number };
 }
 
 function evict(state: EvictionState, seq: number, size: number, reason: EvictionReason): void {
@@ -33,8 +36,9 @@ function evict(state: EvictionState, seq: number, size: number, reason: Eviction
 }
 
 export function dropOldest(state: EvictionState): boolean {
-  const oldest = state.statements.oldest.get();
+  const oldest = state.statements.oldest.get(state.floor.seq);
   if (!oldest) return false;
+  state.floor.seq = oldest.seq;
   evict(state, oldest.seq, oldest.size, 'drop-oldest');
   return true;
 }
@@ -43,7 +47,8 @@ export function dropOldest(state: EvictionState): boolean {
 export function expireBefore(state: EvictionState, cutoff: number): number {
   let removed = 0;
   for (;;) {
-    const batch = state.statements.oldestFew.all();
+    const batch = state.statements.oldestFew.all(state.floor.seq);
+    if (batch.length > 0) state.floor.seq = batch[0]!.seq;
     let stop = batch.length === 0;
     for (const row of batch) {
       if (row.captured_at >= cutoff) {

@@ -1,7 +1,9 @@
 /**
  * The outbox: every accepted frame is stored here before anything is
- * published, and leaves only when the broker has acknowledged it. Answers
- * that come back are kept here too. Implementations must pass
+ * published, and leaves the queue only when the broker has acknowledged it;
+ * its id is then kept (durably) until its answer comes or the answer window
+ * bounds it, so the answers accepted are those of the board's own frames,
+ * even after a crash. Answers that come back are kept here too. Implementations must pass
  * test/daemon/outbox-conformance.ts.
  */
 export type FullPolicy = 'drop-oldest' | 'drop-newest' | 'reject';
@@ -66,15 +68,17 @@ export interface Outbox {
   peek(limit: number, exclude?: ReadonlySet<number>): QueuedFrame[];
   /** Counts a failed delivery attempt (no PUBACK in time). */
   markAttempt(sequence: number): void;
-  /** Acknowledged by the broker: remove. Unknown sequences are ignored. */
+  /** Acknowledged by the broker: out of the queue (peek, stats, all), awaiting its answer. Unknown sequences are ignored. */
   ack(sequences: readonly number[]): void;
   /** Evict expired frames now; returns how many. */
   expire(now?: number): number;
   stats(): OutboxStats;
   /** The most recently evicted frames by name, newest first (a bounded record; see outbox-evicted.ts). */
   evictions(limit?: number): Array<FrameIdentity & { reason: EvictionReason; evictedAt: number }>;
-  /** Stores an answer once per frame id; false for a duplicate. */
+  /** Stores an answer once per frame id; false for a duplicate. Its frame is no longer awaiting, nor queued. */
   storeAnswer(frameId: string, payload: string, receivedAt?: number): boolean;
+  /** True for a frame id still queued, or acknowledged and awaiting its answer (bounded); false once answered or never stored. */
+  isAwaitingAnswer(frameId: string): boolean;
   answers(options?: { limit?: number; afterReceivedAt?: number }): StoredAnswer[];
   /** All queued frames, oldest first, for export and replay. */
   all(): IterableIterator<QueuedFrame>;

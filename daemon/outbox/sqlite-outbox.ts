@@ -1,7 +1,8 @@
 /**
  * Outbox on better-sqlite3. Each enqueue is one transaction (a frame is
- * durable before it can be published); acks are cheap deletes the publisher
- * batches. Payload bytes are bounded by the limits; the file itself by its
+ * durable before it can be published); acks are deferred marks the publisher
+ * batches, and an acknowledged frame's row awaits its answer
+ * (outbox-awaiting.ts). Payload bytes are bounded by the limits; the file itself by its
  * page cap (outbox-database.ts), whose SQLITE_FULL counts as "full".
  */
 import type Database from 'better-sqlite3';
@@ -12,8 +13,10 @@ import { EvictedRecord, type EvictedFrame } from './outbox-evicted.ts';
 import { dropOldest, expireBefore, type EvictionState, type QueueTotals } from './outbox-eviction.ts';
 import { OutboxIdentity } from './outbox-identity.ts';
 import { DeferredWrites } from './outbox-deferred.ts';
+import { AwaitingAnswers } from './outbox-awaiting.ts';
+import { oldestCaptured, peekQueued } from './outbox-queued.ts';
 import { openOutboxDatabase, prepareStatements, toFrame, type OutboxStatements, type Synchronous } from './outbox-database.ts';
-import { checkpoint, diskLow } from './outbox-space.ts';
+import { checkpoint, diskLow, evictForSpace } from './outbox-space.ts';
 
 export { OutboxOpenError, type Synchronous } from './outbox-database.ts';
 
@@ -24,6 +27,8 @@ export interface SqliteOutboxOptions {
   minFreeBytes?: number;
   order?: DeliveryOrder;
   synchronous?: Synchronous;
+  /** Acknowledged frames whose answers are still accepted: for how long after the ack, and how many (outbox-awaiting.ts). */
+  awaiting?: { windowMs?: number; max?: number };
 }
 
 export class SqliteOutbox implements Outbox {
@@ -41,6 +46,8 @@ export class SqliteOutbox implements Outbox {
   readonly #statements: OutboxStatements;
   readonly #deferred: DeferredWrites; // acks and attempts ride on the next commit (outbox-deferred.ts)
   readonly #eviction: EvictionState; // what eviction updates, evicted frames' names included (outbox-evicted.ts)
+  readonly #awaiting: AwaitingAnswers;
+  readonly #floor = { seq: 0 }; // no queued row below it (outbox-queued.ts)
 
   constructor(options: SqliteOutboxOptions) {
     this.#limits = options.limits;
@@ -50,10 +57,12 @@ export class SqliteOutbox implements Outbox {
     this.#db = openOutboxDatabase(options.path, { maxBytes: options.limits.maxBytes, synchronous: options.synchronous ?? 'full' });
     this.#statements = prepareStatements(this.#db);
     this.#reload();
-    this.#answers = new OutboxAnswers(this.#db, this.#statements, options.limits.maxAnswers);
     this.#identity = new OutboxIdentity(this.#statements);
-    this.#deferred = new DeferredWrites(this.#db, this.#statements, this.#totals, this.#identity);
-    this.#eviction = { statements: this.#statements, totals: this.#totals, identity: this.#identity, record: new EvictedRecord(this.#db) };
+    this.#awaiting = new AwaitingAnswers(this.#statements, this.#identity, options.awaiting);
+    this.#answers = new OutboxAnswers(this.#db, this.#statements, options.limits.maxAnswers, { awaiting: this.#awaiting, identity: this.#identity, totals: this.#totals });
+    this.#deferred = new DeferredWrites(this.#db, this.#statements, this.#totals, this.#awaiting, this.#identity);
+    const record = new EvictedRecord(this.#db);
+    this.#eviction = { statements: this.#statements, totals: this.#totals, identity: this.#identity, record, floor: this.#floor };
   }
 
   nextIdentity(): FrameIdentity {
@@ -94,6 +103,7 @@ export class SqliteOutbox implements Outbox {
     const accepted = this.#db.transaction((): boolean => {
       const expired = this.#expire(now);
       if (expired) count('ttl', expired);
+      this.#awaiting.evict(now);
       while (this.#totals.rows + 1 > this.#limits.maxRows || this.#totals.bytes + size > this.#limits.maxBytes || this.#diskLow(size)) {
         if (this.#limits.policy === 'drop-oldest') {
           if (!dropOldest(this.#eviction)) break;
@@ -111,6 +121,7 @@ export class SqliteOutbox implements Outbox {
         }
       }
       this.#statements.insert.run(frame.sequence, frame.frameId, frame.capturedAt, Buffer.from(frame.bytes.buffer, frame.bytes.byteOffset, frame.bytes.byteLength));
+      this.#floor.seq = Math.min(this.#floor.seq, frame.sequence);
       this.#totals.rows += 1;
       this.#totals.bytes += size;
       return true;
@@ -121,27 +132,10 @@ export class SqliteOutbox implements Outbox {
     return { accepted, evicted };
   }
 
-  /**
-   * Deletes the oldest frame in a transaction of its own; false if none is left or
-   * the storage refuses even that. On a full disk the WAL is what fills it: fold it
-   * into the database first (freed pages there are reused by the next insert).
-   */
+  /** Frees the oldest frame in a transaction of its own (outbox-space.ts). */
   #evictForSpace(): boolean {
     this.#deferred.commit(); // a checkpoint cannot run inside a transaction
-    checkpoint(this.#db);
-    try {
-      const dropped = this.#db.transaction(() => {
-        if (!dropOldest(this.#eviction)) return false;
-        this.#countEviction('drop-oldest', 1);
-        return true;
-      })();
-      checkpoint(this.#db);
-      return dropped;
-    } catch (error) {
-      this.#reload();
-      if ((error as { code?: string }).code === 'SQLITE_FULL') return false;
-      throw error;
-    }
+    return evictForSpace(this.#db, this.#eviction, () => this.#countEviction('drop-oldest', 1), () => this.#reload());
   }
 
   /** Counted in memory and in meta (the counters survive restarts). */
@@ -168,7 +162,9 @@ export class SqliteOutbox implements Outbox {
       this.#evicted[reason] = Number(this.#statements.getMeta.get(`evicted_${reason}`)?.value ?? 0);
     }
     this.#rejected = Number(this.#statements.getMeta.get('rejected')?.value ?? 0);
-    this.#eviction?.record.reload(); // unset while the constructor runs: the record counts itself when made
+    this.#floor.seq = 0; // a rollback may have made rows queued again below it
+    this.#awaiting?.reload(); // these two are unset while the constructor runs: they read the file when made
+    this.#eviction?.record.reload();
   }
 
   #expire(now: number): number {
@@ -183,15 +179,7 @@ export class SqliteOutbox implements Outbox {
   }
 
   peek(limit: number, exclude: ReadonlySet<number> = new Set()): QueuedFrame[] {
-    const statement = this.#order === 'oldest-first' ? this.#statements.peekOldest : this.#statements.peekNewest;
-    const rows = statement.all(limit + exclude.size);
-    const out: QueuedFrame[] = [];
-    for (const row of rows) {
-      if (exclude.has(row.seq)) continue;
-      out.push(toFrame(row));
-      if (out.length === limit) break;
-    }
-    return out;
+    return peekQueued(this.#statements, this.#floor, this.#order, limit, exclude);
   }
 
   markAttempt(sequence: number): void {
@@ -206,7 +194,7 @@ export class SqliteOutbox implements Outbox {
     return {
       rows: this.#totals.rows,
       bytes: this.#totals.bytes,
-      oldestCapturedAt: this.#statements.oldestCapture.get()?.at ?? null,
+      oldestCapturedAt: oldestCaptured(this.#statements, this.#floor),
       evicted: { ...this.#evicted },
       rejected: this.#rejected,
       answers: this.#answers.count,
@@ -219,9 +207,13 @@ export class SqliteOutbox implements Outbox {
   }
 
   storeAnswer(frameId: string, payload: string, receivedAt = Date.now()): boolean {
-    const stored = this.#answers.store(frameId, payload, receivedAt);
+    const stored = this.#answers.store(frameId, payload, receivedAt); // its frame's row goes with it
     this.#deferred.commit(); // an answer is durable before its PUBACK
     return stored;
+  }
+
+  isAwaitingAnswer(frameId: string): boolean {
+    return this.#answers.awaits(frameId);
   }
 
   answers(options: { limit?: number; afterReceivedAt?: number } = {}): StoredAnswer[] {

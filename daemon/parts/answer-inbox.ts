@@ -3,18 +3,16 @@
  * envelope's schema, accepted only for a frame id this board sent and has
  * not yet had answered (control/expected-answers.ts: anyone who can publish
  * on the topic could otherwise flood the hook and push real answers out of
- * the store), stored once per frame id, then handed to the integrator's hook
+ * the store; the outbox keeps the ids awaiting answers durably, so a crash
+ * loses none), stored once per frame id, then handed to the integrator's hook
  * (answers.jsonlFile / answers.command). Others are counted
- * (`unexpected`) and dropped. As a part it reads the waiting ids at start
- * and saves them at stop (listed before the publisher). The publisher
- * acknowledges the message only after `receive` returns, so storing is
- * synchronous. Bad input is counted and thrown as AnswerError (the publisher
+ * (`unexpected`) and dropped. The publisher acknowledges the message only
+ * after `receive` returns, so storing is synchronous. Bad input is counted and thrown as AnswerError (the publisher
  * logs it and acknowledges, so it never comes back).
  */
 import type { Logger } from 'pino';
 import { AnswerError, parseAnswer, type AnswerEnvelope } from '../../protocol/answer.ts';
 import type { ExpectedAnswers } from '../control/expected-answers.ts';
-import type { Part } from '../controller.ts';
 import type { EdgeMetrics } from '../ops/metrics.ts';
 import { printable } from '../../runtime/printable.ts';
 
@@ -30,23 +28,11 @@ export interface AnswerInboxDeps {
   hook: (answer: AnswerEnvelope) => void;
 }
 
-export class AnswerInbox implements Part {
+export class AnswerInbox {
   readonly #deps: AnswerInboxDeps;
 
   constructor(deps: AnswerInboxDeps) {
     this.#deps = deps;
-  }
-
-  start(): void {
-    this.#deps.expected.load();
-  }
-
-  stop(): void {
-    try {
-      this.#deps.expected.save();
-    } catch (error) {
-      this.#deps.log.warn({ err: (error as Error).message }, 'cannot save the frame ids awaiting answers; answers to them after the restart will be refused');
-    }
   }
 
   receive(payload: Uint8Array): void {

@@ -122,6 +122,49 @@ export function outboxConformance(name: string, make: OutboxFactory): void {
       outbox.close();
     });
 
+    it('an acknowledged frame leaves the queue but awaits its answer until the answer is stored; ids never stored are not awaited', () => {
+      const outbox = make({});
+      const a = put(outbox);
+      const b = put(outbox);
+      outbox.ack([a.sequence]);
+      assert.deepEqual(outbox.peek(10).map((f) => f.sequence), [b.sequence]);
+      assert.deepEqual([...outbox.all()].map((f) => f.sequence), [b.sequence]);
+      assert.equal(outbox.stats().rows, 1);
+      assert.equal(outbox.stats().bytes, 100);
+      assert.equal(outbox.isAwaitingAnswer(a.frameId), true, 'acknowledged, not answered');
+      assert.equal(outbox.isAwaitingAnswer(b.frameId), true, 'queued: sent or about to be');
+      assert.equal(outbox.isAwaitingAnswer(outbox.nextIdentity().frameId), false, 'issued, never stored');
+      assert.equal(outbox.isAwaitingAnswer('0190a5c4-7e3b-7000-8000-000000000000'), false);
+      outbox.ack([a.sequence]); // a second PUBACK changes nothing
+      assert.equal(outbox.stats().rows, 1);
+      assert.equal(outbox.storeAnswer(a.frameId, '{}'), true);
+      assert.equal(outbox.isAwaitingAnswer(a.frameId), false, 'answered');
+      // An answer for a frame still queued (its PUBACK lost in a crash): the cloud has it, it is not sent again.
+      assert.equal(outbox.storeAnswer(b.frameId, '{}'), true);
+      assert.equal(outbox.isAwaitingAnswer(b.frameId), false);
+      assert.deepEqual(outbox.peek(10), []);
+      assert.equal(outbox.stats().rows, 0);
+      assert.equal(outbox.stats().bytes, 0);
+      assert.equal(outbox.stats().oldestCapturedAt, null);
+      outbox.close();
+    });
+
+    it('frames awaiting answers do not count against the queue bounds, nor get evicted as queued frames', () => {
+      const outbox = make({ maxRows: 2, ttlMs: 1000, policy: 'drop-oldest' });
+      const now = Date.now();
+      const acked = [put(outbox, 100, now), put(outbox, 100, now)];
+      outbox.ack(acked.map((f) => f.sequence));
+      assert.equal(outbox.expire(now + 10_000), 0, 'past the TTL, but no longer queued');
+      const fresh = [put(outbox, 100, now), put(outbox, 100, now)];
+      assert.deepEqual(outbox.peek(10).map((f) => f.sequence), fresh.map((f) => f.sequence));
+      assert.equal(outbox.stats().evicted['drop-oldest'], 0);
+      assert.equal(outbox.stats().evicted.ttl, 0);
+      for (const f of acked) assert.equal(outbox.isAwaitingAnswer(f.frameId), true);
+      assert.equal(outbox.purge(), 2, 'purge empties the queue');
+      for (const f of acked) assert.equal(outbox.isAwaitingAnswer(f.frameId), true, 'purge leaves what awaits an answer');
+      outbox.close();
+    });
+
     it('lists everything for export and purges on request', () => {
       const outbox = make({});
       put(outbox);

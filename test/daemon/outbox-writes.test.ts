@@ -20,7 +20,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const committedRows = (path: string) => {
   const other = new Database(path, { readonly: true });
   try {
-    return (other.prepare('SELECT count(*) AS n FROM frames').get() as { n: number }).n;
+    // Queued rows: an acknowledged one stays, awaiting its answer (outbox-awaiting.ts).
+    return (other.prepare('SELECT count(*) AS n FROM frames WHERE acked_at IS NULL').get() as { n: number }).n;
   } finally {
     other.close();
   }

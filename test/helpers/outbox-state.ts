@@ -31,5 +31,5 @@ export function storedAnswerList(path: string): Array<Record<string, unknown>> {
 
 /** Frames queued in the outbox at `path`. */
 export function queuedFrames(path: string): number {
-  return read(path, (db) => (db.prepare('SELECT count(*) AS n FROM frames').get() as { n: number }).n, 0);
+  return read(path, (db) => (db.prepare('SELECT count(*) AS n FROM frames WHERE acked_at IS NULL').get() as { n: number }).n, 0); // acknowledged rows await their answers
 }

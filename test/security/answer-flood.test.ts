@@ -4,7 +4,7 @@
 // and grew answers.jsonl without end. Here the same through a real mosquitto
 // and the real edge daemon: forged answers are counted and ignored, real ones
 // stored and hooked, the hook bounded, the JSON-lines file rotated; the ids
-// awaiting answers survive a restart.
+// awaiting answers survive a restart (and a crash: test/daemon/answers-after-crash.test.ts).
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { pino } from 'pino';
 import { answerHook, CommandRunner, RotatingLines } from '../../daemon/control/answer-sink.ts';
 import { ExpectedAnswers } from '../../daemon/control/expected-answers.ts';
 import { configSchema } from '../../daemon/config/schema.ts';
+import { SqliteOutbox } from '../../daemon/outbox/sqlite-outbox.ts';
 import { encodeAnswer, type AnswerEnvelope } from '../../protocol/answer.ts';
 import { FrameIdGenerator } from '../../protocol/wire/frame-id.ts';
 import type { WireFrame } from '../../protocol/wire/frame.ts';
@@ -205,28 +206,32 @@ describe('answer hook bounds (real child processes)', () => {
     assert.ok(statSync(file).size <= 4096 && !existsSync(`${file}.3`));
   });
 
-  it('the waiting ids are bounded; the oldest is forgotten first; a saved list comes back', () => {
+  it('the waiting ids are bounded; the oldest is forgotten first; the outbox keeps the acknowledged ones across a restart', () => {
     const dir = mkdtempSync(join(root, 'expected-'));
-    const file = join(dir, 'expected.json');
     const ids = new FrameIdGenerator();
     const sent = Array.from({ length: 6 }, () => ids.next());
-    const expected = new ExpectedAnswers({ maxExpected: 4, file });
+    const expected = new ExpectedAnswers({ maxExpected: 4 });
     for (const id of sent) expected.sent(id);
     assert.equal(expected.waiting, 4);
     assert.equal(expected.forgotten, 2);
     assert.equal(expected.take(sent[0]!), 'unexpected');
     assert.equal(expected.take(sent[5]!), 'expected');
     assert.equal(expected.take(sent[5]!), 'duplicate');
-    expected.save();
-    const restarted = new ExpectedAnswers({ maxExpected: 4, file });
-    restarted.load();
+    // The durable list is the outbox: frames acknowledged by the broker await their answers there, closed without any stop hook.
+    const path = join(dir, 'outbox.db');
+    const limits = { maxRows: 100, maxBytes: 1_000_000, ttlMs: 0, policy: 'drop-oldest' as const, maxAnswers: 10 };
+    const outbox = new SqliteOutbox({ path, limits });
+    const frames = Array.from({ length: 3 }, () => outbox.nextIdentity());
+    for (const frame of frames) outbox.enqueue({ ...frame, capturedAt: Date.now(), bytes: new Uint8Array(10) });
+    outbox.ack(frames.map((f) => f.sequence));
+    outbox.close();
+    const reopened = new SqliteOutbox({ path, limits });
+    const restarted = new ExpectedAnswers({ maxExpected: 4, held: (id) => reopened.isAwaitingAnswer(id) });
     assert.deepEqual(
-      sent.slice(2, 5).map((id) => restarted.take(id)),
+      frames.map((f) => restarted.take(f.frameId)),
       ['expected', 'expected', 'expected'],
     );
-    writeFileSync(file, 'not json');
-    const damaged = new ExpectedAnswers({ file });
-    damaged.load();
-    assert.equal(damaged.waiting, 0);
+    assert.equal(restarted.take(sent[1]!), 'unexpected', 'never stored in this outbox');
+    reopened.close();
   });
 });

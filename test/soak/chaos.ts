@@ -80,7 +80,7 @@ function outboxState(path: string): { queued: Set<string>; answered: Set<string>
   try {
     const ids = (sql: string) => new Set((db.prepare(sql).all() as { id: string }[]).map((r) => r.id));
     const counted = db.prepare("SELECT coalesce(sum(CAST(value AS INTEGER)), 0) AS n FROM meta WHERE key LIKE 'evicted_%'").get() as { n: number };
-    return { queued: ids('SELECT frame_id AS id FROM frames'), answered: ids('SELECT frame_id AS id FROM answers'), evicted: ids('SELECT frame_id AS id FROM evicted'), evictedCounted: counted.n };
+    return { queued: ids('SELECT frame_id AS id FROM frames WHERE acked_at IS NULL'), answered: ids('SELECT frame_id AS id FROM answers'), evicted: ids('SELECT frame_id AS id FROM evicted'), evictedCounted: counted.n };
   } finally {
     db.close();
   }
@@ -180,7 +180,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       rss.edge.push(rssMiB(edge.lives.at(-1)!.child.pid));
       try {
         const db = new Database(edge.outbox, { readonly: true, fileMustExist: true });
-        edge.maxQueued = Math.max(edge.maxQueued, (db.prepare('SELECT count(*) AS n FROM frames').get() as { n: number }).n);
+        edge.maxQueued = Math.max(edge.maxQueued, (db.prepare('SELECT count(*) AS n FROM frames WHERE acked_at IS NULL').get() as { n: number }).n);
         db.close();
       } catch {
         // not created yet, or busy: the next sample counts
