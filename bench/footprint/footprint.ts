@@ -29,6 +29,9 @@ export interface FootprintOptions {
   modelDir: string;
   out: string;
   log: (line: string) => void;
+  /** Which daemons to watch (default: the sources, and the x64 binary when dist/ has it, not in quick mode), and for how long. */
+  runs?: Array<'sources' | 'binary'>;
+  memorySeconds?: number;
 }
 
 /** The goals of issue 17, checked against a run. */
@@ -37,12 +40,14 @@ export const GOALS = { rssMB: 150, encoderRatio: 1.15, diskRatio: 2.5, tarballBy
 export async function footprint(o: FootprintOptions): Promise<FootprintResults> {
   const manifest = JSON.parse(readFileSync(join(o.modelDir, 'manifest.json'), 'utf8')) as Manifest;
   const memory: MemoryRun[] = [];
-  o.log(`footprint: edge memory, ${o.quick ? 'sources, 8 s' : 'sources and the binary, 10 minutes each'}`);
-  memory.push(await measureEdgeMemory({ label: 'node running the sources', model: o.modelDir, seconds: o.quick ? 8 : 600 }));
   const binary = join(REPO_ROOT, 'dist', 'splitoculo-edge-linux-x64');
-  if (!o.quick && existsSync(binary)) {
-    memory.push(await measureEdgeMemory({ label: 'x64 single binary', model: o.modelDir, seconds: 600, program: [binary] }));
-  }
+  const runs = o.runs ?? (o.quick || !existsSync(binary) ? ['sources'] : ['sources', 'binary']);
+  const seconds = o.memorySeconds ?? (o.quick ? 8 : 600);
+  o.log(`footprint: edge memory, ${runs.join(' and ')}, ${seconds} s each`);
+  // The sources run with the unit's environment (the binary sets the same itself: cross-build/sea-entry.ts).
+  const unit = { NODE_OPTIONS: '--max-semi-space-size=1', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536' };
+  if (runs.includes('sources')) memory.push(await measureEdgeMemory({ label: "node running the sources, the unit's environment", model: o.modelDir, seconds, env: unit }));
+  if (runs.includes('binary')) memory.push(await measureEdgeMemory({ label: 'x64 single binary, started by hand', model: o.modelDir, seconds, program: [binary] }));
   o.log('footprint: encoder against bare session.run');
   const encoder = await encoderRatio(o.modelDir, o.quick ? 5 : 60);
   o.log('footprint: camera paths');
@@ -75,17 +80,18 @@ export function renderFootprint(r: FootprintResults): string {
   lines.push(
     `Goal: at most ${GOALS.rssMB} MB, flat.`,
     '',
-    '| run | model | after 10 s | end | max | frames queued | threads | V8 heap (main) |',
+    '| run | model | first sample | end | max | frames queued | threads | V8 heap (main) |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const m of r.memory) {
-    const at10 = m.series.find(([t]) => t >= 10)?.[1] ?? m.series[m.series.length - 1]![1];
+    const [firstAt, first] = m.series[0]!;
     const end = m.series[m.series.length - 1]![1];
     lines.push(
-      `| ${m.label}, ${m.seconds} s | ${m.model.replace(`${REPO_ROOT}/`, '')} | ${mb(at10)} | ${mb(end)} (${met(end <= GOALS.rssMB)}) | ${mb(Math.max(...m.series.map(([, v]) => v)))} | ${m.framesQueued} | ${m.threads} | ${mb(m.v8HeapMB)} |`,
+      `| ${m.label}, ${m.seconds} s | ${m.model.replace(REPO_ROOT, '')} | ${mb(first)} (${firstAt} s) | ${mb(end)} (${met(end <= GOALS.rssMB)}) | ${mb(Math.max(...m.series.map(([, v]) => v)))} | ${m.framesQueued} | ${m.threads} | ${mb(m.v8HeapMB)} |`,
     );
   }
   for (const m of r.memory) {
+    lines.push('', `Over time, ${m.label} (s: MB): ${m.series.map(([t, v]) => `${t}: ${v.toFixed(0)}`).join(', ')}`);
     lines.push('', `Breakdown at the end (smaps Rss, MB), ${m.label}:`, '', '| mapping | MB |', '| --- | ---: |');
     for (const [group, value] of Object.entries(m.breakdown.groups)) if (value >= 0.5) lines.push(`| ${group} | ${mb(value)} |`);
   }
@@ -116,4 +122,31 @@ export function renderFootprint(r: FootprintResults): string {
     for (const t of r.tarballs) lines.push(`| ${t.file} | ${(t.bytes / 1e6).toFixed(1)} | ${t.file.includes('edge-linux-arm64') ? met(t.bytes <= GOALS.tarballBytes) : ''} |`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+if (import.meta.main) {
+  const { parseArgs } = await import('node:util');
+  const { values } = parseArgs({
+    options: {
+      out: { type: 'string', default: join(REPO_ROOT, 'bench/results') },
+      model: { type: 'string', default: join(REPO_ROOT, '.cache/models/full') },
+      runs: { type: 'string' },
+      seconds: { type: 'string' },
+      render: { type: 'boolean' },
+    },
+  });
+  if (values.render) {
+    // Re-render footprint.md from a footprint.json (after a change to the report's layout).
+    writeFileSync(join(values.out!, 'footprint.md'), renderFootprint(JSON.parse(readFileSync(join(values.out!, 'footprint.json'), 'utf8'))));
+    process.exit(0);
+  }
+  const t0 = performance.now();
+  await footprint({
+    quick: false,
+    modelDir: values.model!,
+    out: values.out!,
+    log: (line) => console.log(`[footprint ${((performance.now() - t0) / 1000).toFixed(0)}s] ${line}`),
+    ...(values.runs && { runs: values.runs.split(',') as Array<'sources' | 'binary'> }),
+    ...(values.seconds && { memorySeconds: Number(values.seconds) }),
+  });
 }
