@@ -46,15 +46,16 @@ export class OutboxAnswers {
   }
 
   /** True while a row holds `frameId`: queued (sent or about to be) or acknowledged and awaiting its answer. */
-  awaits(frameId: string): boolean {
-    return findFrame(this.#statements, frameId, this.#frames.identity.lastSequence) !== null;
+  awaits(frameId: string, now = Date.now()): boolean {
+    const frame = findFrame(this.#statements, frameId, this.#frames.identity.lastSequence);
+    return frame !== null && this.#frames.awaiting.accepts(frame.ackedAt, now);
   }
 
   #deleteFrame(frameId: string): void {
     const frame = findFrame(this.#statements, frameId, this.#frames.identity.lastSequence);
     if (!frame) return;
     const { awaiting, totals } = this.#frames;
-    const queued = frame.acked ? undefined : this.#statements.sizeOf.get(frame.seq);
+    const queued = frame.ackedAt === null ? this.#statements.sizeOf.get(frame.seq) : undefined;
     awaiting.deleteRows([frame.seq]);
     awaiting.forget(frame.seq);
     if (queued) {

@@ -10,9 +10,10 @@
  * commit writes anyway, so being awaited costs no page write; a second table
  * would cost one page per frame (bench/footprint/disk-writes.ts).
  *
- * Bounds: a row is kept at least `windowMs` after its ack and at most
- * 1/16 longer, and at most `max` rows are kept (the oldest acknowledged go
- * first). Evictions go in batches so the oldest end's pages are rewritten
+ * Bounds: answers are accepted for `windowMs` after the ack; the row is
+ * deleted by the first enqueue or ack after that plus 1/16 of the window
+ * (nothing is written just to evict), and at most `max` rows are kept (the
+ * oldest acknowledged go first). Evictions go in batches so the oldest end's pages are rewritten
  * once per batch, not once per frame.
  */
 import type { OutboxStatements } from './outbox-database.ts';
@@ -55,6 +56,11 @@ export class AwaitingAnswers {
     this.#rows.set(seq, now);
   }
 
+  /** An answer is still accepted for a row acknowledged at `ackedAt` (null: still queued): within the window, even before a write evicts it. */
+  accepts(ackedAt: number | null, now: number): boolean {
+    return ackedAt === null || ackedAt >= now - this.#windowMs;
+  }
+
   /** Its answer was stored and the row deleted by the caller. */
   forget(seq: number): void {
     this.#rows.delete(seq);
@@ -93,7 +99,7 @@ export class AwaitingAnswers {
  * UUIDv7 ids increase too, so the frames table is ordered by both, and a
  * binary search over the primary key finds it in about 40 point reads.
  */
-export function findFrame(statements: OutboxStatements, frameId: string, lastSequence: number): { seq: number; acked: boolean } | null {
+export function findFrame(statements: OutboxStatements, frameId: string, lastSequence: number): { seq: number; ackedAt: number | null } | null {
   let lo = 0;
   let hi = lastSequence;
   while (lo <= hi) {
@@ -102,7 +108,7 @@ export function findFrame(statements: OutboxStatements, frameId: string, lastSeq
     if (!row) {
       hi = mid - 1;
     } else if (row.frame_id === frameId) {
-      return { seq: row.seq, acked: row.acked_at !== null };
+      return { seq: row.seq, ackedAt: row.acked_at };
     } else if (row.frame_id < frameId) {
       lo = row.seq + 1;
     } else {

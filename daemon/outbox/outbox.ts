@@ -77,8 +77,8 @@ export interface Outbox {
   evictions(limit?: number): Array<FrameIdentity & { reason: EvictionReason; evictedAt: number }>;
   /** Stores an answer once per frame id; false for a duplicate. Its frame is no longer awaiting, nor queued. */
   storeAnswer(frameId: string, payload: string, receivedAt?: number): boolean;
-  /** True for a frame id still queued, or acknowledged and awaiting its answer (bounded); false once answered or never stored. */
-  isAwaitingAnswer(frameId: string): boolean;
+  /** True for a frame id still queued, or acknowledged and awaiting its answer (within the answer window, bounded); false once answered or never stored. */
+  isAwaitingAnswer(frameId: string, now?: number): boolean;
   answers(options?: { limit?: number; afterReceivedAt?: number }): StoredAnswer[];
   /** All queued frames, oldest first, for export and replay. */
   all(): IterableIterator<QueuedFrame>;

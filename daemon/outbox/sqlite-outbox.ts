@@ -212,8 +212,8 @@ export class SqliteOutbox implements Outbox {
     return stored;
   }
 
-  isAwaitingAnswer(frameId: string): boolean {
-    return this.#answers.awaits(frameId);
+  isAwaitingAnswer(frameId: string, now = Date.now()): boolean {
+    return this.#answers.awaits(frameId, now);
   }
 
   answers(options: { limit?: number; afterReceivedAt?: number } = {}): StoredAnswer[] {

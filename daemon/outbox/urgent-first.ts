@@ -35,7 +35,7 @@ export function urgentFirst(outbox: Outbox): Outbox & { markUrgent(frame: Queued
     evictions: (limit) => outbox.evictions(limit),
     storeAnswer: (frameId, payload, receivedAt) => outbox.storeAnswer(frameId, payload, receivedAt),
     answers: (options) => outbox.answers(options),
-    isAwaitingAnswer: (frameId) => outbox.isAwaitingAnswer(frameId),
+    isAwaitingAnswer: (frameId, now) => outbox.isAwaitingAnswer(frameId, now),
     all: () => outbox.all(),
     close: () => outbox.close(),
   };

@@ -105,16 +105,19 @@ describe('outbox: acknowledged frames await their answers', () => {
     reopened.close();
   });
 
-  it('is bounded by age: kept at least the answer window after the ack, gone a sixteenth of it later', () => {
+  it('is bounded by age: answers accepted for the answer window after the ack, the row deleted by a write a sixteenth of it later', () => {
     const windowMs = 60_000;
-    const { outbox } = fresh({ awaiting: { windowMs } });
+    const { path, outbox } = fresh({ awaiting: { windowMs } });
     const now = Date.now();
     const acked = put(outbox, now);
     outbox.ack([acked.sequence]);
-    put(outbox, now + windowMs); // each enqueue sweeps what is past the window
-    assert.equal(outbox.isAwaitingAnswer(acked.frameId), true);
-    put(outbox, now + windowMs + windowMs / 8);
-    assert.equal(outbox.isAwaitingAnswer(acked.frameId), false);
+    const ackedAt = Date.now();
+    put(outbox, now + windowMs - 1000); // each enqueue sweeps what is past the window
+    assert.equal(outbox.isAwaitingAnswer(acked.frameId, now + windowMs - 1000), true);
+    assert.equal(outbox.isAwaitingAnswer(acked.frameId, ackedAt + windowMs + 1), false, 'past the window: refused, though no write has evicted it yet');
+    assert.equal(awaitingRows(path), 1);
+    put(outbox, ackedAt + windowMs + windowMs / 8);
+    assert.equal(awaitingRows(path), 0, 'evicted by the next enqueue past the window and its slack');
     outbox.close();
   });
 
