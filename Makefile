@@ -110,7 +110,7 @@ binary: deps .cache/cross.ok
 
 # The binaries do real work: natively (x64) and under qemu-user (arm64).
 binary-check: binary
-	node --test --test-force-exit --test-reporter=spec cross-build/binary-check.test.ts
+	node --test --test-force-exit --test-reporter=spec cross-build/binary-check.test.ts cross-build/first-run.test.ts
 
 # DESTDIR=/tmp/root make install; ARCH=arm64 for the board's binary; KIND=cloud for the worker.
 ARCH ?= $(shell uname -m | sed -e s/x86_64/x64/ -e s/aarch64/arm64/)
