@@ -8,7 +8,6 @@
  *   node bench/footprint/edge-memory.ts --model .cache/models/full --seconds 60 [--env MALLOC_ARENA_MAX=2] [--program dist/splitoculo-edge-linux-x64]
  */
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EdgeProcess, writeConfig } from '../../tools/edge-process.ts';

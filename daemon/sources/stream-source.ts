@@ -43,12 +43,10 @@ export class StreamSource implements FrameSource {
   #stopping = false;
   #restartTimer: NodeJS.Timeout | null = null;
   #stallTimer: NodeJS.Timeout | null = null;
-  #splitter: MjpegSplitter | RawFrameSplitter;
 
   constructor(options: StreamSourceOptions) {
     this.name = options.name;
     this.#options = options;
-    this.#splitter = this.#newSplitter();
   }
 
   #newSplitter(): MjpegSplitter | RawFrameSplitter {
@@ -79,7 +77,6 @@ export class StreamSource implements FrameSource {
   #spawn(): void {
     const { command, args, log } = this.#options;
     const splitter = this.#newSplitter();
-    this.#splitter = splitter;
     this.#lastFrameAt = Date.now();
     let child: ChildProcess;
     try {

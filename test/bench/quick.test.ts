@@ -42,8 +42,21 @@ describe('bench --quick', () => {
     assert.ok(cell('BLE-low', 'raw').medianMs > cell('BLE-low', 'neural').medianMs);
     assert.ok(cell('BLE-low', 'raw').medianMs > cell('LAN', 'raw').medianMs);
     const stageNames = results.stages.map((s) => s.stage).join('\n');
-    for (const stage of ['decode + preprocess', 'reduction to the crop, Pillow port', 'encode, 1 thread', 'encode, 2 threads', 'quantise + pack', 'synchronous NORMAL', 'synchronous FULL', 'publish to PUBACK',
-      'dequantise', 'cloud.onnx unbatched', 'cloud.onnx in batches', 'vision tail', 'whole vision tower']) {
+    for (const stage of [
+      'decode + preprocess',
+      'reduction to the crop, Pillow port',
+      'encode, 1 thread',
+      'encode, 2 threads',
+      'quantise + pack',
+      'synchronous NORMAL',
+      'synchronous FULL',
+      'publish to PUBACK',
+      'dequantise',
+      'cloud.onnx unbatched',
+      'cloud.onnx in batches',
+      'vision tail',
+      'whole vision tower',
+    ]) {
       assert.match(stageNames, new RegExp(stage.replace(/[+.]/g, '\\$&')), `stage ${stage}`);
     }
     for (const s of results.stages) assert.ok(s.medianMs > 0 && s.referenceMs > 0 && s.ratio > 0, JSON.stringify(s));
@@ -63,8 +76,14 @@ describe('bench --quick', () => {
     assert.ok(fp.memory[0]!.series.length >= 4 && fp.memory[0]!.series.every(([, mb]) => mb > 20), JSON.stringify(fp.memory[0]!.series));
     assert.ok(fp.memory[0]!.framesQueued > 0 && Object.keys(fp.memory[0]!.breakdown.groups).length > 3);
     assert.ok(fp.encoder.ratio > 0 && fp.encoder.referenceMs > 0);
-    assert.deepEqual(fp.cameras.map((c) => c.camera.split(' ')[0]), ['MJPEG', 'NV12', 'YUYV422']);
-    assert.ok(fp.cameras.every((c) => c.ratio > 0 && c.referenceFfmpegMs > 0), JSON.stringify(fp.cameras));
+    assert.deepEqual(
+      fp.cameras.map((c) => c.camera.split(' ')[0]),
+      ['MJPEG', 'NV12', 'YUYV422'],
+    );
+    assert.ok(
+      fp.cameras.every((c) => c.ratio > 0 && c.referenceFfmpegMs > 0),
+      JSON.stringify(fp.cameras),
+    );
     for (const d of fp.disk) assert.ok(d.syscallRatio <= 2.5, `${d.synchronous}: ${d.syscallRatio}x the frame written`);
     assert.ok(readFileSync(join(out, 'footprint.md'), 'utf8').includes('## Resident memory'));
     for (const png of ['latency.png', 'stages.png']) {
