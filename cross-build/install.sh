@@ -33,7 +33,9 @@ case "$action" in
     # Never overwrite a configuration the operator has written.
     [ -e "$confdir/$kind.yaml" ] || install -m 0640 "$config_src" "$confdir/$kind.yaml"
     if [ -z "$DESTDIR" ] && command -v systemctl >/dev/null 2>&1; then systemctl daemon-reload || true; fi
-    echo "installed splitoculo-$kind into ${DESTDIR:-/}; edit /etc/splitoculo/$kind.yaml, then: systemctl enable --now splitoculo-$kind"
+    echo "installed splitoculo-$kind into ${DESTDIR:-/}; edit /etc/splitoculo/$kind.yaml (mqtt.url at least), then: systemctl enable --now splitoculo-$kind"
+    # The example's camera is a UVC webcam's MJPEG on /dev/video0: say which cameras this board has.
+    [ "$kind" = edge ] && echo "cameras on this machine (camera: lines for edge.yaml): splitoculo-edge cameras"
     ;;
   uninstall)
     if [ -z "$DESTDIR" ] && command -v systemctl >/dev/null 2>&1; then systemctl disable --now "splitoculo-$kind" 2>/dev/null || true; fi
