@@ -35,7 +35,7 @@ case "$action" in
     if [ -z "$DESTDIR" ] && command -v systemctl >/dev/null 2>&1; then systemctl daemon-reload || true; fi
     echo "installed splitoculo-$kind into ${DESTDIR:-/}; edit /etc/splitoculo/$kind.yaml (mqtt.url at least), then: systemctl enable --now splitoculo-$kind"
     # The example's camera is a UVC webcam's MJPEG on /dev/video0: say which cameras this board has.
-    [ "$kind" = edge ] && echo "cameras on this machine (camera: lines for edge.yaml): splitoculo-edge cameras"
+    if [ "$kind" = edge ]; then echo "cameras on this machine (camera: lines for edge.yaml): splitoculo-edge cameras"; fi
     ;;
   uninstall)
     if [ -z "$DESTDIR" ] && command -v systemctl >/dev/null 2>&1; then systemctl disable --now "splitoculo-$kind" 2>/dev/null || true; fi
