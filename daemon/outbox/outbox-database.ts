@@ -106,7 +106,9 @@ export function prepareStatements(db: Database.Database) {
     markAcked: db.prepare<[number, number]>("UPDATE frames SET acked_at = ?, bytes = x'' WHERE seq = ?"),
     firstFrom: db.prepare<[number], { seq: number; frame_id: string; acked_at: number | null }>('SELECT seq, frame_id, acked_at FROM frames WHERE seq >= ? ORDER BY seq ASC LIMIT 1'),
     awaiting: db.prepare<[], { seq: number; acked_at: number }>('SELECT seq, acked_at FROM frames WHERE acked_at IS NOT NULL'),
-    oldestFew: db.prepare<[number], { seq: number; captured_at: number; size: number }>('SELECT seq, captured_at, length(bytes) AS size FROM frames WHERE seq >= ? AND acked_at IS NULL ORDER BY seq ASC LIMIT 64'),
+    oldestFew: db.prepare<[number], { seq: number; captured_at: number; size: number }>(
+      'SELECT seq, captured_at, length(bytes) AS size FROM frames WHERE seq >= ? AND acked_at IS NULL ORDER BY seq ASC LIMIT 64',
+    ),
     newest: db.prepare<[], { seq: number; frame_id: string }>('SELECT seq, frame_id FROM frames ORDER BY seq DESC LIMIT 1'),
     peekOldest: db.prepare<[number, number], FrameRow>('SELECT seq, frame_id, captured_at, attempts, bytes FROM frames WHERE seq >= ? AND acked_at IS NULL ORDER BY seq ASC LIMIT ?'),
     peekNewest: db.prepare<[number], FrameRow>('SELECT seq, frame_id, captured_at, attempts, bytes FROM frames WHERE acked_at IS NULL ORDER BY seq DESC LIMIT ?'),

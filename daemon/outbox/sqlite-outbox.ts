@@ -135,7 +135,12 @@ export class SqliteOutbox implements Outbox {
   /** Frees the oldest frame in a transaction of its own (outbox-space.ts). */
   #evictForSpace(): boolean {
     this.#deferred.commit(); // a checkpoint cannot run inside a transaction
-    return evictForSpace(this.#db, this.#eviction, () => this.#countEviction('drop-oldest', 1), () => this.#reload());
+    return evictForSpace(
+      this.#db,
+      this.#eviction,
+      () => this.#countEviction('drop-oldest', 1),
+      () => this.#reload(),
+    );
   }
 
   /** Counted in memory and in meta (the counters survive restarts). */

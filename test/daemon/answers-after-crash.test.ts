@@ -95,7 +95,9 @@ describe('answers after an edge crash', () => {
     await cloud.publishAsync(`splitoculo/v1/${DEVICE}/answer`, answerFor(forged, 'forged'), { qos: 1 });
     await waitForMetric(metricsPort, 'splitoculo_answers_total', (n) => n === 1, { labels: { outcome: 'unexpected' } });
     assert.deepEqual(
-      storedAnswerList(outboxPath).map((a) => a.text).sort(),
+      storedAnswerList(outboxPath)
+        .map((a) => a.text)
+        .sort(),
       collector.frames
         .slice(0, 3)
         .map((f) => `after the crash ${f.sequence}`)

@@ -59,7 +59,10 @@ describe('outbox: acknowledged frames await their answers', () => {
     const sent = JSON.parse(out) as { acked: string[]; queued: string };
     const reopened = new SqliteOutbox({ path, limits: DEFAULT_TEST_LIMITS });
     assert.equal(reopened.stats().rows, 1, 'only the unacknowledged frame is queued');
-    assert.deepEqual(reopened.peek(10).map((f) => f.frameId), [sent.queued]);
+    assert.deepEqual(
+      reopened.peek(10).map((f) => f.frameId),
+      [sent.queued],
+    );
     const expected = new ExpectedAnswers({ held: (id) => reopened.isAwaitingAnswer(id) });
     assert.deepEqual(
       sent.acked.map((id) => expected.take(id)),
@@ -129,7 +132,10 @@ describe('outbox: acknowledged frames await their answers', () => {
     old.prepare('INSERT INTO frames (seq, frame_id, captured_at, bytes) VALUES (7, ?, 1, ?)').run(id, Buffer.alloc(50));
     old.close();
     const outbox = new SqliteOutbox({ path, limits: DEFAULT_TEST_LIMITS });
-    assert.deepEqual(outbox.peek(5).map((f) => f.frameId), [id]);
+    assert.deepEqual(
+      outbox.peek(5).map((f) => f.frameId),
+      [id],
+    );
     outbox.ack([7]);
     assert.equal(outbox.stats().rows, 0);
     assert.equal(outbox.isAwaitingAnswer(id), true);
@@ -146,7 +152,10 @@ describe('outbox: acknowledged frames await their answers', () => {
         outbox.ack([id.sequence]);
       }
       const queued = put(outbox);
-      assert.deepEqual(outbox.peek(5).map((f) => f.sequence), [queued.sequence]);
+      assert.deepEqual(
+        outbox.peek(5).map((f) => f.sequence),
+        [queued.sequence],
+      );
       outbox.enqueue({ ...early, capturedAt: Date.now(), bytes: new Uint8Array(10) });
       assert.deepEqual(
         outbox.peek(5).map((f) => f.sequence),
