@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import mqtt from 'mqtt';
 import { compareTensors } from '../protocol/tensor-compare.ts';
 import { decodeNeuralFrame } from '../protocol/wire/frame.ts';
 import { dequantise } from '../protocol/wire/quantise.ts';
@@ -119,10 +118,16 @@ describe('single binaries', () => {
         mkdirSync(dir);
         const { spawn } = await import('node:child_process');
         const cloudConfig = join(dir, 'cloud.json');
-        writeFileSync(cloudConfig, JSON.stringify({
-          models: { paths: [TINY_MODEL_DIR] }, answerer: { type: 'local', qwen: TINY_QWEN_DIR, maxNewTokens: 4 },
-          mqtt: { url: broker.url, clientId: `cloud-for-${artifact.name}` }, dedup: { path: join(dir, 'answered.db') }, worker: { id: 'x64-binary' },
-        }));
+        writeFileSync(
+          cloudConfig,
+          JSON.stringify({
+            models: { paths: [TINY_MODEL_DIR] },
+            answerer: { type: 'local', qwen: TINY_QWEN_DIR, maxNewTokens: 4 },
+            mqtt: { url: broker.url, clientId: `cloud-for-${artifact.name}` },
+            dedup: { path: join(dir, 'answered.db') },
+            worker: { id: 'x64-binary' },
+          }),
+        );
         const [cloudFile, cloudArgv] = command(CLOUD, ['run', '-c', cloudConfig]);
         let cloudLog = '';
         const cloud = spawn(cloudFile, cloudArgv, { env: { ...process.env, SPLITOCULO_CACHE_DIR: join(work, 'cache-cloud') }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -132,13 +137,16 @@ describe('single binaries', () => {
           await waitUntil(() => cloudLog.includes('cloud worker running'), 60_000, `cloud worker start: ${cloudLog.slice(-500)}`);
           const collector = await FrameCollector.connect(broker.url, `check-${artifact.name}`);
           const config = join(dir, 'edge.json');
-          writeFileSync(config, JSON.stringify({
-            device: { id: 'binary-cam' },
-            camera: { type: 'directory', path: FRAMES_DIR },
-            capture: { intervalMs: 100, maxFrames: 2 },
-            outbox: { path: join(dir, 'outbox.db') },
-            mqtt: { url: broker.url, backoffInitialMs: 200, backoffMaxMs: 1000 },
-          }));
+          writeFileSync(
+            config,
+            JSON.stringify({
+              device: { id: 'binary-cam' },
+              camera: { type: 'directory', path: FRAMES_DIR },
+              capture: { intervalMs: 100, maxFrames: 2 },
+              outbox: { path: join(dir, 'outbox.db') },
+              mqtt: { url: broker.url, backoffInitialMs: 200, backoffMaxMs: 1000 },
+            }),
+          );
           const [file, argv] = command(artifact, ['run', '-c', config]);
           const child = spawn(file, argv, { env: { ...process.env, SPLITOCULO_CACHE_DIR: join(work, `cache-${artifact.name}`) }, stdio: 'ignore' });
           try {
@@ -147,11 +155,18 @@ describe('single binaries', () => {
             await waitUntil(() => existsSync(join(dir, 'outbox.db')), 1000, 'outbox');
             for (let i = 0; i < 60 && stored.length < 2; i++) {
               const { stdout } = await runArtifact(artifact, ['answers', '-c', config, '--json']);
-              stored = stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
+              stored = stdout
+                .trim()
+                .split('\n')
+                .filter(Boolean)
+                .map((line) => JSON.parse(line));
             }
             assert.equal(stored.length, 2, 'two answers stored on the board');
             assert.deepEqual(new Set(stored.map((a) => a.frameId)), new Set(collector.frames.map((f) => f.frameId)));
-            assert.ok(stored.every((a) => a.worker === 'x64-binary' && typeof a.text === 'string'), JSON.stringify(stored));
+            assert.ok(
+              stored.every((a) => a.worker === 'x64-binary' && typeof a.text === 'string'),
+              JSON.stringify(stored),
+            );
           } finally {
             child.kill('SIGTERM');
           }

@@ -23,10 +23,7 @@ import { REQUEST_ID_MAX_LENGTH, REQUEST_ID_PATTERN } from './wire/frame-layout.t
 const id = z.string().max(128).optional();
 
 /** A request id as the wire format carries it (protocol/wire/frame-layout.ts): 1..64 of [A-Za-z0-9._:-]. */
-export const requestIdSchema = z
-  .string()
-  .regex(REQUEST_ID_PATTERN, `expected 1..${REQUEST_ID_MAX_LENGTH} characters of [A-Za-z0-9._:-]`)
-  .describe("an operator's request id");
+export const requestIdSchema = z.string().regex(REQUEST_ID_PATTERN, `expected 1..${REQUEST_ID_MAX_LENGTH} characters of [A-Za-z0-9._:-]`).describe("an operator's request id");
 
 export const COMMAND_NAMES = ['set-prompt', 'capture', 'pause', 'resume', 'set-interval', 'ask', 'preview'] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];

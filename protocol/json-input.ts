@@ -6,21 +6,14 @@
 import type { z } from 'zod';
 
 export function formatIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
-    .join('; ');
+  return error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`).join('; ');
 }
 
 import { MAX_JSON_INPUT_BYTES } from './limits.ts';
 
 export { MAX_JSON_INPUT_BYTES };
 
-export function parseJsonInput<S extends z.ZodType>(
-  schema: S,
-  payload: Uint8Array | string,
-  what: string,
-  makeError: (message: string) => Error,
-): z.infer<S> {
+export function parseJsonInput<S extends z.ZodType>(schema: S, payload: Uint8Array | string, what: string, makeError: (message: string) => Error): z.infer<S> {
   const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
   if (size > MAX_JSON_INPUT_BYTES) throw makeError(`${what}: ${size} bytes, at most ${MAX_JSON_INPUT_BYTES} allowed`);
   let json: unknown;

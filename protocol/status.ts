@@ -36,15 +36,11 @@ export const lastCommandSchema = z.discriminatedUnion('ok', [
 export type LastCommand = z.infer<typeof lastCommandSchema>;
 
 /** The operator's ask that is waiting for its answer (one per device). */
-export const pendingAskSchema = z
-  .object({ id: requestIdSchema, prompt: z.string(), since: at.describe('ISO 8601 time the ask was received') })
-  .strict();
+export const pendingAskSchema = z.object({ id: requestIdSchema, prompt: z.string(), since: at.describe('ISO 8601 time the ask was received') }).strict();
 export type PendingAsk = z.infer<typeof pendingAskSchema>;
 
 /** How the last ask ended: its answer arrived (text or error), or it timed out. */
-export const lastAskSchema = z
-  .object({ id: requestIdSchema, outcome: z.enum(['answered', 'failed', 'timed-out']), at })
-  .strict();
+export const lastAskSchema = z.object({ id: requestIdSchema, outcome: z.enum(['answered', 'failed', 'timed-out']), at }).strict();
 export type LastAsk = z.infer<typeof lastAskSchema>;
 
 /** What the online document says about the daemon; built by daemon/parts/status-reporter.ts. */

@@ -82,7 +82,7 @@ export class TopicMap {
 
   /** Splits a topic of this map into device and kind; null for anything else. */
   parse(topic: string): { deviceId: string; kind: TopicKind } | null {
-    if (!topic.startsWith(this.prefix + '/')) return null;
+    if (!topic.startsWith(`${this.prefix}/`)) return null;
     const rest = topic.slice(this.prefix.length + 1).split('/');
     if (rest.length !== 2) return null;
     const [deviceId, kind] = rest as [string, string];

@@ -22,6 +22,9 @@ export function defaultModelDir(): string {
 
 /** The host name made into a valid device id. */
 export function defaultDeviceId(): string {
-  const cleaned = hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  const cleaned = hostname()
+    .replace(/[^A-Za-z0-9._-]/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 64);
   return cleaned || 'edge';
 }

@@ -59,8 +59,7 @@ function readChecked(path: string): string {
 
 export function readKeyFile(path: string): Buffer {
   const text = readChecked(path);
-  const key = /^[0-9a-fA-F]+$/.test(text) && text.length % 2 === 0 ? Buffer.from(text, 'hex')
-    : /^[A-Za-z0-9+/]+={0,2}$/.test(text) ? Buffer.from(text, 'base64') : null;
+  const key = /^[0-9a-fA-F]+$/.test(text) && text.length % 2 === 0 ? Buffer.from(text, 'hex') : /^[A-Za-z0-9+/]+={0,2}$/.test(text) ? Buffer.from(text, 'base64') : null;
   if (!key || key.length < MIN_KEY_BYTES) {
     throw new KeyFileError(`${path}: expected a key of at least ${MIN_KEY_BYTES} bytes as hex or base64 on one line (e.g. openssl rand -hex 32)`);
   }

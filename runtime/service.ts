@@ -16,10 +16,13 @@ export async function runService(service: Service, log: Logger, stoppingMessage 
     if (signalled) return;
     signalled = true;
     log.info({ signal }, stoppingMessage);
-    service.stop().then(() => process.exit(0), (error) => {
-      log.error({ err: (error as Error).message }, 'stop failed');
-      process.exit(1);
-    });
+    service.stop().then(
+      () => process.exit(0),
+      (error) => {
+        log.error({ err: (error as Error).message }, 'stop failed');
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

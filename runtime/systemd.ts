@@ -29,9 +29,12 @@ export class SystemdNotifier {
   startWatchdog(healthy: () => boolean): void {
     const usec = Number(process.env.WATCHDOG_USEC);
     if (!this.enabled || !Number.isFinite(usec) || usec <= 0) return;
-    this.#watchdog = setInterval(() => {
-      if (healthy()) this.#notify('WATCHDOG=1');
-    }, Math.max(500, usec / 2000));
+    this.#watchdog = setInterval(
+      () => {
+        if (healthy()) this.#notify('WATCHDOG=1');
+      },
+      Math.max(500, usec / 2000),
+    );
     this.#watchdog.unref();
   }
 

@@ -97,7 +97,9 @@ if (qwenUntrained) {
   console.log(`The tiny Qwen2.5-VL stand-in is UNTRAINED (random weights): its answers are noise, but the same noise for the same visual tokens.`);
   if (!untrained) {
     console.log(`The SplitOculo model "${model.manifest.name}" is trained (${String(model.manifest.source?.kind)}): distilled from the stand-in's vision tower (make models-tiny-trained).`);
-    console.log('A random language model turns even small changes of the visual tokens into other answers (a JPEG round trip of the picture alone does; models/fidelity.py measures it), so "same answer" below is a strict test.');
+    console.log(
+      'A random language model turns even small changes of the visual tokens into other answers (a JPEG round trip of the picture alone does; models/fidelity.py measures it), so "same answer" below is a strict test.',
+    );
   }
 }
 if (untrained || qwenUntrained) console.log('For real answers: SPLITOCULO_MODEL=<folder from models/export.py> SPLITOCULO_QWEN=<Qwen2.5-VL folder prepared as in cloud/README.md> make demo\n');
@@ -106,19 +108,47 @@ const port = await freePort();
 const consolePort = await freePort();
 const consoleUrl = `http://127.0.0.1:${consolePort}/`;
 let workerReady: (v: true) => void = () => undefined;
-const worker = start('cloud worker', [join(root, 'cloud', 'bin', 'splitoculo-cloud.ts'), 'run', '--embedded-broker', String(port),
-  '--set', `models.paths=${JSON.stringify([modelDir])}`, '--set', 'answerer.type=local', '--set', `answerer.qwen=${qwenDir}`,
-  '--set', 'answerer.maxNewTokens=12', '--set', `dedup.path=${join(work, 'answered.db')}`, '--set', 'worker.id=demo-worker',
-  '--set', `console.port=${consolePort}`, '--set', `console.historyPath=${join(work, 'console-history.db')}`],
-(line) => {
-  if (line.msg === 'cloud worker running') workerReady(true);
-});
+const worker = start(
+  'cloud worker',
+  [
+    join(root, 'cloud', 'bin', 'splitoculo-cloud.ts'),
+    'run',
+    '--embedded-broker',
+    String(port),
+    '--set',
+    `models.paths=${JSON.stringify([modelDir])}`,
+    '--set',
+    'answerer.type=local',
+    '--set',
+    `answerer.qwen=${qwenDir}`,
+    '--set',
+    'answerer.maxNewTokens=12',
+    '--set',
+    `dedup.path=${join(work, 'answered.db')}`,
+    '--set',
+    'worker.id=demo-worker',
+    '--set',
+    `console.port=${consolePort}`,
+    '--set',
+    `console.historyPath=${join(work, 'console-history.db')}`,
+  ],
+  (line) => {
+    if (line.msg === 'cloud worker running') workerReady(true);
+  },
+);
 await waitFor<true>('the cloud worker to start', 120_000, (done) => (workerReady = done));
 console.log(`Console: ${consoleUrl} (open it while the demo runs; SPLITOCULO_DEMO_KEEP=1 keeps it up)\n`);
 
 const samples = readdirSync(framesDir).filter((f) => /\.(png|jpe?g)$/.test(f));
 const nameWidth = Math.max(...samples.map((f) => f.length));
-interface Row { image: string; bytes: number; fileBytes: number; encodeMs: number; endToEndMs: number; answer: AnswerEnvelope }
+interface Row {
+  image: string;
+  bytes: number;
+  fileBytes: number;
+  encodeMs: number;
+  endToEndMs: number;
+  answer: AnswerEnvelope;
+}
 // Answer text is a model's output: escaped for the terminal (runtime/printable.ts).
 const said = (answer: AnswerEnvelope): string => (answer.text !== undefined ? printableJson(JSON.stringify(answer.text)) : printable(`error ${answer.error!.code}: ${answer.error!.message}`));
 
@@ -130,14 +160,27 @@ async function replay(device: string, codec: 'neural' | 'jpeg', whileUp?: (answe
   let skipped = 0;
   let captured: number | null = null;
   const config = join(work, `${device}.json`);
-  writeFileSync(config, JSON.stringify({
-    device: { id: device }, model: { path: modelDir }, encoding: { codec },
-    camera: { type: 'directory', path: framesDir }, capture: { intervalMs: 400, prompt: 'What is in this picture?' },
-    outbox: { path: join(work, `${device}.db`) }, mqtt: { url: `mqtt://127.0.0.1:${port}` }, log: { level: 'debug' },
-  }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      device: { id: device },
+      model: { path: modelDir },
+      encoding: { codec },
+      camera: { type: 'directory', path: framesDir },
+      capture: { intervalMs: 400, prompt: 'What is in this picture?' },
+      outbox: { path: join(work, `${device}.db`) },
+      mqtt: { url: `mqtt://127.0.0.1:${port}` },
+      log: { level: 'debug' },
+    }),
+  );
   const edge = start(`edge daemon ${device}`, [join(root, 'daemon', 'bin', 'splitoculo-edge.ts'), 'run', '-c', config], (line) => {
     if (line.msg === 'frame queued') {
-      queued.set(line.frameId as string, { image: line.image as string, bytes: line.bytes as number, encodeMs: (line.preprocessMs as number) + (line.encodeMs as number), capturedAt: line.capturedAt as number });
+      queued.set(line.frameId as string, {
+        image: line.image as string,
+        bytes: line.bytes as number,
+        encodeMs: (line.preprocessMs as number) + (line.encodeMs as number),
+        capturedAt: line.capturedAt as number,
+      });
     } else if (line.msg === 'corrupt image skipped') {
       skipped++;
       console.log(`${device}  ${String(line.image).padEnd(nameWidth)}  skipped at the edge: ${printable(String(line.err))}`);
@@ -158,7 +201,9 @@ async function replay(device: string, codec: 'neural' | 'jpeg', whileUp?: (answe
       if (!frame || answer.requestId || rows.some((r) => r.answer.frameId === answer.frameId)) return;
       const row = { ...frame, fileBytes: statSync(join(framesDir, frame.image)).size, endToEndMs: received - frame.capturedAt, answer };
       rows.push(row);
-      console.log(`${device}  ${frame.image.padEnd(nameWidth)}  ${String(frame.bytes).padStart(6)}  ${frame.encodeMs.toFixed(1).padStart(9)}  ${String(Math.round(row.endToEndMs)).padStart(13)}  ${said(answer)}`);
+      console.log(
+        `${device}  ${frame.image.padEnd(nameWidth)}  ${String(frame.bytes).padStart(6)}  ${frame.encodeMs.toFixed(1).padStart(9)}  ${String(Math.round(row.endToEndMs)).padStart(13)}  ${said(answer)}`,
+      );
       check();
     });
     const poll = setInterval(() => {
@@ -206,7 +251,7 @@ async function askThroughConsole(answers: MqttClient): Promise<void> {
   }
 }
 const { rows, skipped } = await replay('demo-cam', 'neural', askThroughConsole);
-console.log('\nThe same frames as JPEG (the edge\'s 224x224 crop, quality 85), answered through the whole vision tower:');
+console.log("\nThe same frames as JPEG (the edge's 224x224 crop, quality 85), answered through the whole vision tower:");
 const whole = await replay('demo-cam-jpeg', 'jpeg');
 
 stopped.add(worker);
@@ -235,7 +280,17 @@ Summary (${samples.length} sample files)
   frames answered             ${answered.length} of ${rows.length} sent (${rows.length - answered.length} error answers), ${skipped} skipped at the edge (truncated.jpg is broken on purpose)
   bytes on the wire           ${wire} in all, ${Math.round(wire / rows.length)} per frame; the image files were ${files} (${(files / wire).toFixed(1)}x more)
   edge encode ms (mean)       ${mean(rows.map((r) => r.encodeMs)).toFixed(1)}
-  end-to-end ms               median ${Math.round(percentile(rows.map((r) => r.endToEndMs), 0.5))}, p95 ${Math.round(percentile(rows.map((r) => r.endToEndMs), 0.95))}
+  end-to-end ms               median ${Math.round(
+    percentile(
+      rows.map((r) => r.endToEndMs),
+      0.5,
+    ),
+  )}, p95 ${Math.round(
+    percentile(
+      rows.map((r) => r.endToEndMs),
+      0.95,
+    ),
+  )}
   worker stages ms (mean)     queue ${stage('queueMs')}, cloud.onnx ${stage('cloudMs')}, vision tail ${stage('tailMs')}, language model ${stage('languageModelMs')}
   whole picture (JPEG)        ${whole.rows.length} frames, ${Math.round(jpegWire / Math.max(1, whole.rows.length))} bytes per frame (${(jpegWire / wire).toFixed(1)}x the neural frames)
   same answer as whole picture ${agree} of ${rows.length} frames

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { openShapedLink, type ShapedLink } from '../link/shaped-link.ts';
 import type { LinkProfile } from '../link/profiles.ts';
-import { METHODS, type Method, type MethodName } from './methods.ts';
+import type { Method, MethodName } from './methods.ts';
 import type { Receipt, Receiver } from './receiver.ts';
 import { quantile } from './summary.ts';
 
@@ -106,11 +106,12 @@ export async function measureLinks(options: TableOptions): Promise<{ frames: Fra
         for (let round = 0; round < options.rounds; round++) {
           const order = options.methods.map((_, i) => options.methods[(i + round) % options.methods.length]!);
           for (const method of order) {
-            const records = method.daemon
-              ? await daemonBlock(options, link, method, round, work)
-              : await plainBlock(options, link, plain!, method, round);
+            const records = method.daemon ? await daemonBlock(options, link, method, round, work) : await plainBlock(options, link, plain!, method, round);
             frames.push(...records);
-            const median = quantile(records.map((r) => r.latencyMs), 0.5);
+            const median = quantile(
+              records.map((r) => r.latencyMs),
+              0.5,
+            );
             options.log(`${profile.name.padEnd(8)} ${method.name.padEnd(10)} round ${round + 1}: median ${median.toFixed(0)} ms over ${records.length} frames`);
           }
         }
@@ -156,16 +157,19 @@ async function daemonBlock(options: TableOptions, link: ShapedLink, method: Meth
   const count = options.samples.length + 1;
   const outbox = join(work, `${device}-${link.profile.name}-${round}.db`);
   const config = join(work, `${device}.json`);
-  writeFileSync(config, JSON.stringify({
-    device: { id: device },
-    model: { path: options.modelDir, threads: 1 },
-    encoding: { ...method.daemon, probeIntervalSeconds: 10 },
-    camera: { type: 'directory', path: options.samplesDir, loop: true },
-    capture: { intervalMs: gapMs(link.profile), maxFrames: count },
-    outbox: { path: outbox },
-    mqtt: { url: link.brokerUrl, link: link.profile.preset },
-    log: { level: 'warn' },
-  }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      device: { id: device },
+      model: { path: options.modelDir, threads: 1 },
+      encoding: { ...method.daemon, probeIntervalSeconds: 10 },
+      camera: { type: 'directory', path: options.samplesDir, loop: true },
+      capture: { intervalMs: gapMs(link.profile), maxFrames: count },
+      outbox: { path: outbox },
+      mqtt: { url: link.brokerUrl, link: link.profile.preset },
+      log: { level: 'warn' },
+    }),
+  );
   options.receiver.reset(device);
   const pending = collect(options, link, device, count, async () => undefined);
   const child = spawnChild(link.wrap([process.execPath, EDGE_BIN, 'run', '-c', config]), { stdio: ['ignore', 'ignore', 'inherit'] });

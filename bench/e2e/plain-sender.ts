@@ -24,7 +24,14 @@ const client = await mqtt.connectAsync(values.broker!, { clientId: `bench-plain-
 
 async function seedPayload(bytes: Buffer, label: string): Promise<Buffer> {
   const { tensor } = await preprocessImage(bytes, model.manifest.preprocess, label);
-  const { tokens } = await encoder.encodeTensor(tensor, { deviceId: values.device!, frameId: '01900000-0000-7000-8000-000000000000', sequence: 0, captureTimeMs: 0, clockUnreliable: false, prompt: null });
+  const { tokens } = await encoder.encodeTensor(tensor, {
+    deviceId: values.device!,
+    frameId: '01900000-0000-7000-8000-000000000000',
+    sequence: 0,
+    captureTimeMs: 0,
+    clockUnreliable: false,
+    prompt: null,
+  });
   const { count, width } = model.manifest.tokens;
   const q = quantise(tokens, count, width, 'per-tensor');
   return Buffer.from(JSON.stringify({ features: Buffer.from(q.data).toString('base64'), scale: q.params.scales[0], zero_point: q.params.zeroPoints[0], prompt: null }));

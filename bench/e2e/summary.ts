@@ -50,7 +50,10 @@ export function summarise(frames: readonly FrameRecord[]): CellSummary[] {
  * auto's median against the best fixed method's median on the same link (1.00 = as good): among the
  * codecs the daemon can send (`among`, the ones auto chooses from), and among every method measured.
  */
-export function autoAgainstBest(cells: readonly CellSummary[], among: readonly MethodName[]): Array<{ link: string; best: MethodName; bestMs: number; bestOverall: MethodName; bestOverallMs: number; autoMs: number; ratio: number; ratioOverall: number }> {
+export function autoAgainstBest(
+  cells: readonly CellSummary[],
+  among: readonly MethodName[],
+): Array<{ link: string; best: MethodName; bestMs: number; bestOverall: MethodName; bestOverallMs: number; autoMs: number; ratio: number; ratioOverall: number }> {
   const links = [...new Set(cells.map((c) => c.link))];
   return links.flatMap((link) => {
     const row = cells.filter((c) => c.link === link);
@@ -59,6 +62,17 @@ export function autoAgainstBest(cells: readonly CellSummary[], among: readonly M
     const best = byMedian.find((c) => among.includes(c.method));
     const overall = byMedian[0];
     if (!auto || !best || !overall) return [];
-    return [{ link, best: best.method, bestMs: best.medianMs, bestOverall: overall.method, bestOverallMs: overall.medianMs, autoMs: auto.medianMs, ratio: auto.medianMs / best.medianMs, ratioOverall: auto.medianMs / overall.medianMs }];
+    return [
+      {
+        link,
+        best: best.method,
+        bestMs: best.medianMs,
+        bestOverall: overall.method,
+        bestOverallMs: overall.medianMs,
+        autoMs: auto.medianMs,
+        ratio: auto.medianMs / best.medianMs,
+        ratioOverall: auto.medianMs / overall.medianMs,
+      },
+    ];
   });
 }

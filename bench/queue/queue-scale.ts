@@ -57,13 +57,19 @@ function fileBytes(path: string): number {
 
 function daemonConfig(dir: string, name: string, modelDir: string, outbox: string, url: string, link: LinkProfile['preset'], frames: number): string {
   const path = join(dir, `${name}.json`);
-  writeFileSync(path, JSON.stringify({
-    device: { id: 'bench-queue' }, model: { path: modelDir, threads: 1 },
-    camera: { type: 'directory', path: join(dir, 'camera') }, capture: { paused: true }, // paused: the queue is all it sends
-    outbox: { path: outbox, maxFrames: frames * 2, maxBytes: frames * 10_000 },
-    // Its own topic prefix: nothing subscribes, the broker acknowledges and drops (the queue is what is measured).
-    mqtt: { url, link, topicPrefix: 'splitoculo-bench-queue/v1' }, log: { level: 'info' },
-  }));
+  writeFileSync(
+    path,
+    JSON.stringify({
+      device: { id: 'bench-queue' },
+      model: { path: modelDir, threads: 1 },
+      camera: { type: 'directory', path: join(dir, 'camera') },
+      capture: { paused: true }, // paused: the queue is all it sends
+      outbox: { path: outbox, maxFrames: frames * 2, maxBytes: frames * 10_000 },
+      // Its own topic prefix: nothing subscribes, the broker acknowledges and drops (the queue is what is measured).
+      mqtt: { url, link, topicPrefix: 'splitoculo-bench-queue/v1' },
+      log: { level: 'info' },
+    }),
+  );
   return path;
 }
 
@@ -95,7 +101,12 @@ export async function queueAtScale(o: QueueOptions): Promise<QueueResult> {
     const { count, width } = model.manifest.tokens;
     const full = join(dir, 'full.db');
     const outbox = new SqliteOutbox({ path: full, limits: { maxRows: o.frames * 2, maxBytes: o.frames * 10_000, ttlMs: 0, policy: 'drop-oldest', maxAnswers: 10 }, synchronous: 'normal' });
-    const tokens = quantise(Float32Array.from({ length: count * width }, (_, i) => Math.sin(i)), count, width, 'per-tensor');
+    const tokens = quantise(
+      Float32Array.from({ length: count * width }, (_, i) => Math.sin(i)),
+      count,
+      width,
+      'per-tensor',
+    );
     let frameBytes = 0;
     const fillStart = performance.now();
     for (let i = 0; i < o.frames; i++) {
@@ -114,7 +125,10 @@ export async function queueAtScale(o: QueueOptions): Promise<QueueResult> {
     const fullMs: number[] = [];
     const emptyMs: number[] = [];
     for (let run = 0; run < o.startRuns; run++) {
-      for (const [config, into] of [[emptyConfig, emptyMs], [fullConfig, fullMs]] as const) {
+      for (const [config, into] of [
+        [emptyConfig, emptyMs],
+        [fullConfig, fullMs],
+      ] as const) {
         const started = await startTime(config);
         into.push(started.ms);
         await started.stop();
@@ -151,7 +165,10 @@ export async function queueAtScale(o: QueueOptions): Promise<QueueResult> {
         await daemon.stop();
         const framesPerSecond = sent / seconds;
         drains.push({
-          link: profile.name, linkBytesPerSecond: profile.bytesPerSecond ?? null, framesPerSecond, payloadBytesPerSecond: framesPerSecond * frameBytes,
+          link: profile.name,
+          linkBytesPerSecond: profile.bytesPerSecond ?? null,
+          framesPerSecond,
+          payloadBytesPerSecond: framesPerSecond * frameBytes,
           linkUse: profile.bytesPerSecond ? (framesPerSecond * frameBytes) / profile.bytesPerSecond : null,
         });
       } finally {
@@ -161,8 +178,16 @@ export async function queueAtScale(o: QueueOptions): Promise<QueueResult> {
     const startFullMs = quantile(fullMs, 0.5);
     const startEmptyMs = quantile(emptyMs, 0.5);
     return {
-      frames: o.frames, frameBytes, fillSeconds, fillFramesPerSecond: o.frames / fillSeconds, databaseBytes, bytesPerFrame: databaseBytes / o.frames,
-      startFullMs, startEmptyMs, startRatio: startFullMs / startEmptyMs, drains,
+      frames: o.frames,
+      frameBytes,
+      fillSeconds,
+      fillFramesPerSecond: o.frames / fillSeconds,
+      databaseBytes,
+      bytesPerFrame: databaseBytes / o.frames,
+      startFullMs,
+      startEmptyMs,
+      startRatio: startFullMs / startEmptyMs,
+      drains,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -30,7 +30,12 @@ export async function cloudStages(o: CloudStageOptions): Promise<StageCost[]> {
   const { count, width } = model.manifest.tokens;
   const bare = await openSession(model, 'cloud', {});
   const decoder = await CloudDecoder.open(model, {});
-  const tokens = quantise(Float32Array.from({ length: count * width }, (_, i) => Math.sin(i * 0.37) * 2), count, width, 'per-tensor');
+  const tokens = quantise(
+    Float32Array.from({ length: count * width }, (_, i) => Math.sin(i * 0.37) * 2),
+    count,
+    width,
+    'per-tensor',
+  );
   const input = new ort.Tensor('float32', dequantise(tokens), [1, count, width]);
   const reference = () => bare.session.run({ [bare.inputName]: input });
   const ref = 'bare session.run of cloud.onnx, 1 frame';
@@ -47,13 +52,11 @@ export async function cloudStages(o: CloudStageOptions): Promise<StageCost[]> {
     const tails = new VisionTails(folder, { intraOpThreads: 0 });
     // Big towers take seconds a run: fewer pairs, still paired with the reference.
     const pairs = qwen.label.includes('3B') ? Math.min(o.pairs, 3) : o.pairs;
-    costs.push(await paired('cloud', `vision tail after L=${model.manifest.splitLayer} (${qwen.label})`, ref, pairs, reference,
-      () => tails.run(model.manifest, [features!])));
+    costs.push(await paired('cloud', `vision tail after L=${model.manifest.splitLayer} (${qwen.label})`, ref, pairs, reference, () => tails.run(model.manifest, [features!])));
     const { description } = await tails.prepareEncoder(model.manifest.target.gridThw);
     costs.push(await paired('cloud', `JPEG frame: decode + pixel patches (${qwen.label})`, ref, o.pairs, reference, () => jpegToPatches(jpeg, description)));
     const patches = await jpegToPatches(jpeg, description);
-    costs.push(await paired('cloud', `JPEG frame: whole vision tower (${qwen.label})`, ref, pairs, reference,
-      () => tails.runPatches(model.manifest.target.gridThw, [patches])));
+    costs.push(await paired('cloud', `JPEG frame: whole vision tower (${qwen.label})`, ref, pairs, reference, () => tails.runPatches(model.manifest.target.gridThw, [patches])));
     await tails.close();
   }
   await decoder.close();

@@ -24,8 +24,13 @@ export async function time(run: () => unknown): Promise<number> {
 }
 
 export async function paired(
-  side: StageCost['side'], stage: string, reference: string, pairs: number,
-  runReference: (i: number) => unknown, runStage: (i: number) => unknown, note?: string,
+  side: StageCost['side'],
+  stage: string,
+  reference: string,
+  pairs: number,
+  runReference: (i: number) => unknown,
+  runStage: (i: number) => unknown,
+  note?: string,
 ): Promise<StageCost> {
   await runReference(0); // warm-up: first runs allocate
   await runStage(0);

@@ -65,8 +65,15 @@ export class LocalAnswerer implements Answerer {
   #queue: Promise<unknown> = Promise.resolve();
 
   private constructor(init: {
-    options: LocalAnswererOptions; folder: QwenFolder; tails: VisionTails; transformers: Transformers;
-    tokenizer: QwenTokenizer; model: CausalModel; chatTemplate: string | undefined; stopIds: number[]; guard: PromptGuard;
+    options: LocalAnswererOptions;
+    folder: QwenFolder;
+    tails: VisionTails;
+    transformers: Transformers;
+    tokenizer: QwenTokenizer;
+    model: CausalModel;
+    chatTemplate: string | undefined;
+    stopIds: number[];
+    guard: PromptGuard;
   }) {
     this.#options = init.options;
     this.#folder = init.folder;
@@ -100,7 +107,10 @@ export class LocalAnswerer implements Answerer {
         session_options: { intraOpNumThreads: options.intraOpThreads ?? 0 },
       });
     } catch (error) {
-      throw new AnswererError('model-files', `${folder.directory}/onnx: cannot load the language model (${(error as Error).message}); expected embed_tokens and decoder_model_merged ONNX files, see cloud/README.md`);
+      throw new AnswererError(
+        'model-files',
+        `${folder.directory}/onnx: cannot load the language model (${(error as Error).message}); expected embed_tokens and decoder_model_merged ONNX files, see cloud/README.md`,
+      );
     }
     const stopIds = new Set<number>();
     for (const token of options.stopTokens) {

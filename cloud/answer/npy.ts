@@ -18,7 +18,7 @@ export function encodeNpy(array: NpyArray): Buffer {
   const shape = array.shape.length === 1 ? `(${array.shape[0]},)` : `(${array.shape.join(', ')})`;
   let header = `{'descr': '${array.descr}', 'fortran_order': False, 'shape': ${shape}, }`;
   const unpadded = MAGIC.length + 2 + 2 + header.length + 1;
-  header += ' '.repeat((64 - (unpadded % 64)) % 64) + '\n'; // data starts on a 64-byte boundary
+  header += `${' '.repeat((64 - (unpadded % 64)) % 64)}\n`; // data starts on a 64-byte boundary
   const prefix = Buffer.alloc(MAGIC.length + 4);
   MAGIC.copy(prefix);
   prefix[6] = 1; // format 1.0
@@ -37,7 +37,11 @@ export function decodeNpy(bytes: Buffer): NpyArray {
   if (!match) throw new NpyError(`.npy header not understood: ${JSON.stringify(header.slice(0, 120))}`);
   const [, descr, fortran, shapeText] = match;
   if (fortran !== 'False') throw new NpyError('.npy array is in Fortran order');
-  const shape = shapeText!.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = shapeText!
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   const count = shape.reduce((a, b) => a * b, 1);
   const start = 10 + headerLength;
   const body = bytes.subarray(start);

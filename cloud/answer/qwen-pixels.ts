@@ -47,9 +47,18 @@ export async function findVisionEncoder(folder: QwenFolder, grid: readonly numbe
   if (!parsed.success) throw new AnswererError('model-files', `${path}: ${formatIssues(parsed.error)}`);
   const encoder = parsed.data;
   const [t, h, w] = encoder.gridThw;
-  if (t !== 1 || encoder.patches !== t * h * w || encoder.patchDim !== 3 * encoder.temporalPatchSize * encoder.patchSize ** 2
-    || h % encoder.mergeSize !== 0 || w % encoder.mergeSize !== 0 || encoder.outHiddenSize !== folder.textHiddenSize) {
-    throw new AnswererError('model-mismatch', `${path}: inconsistent description (grid ${encoder.gridThw.join('x')}, ${encoder.patches} patches of ${encoder.patchDim}, out ${encoder.outHiddenSize}; language model width ${folder.textHiddenSize})`);
+  if (
+    t !== 1 ||
+    encoder.patches !== t * h * w ||
+    encoder.patchDim !== 3 * encoder.temporalPatchSize * encoder.patchSize ** 2 ||
+    h % encoder.mergeSize !== 0 ||
+    w % encoder.mergeSize !== 0 ||
+    encoder.outHiddenSize !== folder.textHiddenSize
+  ) {
+    throw new AnswererError(
+      'model-mismatch',
+      `${path}: inconsistent description (grid ${encoder.gridThw.join('x')}, ${encoder.patches} patches of ${encoder.patchDim}, out ${encoder.outHiddenSize}; language model width ${folder.textHiddenSize})`,
+    );
   }
   return { ...encoder, path: join(folder.directory, 'onnx', encoder.file) };
 }
@@ -96,8 +105,7 @@ export async function jpegToPatches(jpeg: Uint8Array, e: EncoderDescription): Pr
   const height = e.gridThw[1] * e.patchSize;
   let rgb: Buffer;
   try {
-    rgb = await sharp(jpeg, { failOn: 'warning' }).removeAlpha().toColourspace('srgb')
-      .resize(width, height, { fit: 'fill', kernel: 'cubic' }).raw({ depth: 'uchar' }).toBuffer();
+    rgb = await sharp(jpeg, { failOn: 'warning' }).removeAlpha().toColourspace('srgb').resize(width, height, { fit: 'fill', kernel: 'cubic' }).raw({ depth: 'uchar' }).toBuffer();
   } catch (error) {
     throw new AnswererError('bad-image', `JPEG frame does not decode (${((error as Error).message ?? String(error)).split('\n')[0]})`);
   }

@@ -90,9 +90,9 @@ export class VisionTails {
     const { description, session } = await this.prepareEncoder(grid);
     const perFrame = description.patches * description.patchDim;
     const input = new Float32Array(patches.length * perFrame);
-    patches.forEach((one, i) => input.set(one, i * perFrame));
+    for (const [i, one] of patches.entries()) input.set(one, i * perFrame);
     const outputs = await session.run({ pixel_values: new ort.Tensor('float32', input, [patches.length, description.patches, description.patchDim]) });
-    const embeds = outputs['image_embeds']!.data as Float32Array;
+    const embeds = outputs.image_embeds!.data as Float32Array;
     const size = description.imageTokens * description.outHiddenSize;
     return patches.map((_, i) => embeds.slice(i * size, (i + 1) * size));
   }
@@ -109,7 +109,7 @@ export class VisionTails {
       input.set(one, i * perFrame);
     });
     const outputs = await session.run({ features: new ort.Tensor('float32', input, [features.length, description.patches, description.featureWidth]) });
-    const embeds = outputs['image_embeds']!.data as Float32Array;
+    const embeds = outputs.image_embeds!.data as Float32Array;
     const size = description.imageTokens * description.outHiddenSize;
     return features.map((_, i) => embeds.slice(i * size, (i + 1) * size));
   }
@@ -130,7 +130,9 @@ export class VisionTails {
       }
       const { tokens, hiddenSize } = request.manifest.target;
       if (request.features.length !== tokens * hiddenSize) {
-        results[i] = { error: new AnswererError('bad-shape', `features hold ${request.features.length} values, model ${request.manifest.name} predicts ${tokens}x${hiddenSize} = ${tokens * hiddenSize}`) };
+        results[i] = {
+          error: new AnswererError('bad-shape', `features hold ${request.features.length} values, model ${request.manifest.name} predicts ${tokens}x${hiddenSize} = ${tokens * hiddenSize}`),
+        };
         return;
       }
       byModel.set(request.manifest.modelId, [...(byModel.get(request.manifest.modelId) ?? []), i]);
@@ -138,9 +140,12 @@ export class VisionTails {
     for (const indexes of byModel.values()) {
       const started = performance.now();
       try {
-        const embeds = await this.run(requests[indexes[0]!]!.manifest, indexes.map((i) => requests[i]!.features!));
+        const embeds = await this.run(
+          requests[indexes[0]!]!.manifest,
+          indexes.map((i) => requests[i]!.features!),
+        );
         const tailMs = (performance.now() - started) / indexes.length;
-        indexes.forEach((i, k) => (results[i] = { embeds: embeds[k]!, tailMs }));
+        for (const [k, i] of indexes.entries()) results[i] = { embeds: embeds[k]!, tailMs };
       } catch (error) {
         for (const i of indexes) results[i] = { error: error as Error };
       }
@@ -160,9 +165,12 @@ export class VisionTails {
       }
       if (decoded.length === 0) continue;
       try {
-        const embeds = await this.runPatches(grid, decoded.map((d) => d.patches));
+        const embeds = await this.runPatches(
+          grid,
+          decoded.map((d) => d.patches),
+        );
         const tailMs = (performance.now() - started) / indexes.length;
-        decoded.forEach(({ i }, k) => (results[i] = { embeds: embeds[k]!, tailMs }));
+        for (const [k, { i }] of decoded.entries()) results[i] = { embeds: embeds[k]!, tailMs };
       } catch (error) {
         for (const { i } of decoded) results[i] = { error: error as Error };
       }

@@ -42,8 +42,7 @@ interface ChatCompletion {
 
 function isChatCompletion(value: unknown): value is ChatCompletion {
   const choices = (value as ChatCompletion | null)?.choices;
-  return Array.isArray(choices) && choices.length > 0 && typeof choices[0]?.message === 'object' &&
-    (typeof choices[0].message.content === 'string' || choices[0].message.content === null);
+  return Array.isArray(choices) && choices.length > 0 && typeof choices[0]?.message === 'object' && (typeof choices[0].message.content === 'string' || choices[0].message.content === null);
 }
 
 function serverMessage(body: string): string {
@@ -99,10 +98,12 @@ export class VllmAnswerer implements Answerer {
   async #answerAccepted(requests: readonly AnswerRequest[]): Promise<PromiseSettledResult<Generation>[]> {
     const tails = await this.#tails.runRequests(requests);
     // vLLM batches concurrent requests itself (continuous batching): send them all at once.
-    return Promise.allSettled(tails.map(async (tail, i) => {
-      if ('error' in tail) throw tail.error;
-      return this.#complete(requests[i]!, tail.embeds, tail.tailMs);
-    }));
+    return Promise.allSettled(
+      tails.map(async (tail, i) => {
+        if ('error' in tail) throw tail.error;
+        return this.#complete(requests[i]!, tail.embeds, tail.tailMs);
+      }),
+    );
   }
 
   #body(request: AnswerRequest, embeds: Float32Array): string {
@@ -112,13 +113,15 @@ export class VllmAnswerer implements Answerer {
     const grid = encodeNpy({ descr: '<i8', data: BigInt64Array.from(request.manifest.target.gridThw, BigInt), shape: [1, 3] }).toString('base64');
     return JSON.stringify({
       model: this.#options.model,
-      messages: [{
-        role: 'user',
-        content: [
-          { type: 'image_embeds', image_embeds: { image_embeds: imageEmbeds, image_grid_thw: grid } },
-          { type: 'text', text: request.prompt },
-        ],
-      }],
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'image_embeds', image_embeds: { image_embeds: imageEmbeds, image_grid_thw: grid } },
+            { type: 'text', text: request.prompt },
+          ],
+        },
+      ],
       max_tokens: this.#options.maxNewTokens,
       temperature: 0,
       stop: this.#options.stopTokens.length > 0 ? this.#options.stopTokens : undefined,

@@ -52,10 +52,13 @@ export class Batcher<T> {
   #pump(): void {
     while (this.#running.size < this.#o.concurrency && this.#ready.length > 0) {
       const batch = this.#ready.shift()!;
-      const running: Promise<void> = this.#o.run(batch).catch(() => undefined).finally(() => {
-        this.#running.delete(running);
-        this.#pump();
-      });
+      const running: Promise<void> = this.#o
+        .run(batch)
+        .catch(() => undefined)
+        .finally(() => {
+          this.#running.delete(running);
+          this.#pump();
+        });
       this.#running.add(running);
     }
   }

@@ -21,11 +21,14 @@ export interface Rejection {
   frame?: WireFrame;
 }
 
-export type Intake = { ok: true; deviceId: string; frame: WireFrame; served: ServedModel; decodeMs: number; signed: boolean } | { ok: false; rejection: Rejection } | { ok: false; rejection: null; reason: string };
+export type Intake =
+  | { ok: true; deviceId: string; frame: WireFrame; served: ServedModel; decodeMs: number; signed: boolean }
+  | { ok: false; rejection: Rejection }
+  | { ok: false; rejection: null; reason: string };
 
 export function takeFrame(topic: string, payload: Uint8Array, topics: TopicMap, models: ModelRegistry, keys?: DeviceKeys): Intake {
   const route = topics.parse(topic);
-  if (!route || route.kind !== 'frame') return { ok: false, rejection: null, reason: `not a frame topic: ${topic}` };
+  if (route?.kind !== 'frame') return { ok: false, rejection: null, reason: `not a frame topic: ${topic}` };
   const { deviceId } = route;
   const started = performance.now();
   const verdict = keys ? keys.check(deviceId, payload) : { ok: true as const, signed: false };
@@ -48,7 +51,10 @@ export function takeFrame(topic: string, payload: Uint8Array, topics: TopicMap, 
   const { count, width } = served.model.manifest.tokens;
   // A JPEG frame of any size is resized to the model's grid by the answerer.
   if (frame.codec === 'neural-u8' && (frame.tokens.count !== count || frame.tokens.width !== width)) {
-    return { ok: false, rejection: { code: 'bad-frame', message: `frame carries ${frame.tokens.count}x${frame.tokens.width} tokens, model ${served.model.manifest.name} takes ${count}x${width}`, deviceId, frame } };
+    return {
+      ok: false,
+      rejection: { code: 'bad-frame', message: `frame carries ${frame.tokens.count}x${frame.tokens.width} tokens, model ${served.model.manifest.name} takes ${count}x${width}`, deviceId, frame },
+    };
   }
   return { ok: true, deviceId, frame, served, decodeMs, signed: verdict.signed };
 }

@@ -37,8 +37,12 @@ export interface StageTimes {
   languageModelMs?: number;
 }
 
-export function envelope(job: Pick<FrameJob, 'deviceId' | 'receivedAt'> & { frame?: WireFrame }, workerId: string,
-  outcome: { text: string; tokens: number } | { error: { code: AnswerErrorCode; message: string } }, timings: Partial<StageTimes> & { decodeMs?: number }): AnswerEnvelope {
+export function envelope(
+  job: Pick<FrameJob, 'deviceId' | 'receivedAt'> & { frame?: WireFrame },
+  workerId: string,
+  outcome: { text: string; tokens: number } | { error: { code: AnswerErrorCode; message: string } },
+  timings: Partial<StageTimes> & { decodeMs?: number },
+): AnswerEnvelope {
   const { frame } = job;
   return {
     v: 1,
@@ -62,7 +66,11 @@ function round(ms: number): number {
 }
 
 function roundAll(timings: Record<string, number | undefined>): Record<string, number> {
-  return Object.fromEntries(Object.entries(timings).filter(([, v]) => v !== undefined).map(([k, v]) => [k, round(v!)]));
+  return Object.fromEntries(
+    Object.entries(timings)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, round(v!)]),
+  );
 }
 
 function errorCode(error: unknown): AnswerErrorCode {
@@ -80,22 +88,29 @@ export async function processBatch(jobs: readonly FrameJob[], deps: ProcessorDep
   const features: Array<Float32Array | undefined> = new Array(jobs.length);
   let decodeFailure: Error | null = null;
   try {
-    if (neural.length > 0) (await decoder.decode(neural.map((n) => n.tokens))).forEach((one, k) => (features[neural[k]!.i] = one));
+    if (neural.length > 0) {
+      for (const [k, one] of (await decoder.decode(neural.map((n) => n.tokens))).entries()) features[neural[k]!.i] = one;
+    }
   } catch (error) {
     decodeFailure = error as Error;
   }
   const cloudMs = neural.length > 0 ? (performance.now() - started) / neural.length : undefined;
   const ready = jobs.flatMap((job, i) => (job.frame.codec === 'jpeg' || features[i] ? [i] : []));
-  const settled: PromiseSettledResult<Generation>[] = ready.length === 0 ? [] : await deps.answerer.answerAll(ready.map((i) => {
-    const { frame } = jobs[i]!;
-    return {
-      ...(frame.codec === 'jpeg' ? { jpeg: frame.image.jpeg } : { features: features[i]! }),
-      manifest: model.manifest,
-      prompt: frame.prompt ?? deps.defaultPrompt,
-      deadline: jobs[i]!.deadline,
-      ...(deps.signal && { signal: deps.signal }),
-    };
-  }));
+  const settled: PromiseSettledResult<Generation>[] =
+    ready.length === 0
+      ? []
+      : await deps.answerer.answerAll(
+          ready.map((i) => {
+            const { frame } = jobs[i]!;
+            return {
+              ...(frame.codec === 'jpeg' ? { jpeg: frame.image.jpeg } : { features: features[i]! }),
+              manifest: model.manifest,
+              prompt: frame.prompt ?? deps.defaultPrompt,
+              deadline: jobs[i]!.deadline,
+              ...(deps.signal && { signal: deps.signal }),
+            };
+          }),
+        );
   const results = new Map(ready.map((i, k) => [i, settled[k]!]));
   return jobs.map((job, i) => {
     const result = results.get(i);

@@ -70,28 +70,26 @@ export function registerQueue(program: Command): void {
       .description('write every queued frame to a folder as <sequence>-<frame id>.frame')
       .requiredOption('-o, --out <dir>', 'target folder')
       .option('--progress-every <seconds>', progressHelp, seconds, 5),
-  ).action(
-    (flags: ConfigFlags & { out: string; progressEvery: number }) => {
-      const config = configFromFlags(flags);
-      try {
-        mkdirSync(flags.out, { recursive: true });
-      } catch (error) {
-        throw new ExportFolderError(`--out ${flags.out}: cannot create the folder (${describeSystemError(error) ?? (error as Error).message})`);
+  ).action((flags: ConfigFlags & { out: string; progressEvery: number }) => {
+    const config = configFromFlags(flags);
+    try {
+      mkdirSync(flags.out, { recursive: true });
+    } catch (error) {
+      throw new ExportFolderError(`--out ${flags.out}: cannot create the folder (${describeSystemError(error) ?? (error as Error).message})`);
+    }
+    const outbox = openOutbox(config);
+    const progress = new JobProgress('export', outbox.stats().rows, { everyMs: flags.progressEvery * 1000 });
+    try {
+      for (const frame of outbox.all()) {
+        writeFileSync(join(flags.out, `${String(frame.sequence).padStart(10, '0')}-${frame.frameId}.frame`), frame.bytes);
+        progress.tick(frame.bytes.length);
       }
-      const outbox = openOutbox(config);
-      const progress = new JobProgress('export', outbox.stats().rows, { everyMs: flags.progressEvery * 1000 });
-      try {
-        for (const frame of outbox.all()) {
-          writeFileSync(join(flags.out, `${String(frame.sequence).padStart(10, '0')}-${frame.frameId}.frame`), frame.bytes);
-          progress.tick(frame.bytes.length);
-        }
-      } finally {
-        outbox.close();
-      }
-      const summary = progress.finish();
-      console.log(`exported ${progress.done} frames to ${flags.out}: ${summary}`);
-    },
-  );
+    } finally {
+      outbox.close();
+    }
+    const summary = progress.finish();
+    console.log(`exported ${progress.done} frames to ${flags.out}: ${summary}`);
+  });
 
   addConfigOptions(queue.command('purge').description('delete every queued frame (answers are kept)').requiredOption('--yes', 'confirm')).action((flags: ConfigFlags) => {
     const outbox = openOutbox(configFromFlags(flags));

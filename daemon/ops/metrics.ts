@@ -30,7 +30,12 @@ export class EdgeMetrics extends ServedMetrics {
     registers: [this.registry],
   });
   readonly commands = new Counter({ name: 'splitoculo_commands_total', help: 'commands received, by outcome', labelNames: ['outcome'], registers: [this.registry] });
-  readonly encodeSeconds = new Histogram({ name: 'splitoculo_encode_seconds', help: 'preprocess + edge model + quantise time', buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2], registers: [this.registry] });
+  readonly encodeSeconds = new Histogram({
+    name: 'splitoculo_encode_seconds',
+    help: 'preprocess + edge model + quantise time',
+    buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2],
+    registers: [this.registry],
+  });
   readonly publishSeconds = new Histogram({ name: 'splitoculo_publish_seconds', help: 'publish to PUBACK', buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15], registers: [this.registry] });
   /** The outbox's counts now; undefined while it is closed (the gauges then keep their last values). */
   queueSource: () => { rows: number; bytes: number } | undefined = () => undefined;

@@ -25,6 +25,7 @@ export function openOutbox(config: EdgeConfig): SqliteOutbox {
     order: o.order,
     synchronous: o.synchronous,
     minFreeBytes: o.minFreeBytes,
+    awaiting: { windowMs: o.answerWindowSeconds * 1000 },
   });
 }
 

@@ -8,5 +8,8 @@ import { createHash } from 'node:crypto';
 export function computeModelId(splitLayer: number, fileHashes: Record<string, string>): string {
   const lines = ['splitoculo-model/1', `splitLayer=${splitLayer}`];
   for (const role of Object.keys(fileHashes).sort()) lines.push(`${role}=${fileHashes[role]}`);
-  return createHash('sha256').update(lines.join('\n') + '\n').digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(`${lines.join('\n')}\n`)
+    .digest('hex')
+    .slice(0, 32);
 }

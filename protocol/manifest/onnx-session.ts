@@ -43,8 +43,7 @@ export async function openSession(model: LoadedModel, role: ModelRole, options: 
   if (!session.inputNames.includes(inputName) || !session.outputNames.includes(outputName)) {
     await session.release();
     throw new ManifestError(
-      `${path}: has inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}], ` +
-        `the manifest expects input ${inputName} and output ${outputName}`,
+      `${path}: has inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}], ` + `the manifest expects input ${inputName} and output ${outputName}`,
     );
   }
   return { session, inputName, outputName };

@@ -15,8 +15,15 @@ const tensorSignature = z.object({
 });
 
 const modelFile = z.object({
-  path: z.string().min(1).refine((p) => !p.includes('/') && !p.startsWith('.'), 'a file name inside the model folder').describe('file name inside the model folder'),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits').describe('SHA-256 of the file'),
+  path: z
+    .string()
+    .min(1)
+    .refine((p) => !p.includes('/') && !p.startsWith('.'), 'a file name inside the model folder')
+    .describe('file name inside the model folder'),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits')
+    .describe('SHA-256 of the file'),
   bytes: z.number().int().positive(),
   inputs: z.array(tensorSignature).min(1),
   outputs: z.array(tensorSignature).min(1),
@@ -25,7 +32,10 @@ const modelFile = z.object({
 export const manifestSchema = z.object({
   format: z.literal('splitoculo-manifest'),
   formatVersion: z.literal(1),
-  modelId: z.string().regex(/^[0-9a-f]{32}$/, 'expected 32 lowercase hex digits').describe('hash of the split layer and model files'),
+  modelId: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/, 'expected 32 lowercase hex digits')
+    .describe('hash of the split layer and model files'),
   name: z.string().min(1),
   splitLayer: z.number().int().min(-1).max(32).describe('split layer L as the seed counts it: the cloud predicts the vision hidden states after L blocks'),
   // Stated, not implied: L counts blocks RUN (0 = the patch embedding's output, -1 = the pixel patches) and the

@@ -37,27 +37,8 @@ import {
 import { Reader } from './frame-reader.ts';
 import type { QuantisationScheme } from './quantise.ts';
 
-export {
-  AUTH_TAG_BYTES,
-  FIXED_HEADER_BYTES,
-  FLAG_AUTHENTICATED,
-  FLAG_CLOCK_UNRELIABLE,
-  FLAG_REQUEST,
-  frameSize,
-  MAGIC,
-  MAX_FRAME_BYTES,
-  MAX_TOKEN_WIDTH,
-  MAX_TOKENS,
-  MODEL_ID_BYTES,
-  PROMPT_MAX_BYTES,
-  REQUEST_ID_MAX_LENGTH,
-  REQUEST_ID_PATTERN,
-  WIRE_VERSION,
-  type FrameHeader,
-  type JpegFrame,
-  type NeuralFrame,
-  type WireFrame,
-} from './frame-layout.ts';
+// Everything of the layout (constants, frame types, frameSize) is part of this module's interface.
+export * from './frame-layout.ts';
 
 const textEncoder = new TextEncoder();
 

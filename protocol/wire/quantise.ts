@@ -62,7 +62,7 @@ export function quantise(values: Float32Array, count: number, width: number, sch
     zeroPoints[g] = zeroPoint;
     for (let i = start; i < end; i++) {
       const q = Math.round(values[i]! / scale + zeroPoint);
-      data[i] = q < 0 ? 0 : q > 255 ? 255 : q;
+      data[i] = q < 0 ? 0 : Math.min(q, 255);
     }
   }
   return { scheme, count, width, params: { scales, zeroPoints }, data };

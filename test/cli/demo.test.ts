@@ -20,17 +20,23 @@ it('the demo answers every sample frame end to end, says the models are untraine
   assert.match(stdout, /frames answered\s+9 of 9 sent \(0 error answers\), 1 skipped at the edge/);
   assert.match(stdout, /bytes on the wire\s+29223 in all, 3247 per frame/);
   assert.match(stdout, /end-to-end ms\s+median \d+, p95 \d+/);
-  const answers = stdout.split('\n').filter((l) => /^demo-cam .*"$/.test(l)).map((l) => l.slice(l.indexOf('"')));
+  const answers = stdout
+    .split('\n')
+    .filter((l) => /^demo-cam .*"$/.test(l))
+    .map((l) => l.slice(l.indexOf('"')));
   assert.equal(answers.length, 9);
   assert.ok(new Set(answers).size > 1, 'different images, different (noise) answers');
 });
 
 it('the demo pairs every frame with its whole-picture (JPEG) answer and counts agreement consistently', { timeout: 240_000 }, async () => {
   const { stdout } = await demo();
-  const answerOf = (device: string) => new Map(stdout.split('\n').flatMap((l) => {
-    const m = l.match(new RegExp(`^${device}\\s+(\\S+)\\s+(\\d+)\\s+\\d+\\.\\d\\s+\\d+\\s+(".*")$`));
-    return m ? [[m[1]!, { bytes: Number(m[2]), text: m[3]! }] as const] : [];
-  }));
+  const answerOf = (device: string) =>
+    new Map(
+      stdout.split('\n').flatMap((l) => {
+        const m = l.match(new RegExp(`^${device}\\s+(\\S+)\\s+(\\d+)\\s+\\d+\\.\\d\\s+\\d+\\s+(".*")$`));
+        return m ? [[m[1]!, { bytes: Number(m[2]), text: m[3]! }] as const] : [];
+      }),
+    );
   const neural = answerOf('demo-cam');
   const jpeg = answerOf('demo-cam-jpeg');
   assert.equal(neural.size, 9);

@@ -28,7 +28,7 @@ describe('splitoculo-edge encode / splitoculo-cloud decode', async () => {
     assert.equal(header.frameId, report.frameId);
     assert.deepEqual(header.features.shape, [256, 64]);
     const manifest = JSON.parse(await readFile(join(REPO_ROOT, 'models', 'tiny', 'manifest.json'), 'utf8'));
-    assert.ok(Math.abs(header.features.mean - manifest.target.rescale.mean) < 1e-3, 'rescaled to the target mean (the manifest\'s)');
+    assert.ok(Math.abs(header.features.mean - manifest.target.rescale.mean) < 1e-3, "rescaled to the target mean (the manifest's)");
   });
 
   it("encodes with every codec through the daemon's path: jpeg carries the crop, auto without a link goes neural, a key signs", async () => {
@@ -58,7 +58,7 @@ describe('splitoculo-edge encode / splitoculo-cloud decode', async () => {
     assert.equal(JSON.parse(auto.stdout).bytes, JSON.parse(neural.stdout).bytes);
 
     const keyFile = join(dir, 'device.key');
-    await writeFile(keyFile, 'ab'.repeat(32) + '\n', { mode: 0o600 });
+    await writeFile(keyFile, `${'ab'.repeat(32)}\n`, { mode: 0o600 });
     const signed = await cli(EDGE, ['encode', join(FRAMES_DIR, 'coffee.png'), '--device', 'cam-0123456789ab', '--codec', 'jpeg', '--jpeg-quality', '70', '--key-file', keyFile, '--json']);
     assert.equal(signed.code, 0, signed.stderr);
     assert.equal(JSON.parse(signed.stdout).signed, true);

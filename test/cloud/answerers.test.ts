@@ -75,7 +75,7 @@ describe('prompt for one image', () => {
 });
 
 describe('multimodal rotary positions', () => {
-  it("transformers.js computes the published get_rope_index rule for one 16x16 image", async () => {
+  it('transformers.js computes the published get_rope_index rule for one 16x16 image', async () => {
     const model = await Qwen2_5_VLForCausalLM.from_pretrained(TINY_QWEN_DIR, { local_files_only: true, dtype: 'fp32' });
     const tokenizer = (await AutoTokenizer.from_pretrained(TINY_QWEN_DIR, { local_files_only: true })) as unknown as ChatTokenizer;
     const { inputIds } = buildPrompt(tokenizer, QUESTION, 64, IMAGE_PAD_ID);
@@ -108,7 +108,7 @@ describe('in-process answerer (tiny stand-in)', () => {
   });
   after(async () => answerer.close());
 
-  it('answers features -> tail -> language model, deterministically, with the PyTorch model\'s greedy tokens', { timeout: 120_000 }, async () => {
+  it("answers features -> tail -> language model, deterministically, with the PyTorch model's greedy tokens", { timeout: 120_000 }, async () => {
     const first = await answerOne(answerer, { features: features[0]!, manifest, prompt: QUESTION });
     const again = await answerOne(answerer, { features: features[0]!, manifest, prompt: QUESTION });
     assert.deepEqual(again.text, first.text);
@@ -124,7 +124,9 @@ describe('in-process answerer (tiny stand-in)', () => {
     const { inputIds } = buildPrompt(tokenizer, QUESTION, 64, IMAGE_PAD_ID);
     const request = join(work, 'request.json');
     writeFileSync(request, JSON.stringify({ inputIds, imageEmbeds: Array.from(embeds!), gridThw: [1, 16, 16], maxNewTokens: 12, stopIds: [151645, 151643], storage: 'fp16' }));
-    const reference = JSON.parse(execFileSync('/usr/bin/python3', [join(REPO_ROOT, 'models', 'qwen.py'), 'reference', '--qwen', TINY_QWEN_DIR, '--request', request], { encoding: 'utf8' })) as number[];
+    const reference = JSON.parse(
+      execFileSync('/usr/bin/python3', [join(REPO_ROOT, 'models', 'qwen.py'), 'reference', '--qwen', TINY_QWEN_DIR, '--request', request], { encoding: 'utf8' }),
+    ) as number[];
     assert.equal(first.text, tokenizer.decode(reference, { skip_special_tokens: true }));
   });
 
@@ -142,8 +144,11 @@ describe('in-process answerer (tiny stand-in)', () => {
   });
 
   it('names the missing tail file and the command that makes it', async () => {
-    await rejectsWith(answerOne(answerer, { features: features[0]!, manifest: { ...manifest, splitLayer: 5 }, prompt: QUESTION }),
-      'model-files', /vision_tail\.L5\.1x16x16\.json: cannot read .*models\/qwen\.py tail --qwen .* --split-layer 5 --grid 1 16 16/);
+    await rejectsWith(
+      answerOne(answerer, { features: features[0]!, manifest: { ...manifest, splitLayer: 5 }, prompt: QUESTION }),
+      'model-files',
+      /vision_tail\.L5\.1x16x16\.json: cannot read .*models\/qwen\.py tail --qwen .* --split-layer 5 --grid 1 16 16/,
+    );
   });
 
   it('refuses a tail that does not fit the model', async () => {
@@ -165,8 +170,16 @@ describe('in-process answerer (tiny stand-in)', () => {
   it('names a folder without the language model files', async () => {
     const folder = join(work, 'no-decoder');
     cpSync(TINY_QWEN_DIR, folder, { recursive: true, filter: (path) => !path.endsWith('decoder_model_merged.onnx') });
-    await rejectsWith(LocalAnswerer.open({ qwen: folder, device: 'cpu', dtype: 'fp32', maxPromptTokens: 128, maxNewTokens: 4, stopTokens: [] }), 'model-files', /no-decoder\/onnx: cannot load the language model/);
-    await rejectsWith(LocalAnswerer.open({ qwen: join(work, 'nothing'), device: 'cpu', dtype: 'fp32', maxPromptTokens: 128, maxNewTokens: 4, stopTokens: [] }), 'model-files', /nothing\/config\.json: cannot read the Qwen2\.5-VL config \(ENOENT\)/);
+    await rejectsWith(
+      LocalAnswerer.open({ qwen: folder, device: 'cpu', dtype: 'fp32', maxPromptTokens: 128, maxNewTokens: 4, stopTokens: [] }),
+      'model-files',
+      /no-decoder\/onnx: cannot load the language model/,
+    );
+    await rejectsWith(
+      LocalAnswerer.open({ qwen: join(work, 'nothing'), device: 'cpu', dtype: 'fp32', maxPromptTokens: 128, maxNewTokens: 4, stopTokens: [] }),
+      'model-files',
+      /nothing\/config\.json: cannot read the Qwen2\.5-VL config \(ENOENT\)/,
+    );
   });
 });
 
@@ -193,7 +206,10 @@ describe('vLLM answerer against a server that checks requests as vLLM does', () 
 
   it('sends a batch concurrently and keeps the order', async () => {
     const results = await answerer.answerAll(['one', 'two', 'three'].map((prompt) => ({ features: features[0]!, manifest, prompt })));
-    assert.deepEqual(results.map((r) => (r as PromiseFulfilledResult<{ text: string }>).value.text.split(': ')[1]), ['one', 'two', 'three']);
+    assert.deepEqual(
+      results.map((r) => (r as PromiseFulfilledResult<{ text: string }>).value.text.split(': ')[1]),
+      ['one', 'two', 'three'],
+    );
   });
 
   it('does not retry a refused request and quotes the server', async () => {
@@ -240,6 +256,12 @@ describe('.npy encoding', () => {
     const read = execFileSync('/usr/bin/python3', ['-c', `import numpy as n; a = n.load("${path}"); print(a.dtype, a.shape, a.tolist())`], { encoding: 'utf8' });
     assert.equal(read.trim(), 'float32 (2, 3) [[1.5, -2.0, 3.25], [0.0, 7.0, 8.0]]');
     const grid = decodeNpy(encodeNpy({ descr: '<i8', data: BigInt64Array.from([1n, 16n, 16n]), shape: [1, 3] }));
-    assert.deepEqual([grid.shape, Array.from(grid.data as BigInt64Array)], [[1, 3], [1n, 16n, 16n]]);
+    assert.deepEqual(
+      [grid.shape, Array.from(grid.data as BigInt64Array)],
+      [
+        [1, 3],
+        [1n, 16n, 16n],
+      ],
+    );
   });
 });

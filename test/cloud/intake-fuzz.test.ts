@@ -24,8 +24,15 @@ describe('worker intake under fuzzing', () => {
     models = await ModelRegistry.open([TINY_MODEL_DIR], { threads: 1, log: pino({ level: 'silent' }) });
     const modelId = (await loadModel(TINY_MODEL_DIR, [])).manifest.modelId;
     valid = encodeFrame({
-      codec: 'neural-u8', modelId, deviceId: 'cam-fuzz', frameId: new FrameIdGenerator().next(), sequence: 7, captureTimeMs: 1,
-      clockUnreliable: false, prompt: 'What is here?', tokens: quantise(seededTokens(49, 64), 49, 64, 'per-token'),
+      codec: 'neural-u8',
+      modelId,
+      deviceId: 'cam-fuzz',
+      frameId: new FrameIdGenerator().next(),
+      sequence: 7,
+      captureTimeMs: 1,
+      clockUnreliable: false,
+      prompt: 'What is here?',
+      tokens: quantise(seededTokens(49, 64), 49, 64, 'per-token'),
     });
   });
   after(async () => models.close());
@@ -48,14 +55,16 @@ describe('worker intake under fuzzing', () => {
 
   it('10,000 random and mutated frames: no crash, every one classified', () => {
     const counts = new Map<string, number>();
-    const mutated = fc.tuple(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }), fc.boolean(), fc.nat())
-      .map(([flips, resealed, cut]) => {
-        const bytes = Uint8Array.from(valid);
-        for (const [at, mask] of flips) bytes[at % bytes.length]! ^= mask;
-        const sliced = cut % 5 === 0 ? bytes.subarray(0, cut % bytes.length) : bytes;
-        return resealed && sliced.length > 8 ? reseal(sliced) : sliced;
-      });
-    fc.assert(fc.property(fc.oneof(fc.uint8Array({ maxLength: 4096 }), mutated), (bytes) => check(bytes, counts)), { numRuns: 10_000, seed: 7 });
+    const mutated = fc.tuple(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }), fc.boolean(), fc.nat()).map(([flips, resealed, cut]) => {
+      const bytes = Uint8Array.from(valid);
+      for (const [at, mask] of flips) bytes[at % bytes.length]! ^= mask;
+      const sliced = cut % 5 === 0 ? bytes.subarray(0, cut % bytes.length) : bytes;
+      return resealed && sliced.length > 8 ? reseal(sliced) : sliced;
+    });
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 4096 }), mutated), (bytes) => check(bytes, counts)),
+      { numRuns: 10_000, seed: 7 },
+    );
     const total = [...counts.values()].reduce((a, b) => a + b, 0);
     assert.equal(total, 10_000);
     assert.ok((counts.get('bad-frame') ?? 0) > 5_000, JSON.stringify([...counts]));

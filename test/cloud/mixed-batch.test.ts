@@ -24,7 +24,10 @@ before(async () => {
   decoder = await CloudDecoder.open(model);
   answerer = await LocalAnswerer.open({ qwen: TINY_QWEN_DIR, device: 'cpu', dtype: 'fp32', maxPromptTokens: 128, maxNewTokens: 3, stopTokens: ['<|im_end|>'] });
   const neural = { ...sampleFrame({ prompt: 'What is it?' }), modelId: model.manifest.modelId };
-  const jpeg = await sharp(readFileSync(join(FRAMES_DIR, 'horse.png'))).resize(224, 224).jpeg({ quality: 85 }).toBuffer();
+  const jpeg = await sharp(readFileSync(join(FRAMES_DIR, 'horse.png')))
+    .resize(224, 224)
+    .jpeg({ quality: 85 })
+    .toBuffer();
   const { tokens: _tokens, ...header } = neural;
   const image: JpegFrame = { ...header, codec: 'jpeg', sequence: 43, image: { width: 224, height: 224, jpeg: Uint8Array.from(jpeg) } };
   jobs = (served) => [neural, image].map((frame) => ({ deviceId: frame.deviceId, frame, served, decodeMs: 0.1, receivedAt: performance.now(), deadline: Date.now() + 60_000 }));

@@ -29,7 +29,11 @@ describe('dedup store', () => {
     assert.equal(store.size, 3);
     assert.equal(store.get('cam', 'a'), undefined, 'the oldest went first');
     store.prune(t + 2 + 60_000);
-    assert.deepEqual(['b', 'c', 'd'].map((id) => store.get('cam', id) !== undefined), [false, true, true], 'older than the ttl went');
+    assert.deepEqual(
+      ['b', 'c', 'd'].map((id) => store.get('cam', id) !== undefined),
+      [false, true, true],
+      'older than the ttl went',
+    );
     store.close();
   });
 });
@@ -40,7 +44,10 @@ describe('batcher', () => {
     let running = 0;
     let peak = 0;
     const batcher = new Batcher<string>({
-      batchSize: 3, waitMs: 30, concurrency: 1, keyOf: (item) => item[0]!,
+      batchSize: 3,
+      waitMs: 30,
+      concurrency: 1,
+      keyOf: (item) => item[0]!,
       run: async (batch) => {
         peak = Math.max(peak, ++running);
         await new Promise((r) => setTimeout(r, 10));
@@ -61,7 +68,10 @@ describe('batcher', () => {
     let running = 0;
     let peak = 0;
     const batcher = new Batcher<number>({
-      batchSize: 1, waitMs: 0, concurrency: 3, keyOf: () => 'k',
+      batchSize: 1,
+      waitMs: 0,
+      concurrency: 3,
+      keyOf: () => 'k',
       run: async () => {
         peak = Math.max(peak, ++running);
         await new Promise((r) => setTimeout(r, 20));
@@ -86,7 +96,10 @@ describe('cloud configuration', () => {
   });
 
   it('names the offending path', () => {
-    assert.throws(() => loadCloudConfig({ sets: [...minimal, 'worker.batchSize=0'] }), (error: Error) => error instanceof ConfigError && /worker\.batchSize/.test(error.message));
+    assert.throws(
+      () => loadCloudConfig({ sets: [...minimal, 'worker.batchSize=0'] }),
+      (error: Error) => error instanceof ConfigError && /worker\.batchSize/.test(error.message),
+    );
     assert.throws(() => loadCloudConfig({ sets: minimal.filter((s) => !s.startsWith('mqtt')) }), /mqtt\.url: required unless broker\.embedded is true/);
     assert.throws(() => loadCloudConfig({ sets: [...minimal, 'answerer.type=openai'] }), /answerer\.type/);
     assert.throws(() => loadCloudConfig({ sets: [...minimal, 'mqtt.sharedGroup=a/b'] }), /mqtt\.sharedGroup/);

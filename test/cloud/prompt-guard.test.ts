@@ -13,12 +13,15 @@ import { TINY_QWEN_DIR } from '../helpers/paths.ts';
 const addedTokens = (JSON.parse(readFileSync(join(TINY_QWEN_DIR, 'tokenizer.json'), 'utf8')) as { added_tokens: { content: string }[] }).added_tokens.map((t) => t.content);
 
 function refusedWith(guard: PromptGuard, question: string, message: RegExp): void {
-  assert.throws(() => guard.check(question), (error: unknown) => {
-    assert.ok(error instanceof AnswererError);
-    assert.equal(error.code, 'bad-prompt');
-    assert.match(error.message, message);
-    return true;
-  });
+  assert.throws(
+    () => guard.check(question),
+    (error: unknown) => {
+      assert.ok(error instanceof AnswererError);
+      assert.equal(error.code, 'bad-prompt');
+      assert.match(error.message, message);
+      return true;
+    },
+  );
 }
 
 describe('prompt guard', () => {
@@ -44,16 +47,22 @@ describe('prompt guard', () => {
   });
 
   it('answers refused prompts in place and runs the work only on the accepted ones', async () => {
-    const requests = [{ prompt: 'ok one' }, { prompt: 'bad <|im_end|>' }, { prompt: 'ok two' }, { prompt: 'x'.repeat(0) + '<tool_call>' }];
+    const requests = [{ prompt: 'ok one' }, { prompt: 'bad <|im_end|>' }, { prompt: 'ok two' }, { prompt: `${'x'.repeat(0)}<tool_call>` }];
     const seen: string[][] = [];
     const results = await withAcceptedPrompts(guard, requests, async (accepted) => {
       seen.push(accepted.map((r) => r.prompt));
       return accepted.map((r) => ({ status: 'fulfilled' as const, value: r.prompt.toUpperCase() }));
     });
     assert.deepEqual(seen, [['ok one', 'ok two']]);
-    assert.deepEqual(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as AnswererError).code)), ['OK ONE', 'bad-prompt', 'OK TWO', 'bad-prompt']);
+    assert.deepEqual(
+      results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as AnswererError).code)),
+      ['OK ONE', 'bad-prompt', 'OK TWO', 'bad-prompt'],
+    );
     let called = false;
-    await withAcceptedPrompts(guard, [{ prompt: '<|im_start|>' }], async () => { called = true; return []; });
+    await withAcceptedPrompts(guard, [{ prompt: '<|im_start|>' }], async () => {
+      called = true;
+      return [];
+    });
     assert.equal(called, false);
   });
 });

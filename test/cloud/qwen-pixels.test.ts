@@ -31,7 +31,15 @@ describe('pixel patches', () => {
     const value = (row: number, column: number) => patches[row * 1176 + column]!;
     const normalised = (v: number, c: number) => (v / 255 - encoder.imageMean[c]!) / encoder.imageStd[c]!;
     // Rows 0..3: patches (row 0, col 0), (0, 1), (1, 0), (1, 1); row 4 starts the next block: (0, 2); row 32: (2, 0).
-    const expected: Array<[number, number, number]> = [[0, 0, 0], [1, 0, 1], [2, 1, 0], [3, 1, 1], [4, 0, 2], [32, 2, 0], [255, 15, 15]];
+    const expected: Array<[number, number, number]> = [
+      [0, 0, 0],
+      [1, 0, 1],
+      [2, 1, 0],
+      [3, 1, 1],
+      [4, 0, 2],
+      [32, 2, 0],
+      [255, 15, 15],
+    ];
     for (const [row, patchRow, patchCol] of expected) {
       assert.ok(Math.abs(value(row, 0) - normalised(patchCol, 0)) < 1e-6, `row ${row} red`);
       assert.ok(Math.abs(value(row, 392) - normalised(patchRow, 1)) < 1e-6, `row ${row} green`); // channel 1 starts at 2*14*14
@@ -43,7 +51,10 @@ describe('pixel patches', () => {
   });
 
   it('refuse an image of the wrong size', () => {
-    assert.throws(() => pixelPatches(new Uint8Array(10), encoder), (e: unknown) => e instanceof AnswererError && e.code === 'bad-shape');
+    assert.throws(
+      () => pixelPatches(new Uint8Array(10), encoder),
+      (e: unknown) => e instanceof AnswererError && e.code === 'bad-shape',
+    );
   });
 });
 
@@ -57,7 +68,13 @@ describe('JPEG frames through the local answerer', () => {
   after(() => answerer.close());
 
   it('answers deterministically, and a corrupt JPEG fails alone without failing its batch', { timeout: 120_000 }, async () => {
-    const jpeg = async (name: string) => Uint8Array.from(await sharp(readFileSync(join(FRAMES_DIR, name))).resize(224, 224).jpeg({ quality: 85 }).toBuffer());
+    const jpeg = async (name: string) =>
+      Uint8Array.from(
+        await sharp(readFileSync(join(FRAMES_DIR, name)))
+          .resize(224, 224)
+          .jpeg({ quality: 85 })
+          .toBuffer(),
+      );
     const [coffee, horse] = [await jpeg('coffee.png'), await jpeg('horse.png')];
     const first = await answerOne(answerer, { jpeg: coffee, manifest, prompt: 'What is it?' });
     const again = await answerOne(answerer, { jpeg: coffee, manifest, prompt: 'What is it?' });

@@ -47,7 +47,14 @@ afterEach(async () => {
 
 function tinyFrame(deviceId: string, sequence: number, prompt: string | null = 'What is here?'): WireFrame {
   return {
-    codec: 'neural-u8', modelId: TINY_ID, deviceId, frameId: ids.next(), sequence, captureTimeMs: Date.now(), clockUnreliable: false, prompt,
+    codec: 'neural-u8',
+    modelId: TINY_ID,
+    deviceId,
+    frameId: ids.next(),
+    sequence,
+    captureTimeMs: Date.now(),
+    clockUnreliable: false,
+    prompt,
     tokens: quantise(seededTokens(49, 64, sequence + 1), 49, 64, 'per-tensor'),
   };
 }
@@ -78,26 +85,39 @@ async function running(worker: EdgeProcess): Promise<EdgeProcess> {
 }
 
 describe('cloud worker', () => {
-  it('answers every frame of an edge daemon exactly once, into the device\'s answer store', { timeout: 120_000 }, async () => {
+  it("answers every frame of an edge daemon exactly once, into the device's answer store", { timeout: 120_000 }, async () => {
     answers = await AnswerCollector.connect(broker.url);
     const worker = await running(startWorker('solo'));
     const outbox = join(work, 'edge-outbox.db');
     const metricsPort = await freePort();
-    const edge = new EdgeProcess(writeConfig(work, {
-      device: { id: 'cam-store' }, model: { path: TINY_MODEL_DIR },
-      camera: { type: 'directory', path: FRAMES_DIR }, capture: { intervalMs: 0, prompt: 'What is in the picture?' },
-      outbox: { path: outbox }, mqtt: { url: broker.url }, metrics: { port: metricsPort },
-    }, 'edge-store.json'));
+    const edge = new EdgeProcess(
+      writeConfig(
+        work,
+        {
+          device: { id: 'cam-store' },
+          model: { path: TINY_MODEL_DIR },
+          camera: { type: 'directory', path: FRAMES_DIR },
+          capture: { intervalMs: 0, prompt: 'What is in the picture?' },
+          outbox: { path: outbox },
+          mqtt: { url: broker.url },
+          metrics: { port: metricsPort },
+        },
+        'edge-store.json',
+      ),
+    );
     // Counted by the daemon: every sample captured, and each one either queued or skipped as corrupt.
     const counts = async () => ({
       captured: await scrapeMetric(metricsPort, 'splitoculo_frames_captured_total'),
       queued: await scrapeMetric(metricsPort, 'splitoculo_frames_queued_total'),
       corrupt: await scrapeMetric(metricsPort, 'splitoculo_frames_dropped_total', { reason: 'corrupt-image' }),
     });
-    const settled = await waitFor(async () => {
-      const c = await counts().catch(() => null);
-      return c !== null && c.captured >= 10 && c.queued + c.corrupt === c.captured ? c : null;
-    }, { what: 'all ten samples captured, each queued or skipped', timeoutMs: 60_000, intervalMs: 100 });
+    const settled = await waitFor(
+      async () => {
+        const c = await counts().catch(() => null);
+        return c !== null && c.captured >= 10 && c.queued + c.corrupt === c.captured ? c : null;
+      },
+      { what: 'all ten samples captured, each queued or skipped', timeoutMs: 60_000, intervalMs: 100 },
+    );
     const encoded = settled.queued;
     assert.equal(settled.captured, 10);
     assert.equal(encoded, 9, 'ten samples, one of them a truncated JPEG');
@@ -125,18 +145,32 @@ describe('cloud worker', () => {
     const relay = new TcpRelay(await freePort(), broker.port, { bytesPerSecond: 20_000, rttMs: 60 });
     await relay.open();
     const runEdge = async (device: string, codec: string, url: string) => {
-      const edge = new EdgeProcess(writeConfig(work, {
-        device: { id: device }, model: { path: TINY_MODEL_DIR }, encoding: { codec, jpegQuality: 85 },
-        camera: { type: 'directory', path: FRAMES_DIR }, capture: { intervalMs: 400, prompt: 'What is in the picture?' },
-        outbox: { path: join(work, `${device}.db`) }, mqtt: { url }, log: { level: 'debug' },
-      }, `${device}.json`));
+      const edge = new EdgeProcess(
+        writeConfig(
+          work,
+          {
+            device: { id: device },
+            model: { path: TINY_MODEL_DIR },
+            encoding: { codec, jpegQuality: 85 },
+            camera: { type: 'directory', path: FRAMES_DIR },
+            capture: { intervalMs: 400, prompt: 'What is in the picture?' },
+            outbox: { path: join(work, `${device}.db`) },
+            mqtt: { url },
+            log: { level: 'debug' },
+          },
+          `${device}.json`,
+        ),
+      );
       await edge.waitFor((l) => l.msg === 'capture finished; the queue keeps draining', 60_000, `${device}: all samples captured`);
       await waitUntil(() => storedAnswers(join(work, `${device}.db`)) >= 9, 60_000, `${device}: 9 answers stored`);
       await edge.stop();
       return edge.lines.filter((l) => l.msg === 'frame queued');
     };
     try {
-      assert.deepEqual((await runEdge('cam-jpeg', 'jpeg', broker.url)).map((l) => l.codec), Array(9).fill('jpeg'));
+      assert.deepEqual(
+        (await runEdge('cam-jpeg', 'jpeg', broker.url)).map((l) => l.codec),
+        Array(9).fill('jpeg'),
+      );
       // On loopback the tiny encoder (a few ms) and a 10 KB JPEG cost about the same: either may win, but
       // each frame must go with the codec predicted faster, or stay within the 5% switch margin.
       for (const line of await runEdge('cam-auto-fast', 'auto', broker.url)) {
@@ -188,7 +222,10 @@ describe('cloud worker', () => {
     const before = answers.frameIds().size;
     assert.ok(before < frames.length, `killed after ${before} of ${frames.length} answers`);
     worker = await running(startWorker('phoenix', slow));
-    await answers.waitForFrames(frames.map((f) => f.frameId), 90_000);
+    await answers.waitForFrames(
+      frames.map((f) => f.frameId),
+      90_000,
+    );
     await worker.stop();
   });
 
@@ -244,10 +281,13 @@ describe('cloud worker', () => {
     let maxPending = 0;
     const metric = (name: string) => scrapeMetric(port, name);
     // Sampled every 25 ms until all twelve are answered: the peak is the assertion.
-    await waitFor(async () => {
-      maxPending = Math.max(maxPending, await metric('splitoculo_cloud_pending_frames'));
-      return answers.frameIds().size >= 12;
-    }, { what: 'twelve answers', timeoutMs: 100_000, intervalMs: 25 });
+    await waitFor(
+      async () => {
+        maxPending = Math.max(maxPending, await metric('splitoculo_cloud_pending_frames'));
+        return answers.frameIds().size >= 12;
+      },
+      { what: 'twelve answers', timeoutMs: 100_000, intervalMs: 25 },
+    );
     assert.ok(maxPending <= 4, `pending peaked at ${maxPending}`);
     const batches = await metric('splitoculo_cloud_batch_size_count');
     assert.ok(batches <= 6, `12 frames in ${batches} batches`);
@@ -265,7 +305,10 @@ describe('cloud worker', () => {
     const listener = await AnswerCollector.connect(url);
     const frames = Array.from({ length: 10 }, (_, i) => tinyFrame('cam-embedded', i));
     await Promise.all(frames.map((frame) => client.publishAsync('splitoculo/v1/cam-embedded/frame', Buffer.from(encodeFrame(frame)), { qos: 1 })));
-    await listener.waitForFrames(frames.map((f) => f.frameId), 60_000);
+    await listener.waitForFrames(
+      frames.map((f) => f.frameId),
+      60_000,
+    );
     assert.equal(listener.answers.length, 10);
     await listener.close();
     await client.endAsync();
@@ -281,11 +324,21 @@ describe('cloud worker', () => {
     writeFileSync(join(keys, 'cam-signed.key'), `${keyHex}\n`, { mode: 0o600 });
     writeFileSync(join(work, 'edge-signed.key'), `${keyHex}\n`, { mode: 0o600 });
     const worker = await running(startWorker('verifier', { auth: { keysDir: keys, replayWindow: 100 } }));
-    const edge = new EdgeProcess(writeConfig(work, {
-      device: { id: 'cam-signed' }, model: { path: TINY_MODEL_DIR }, auth: { keyFile: join(work, 'edge-signed.key') },
-      camera: { type: 'directory', path: FRAMES_DIR }, capture: { intervalMs: 0, maxFrames: 2 },
-      outbox: { path: join(work, 'edge-signed.db') }, mqtt: { url: broker.url },
-    }, 'edge-signed.json'));
+    const edge = new EdgeProcess(
+      writeConfig(
+        work,
+        {
+          device: { id: 'cam-signed' },
+          model: { path: TINY_MODEL_DIR },
+          auth: { keyFile: join(work, 'edge-signed.key') },
+          camera: { type: 'directory', path: FRAMES_DIR },
+          capture: { intervalMs: 0, maxFrames: 2 },
+          outbox: { path: join(work, 'edge-signed.db') },
+          mqtt: { url: broker.url },
+        },
+        'edge-signed.json',
+      ),
+    );
     const signedAnswers = () => storedAnswerList(join(work, 'edge-signed.db')).filter((a) => typeof a.text === 'string').length;
     await waitUntil(() => signedAnswers() >= 2, 60_000, 'answers stored at the signed edge');
     await edge.stop();

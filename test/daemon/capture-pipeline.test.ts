@@ -81,14 +81,17 @@ describe('capture pipeline', () => {
     for (let i = 0; i < 20; i++) {
       h.pipeline.tick();
       await tick();
-      h.commitGates.forEach((g) => g.open());
+      for (const g of h.commitGates) g.open();
       await tick();
     }
     for (let i = 0; i < 10; i++) {
-      h.commitGates.forEach((g) => g.open());
+      for (const g of h.commitGates) g.open();
       await tick();
     }
-    assert.deepEqual(h.log.filter((l) => l.endsWith('end')), [1, 2, 3, 4, 5].map((n) => `commit ${n} end`));
+    assert.deepEqual(
+      h.log.filter((l) => l.endsWith('end')),
+      [1, 2, 3, 4, 5].map((n) => `commit ${n} end`),
+    );
     assert.deepEqual(h.drops, []);
     assert.equal(h.finishedAt(), 5);
   });
@@ -143,9 +146,12 @@ describe('capture pipeline', () => {
     h.commitGates[1]?.open();
     await tick();
     await tick();
-    h.commitGates.forEach((g) => g.open());
+    for (const g of h.commitGates) g.open();
     await stopped;
-    assert.deepEqual(h.log.filter((l) => l.endsWith('end')), ['commit 1 end', 'commit 2 end']);
+    assert.deepEqual(
+      h.log.filter((l) => l.endsWith('end')),
+      ['commit 1 end', 'commit 2 end'],
+    );
     h.pipeline.tick();
     await tick();
     assert.ok(!h.log.includes('prepare 3'), 'no capture after stop');

@@ -84,7 +84,7 @@ describe('codec selector', () => {
     assert.equal(at(400_000), 'neural');
   });
 
-  it('charges JPEG the cloud\'s extra decoding time', () => {
+  it("charges JPEG the cloud's extra decoding time", () => {
     const selector = new CodecSelector('auto', 0.05, 25);
     selector.observeEncode('neural', 40);
     selector.observeEncode('jpeg', 3);
@@ -119,7 +119,10 @@ describe('codec selector', () => {
       made.push(wanted);
       assert.equal(selector.choose({ ...slow, jpegBytes: wanted ? 14_000 : undefined }).codec, 'neural');
     }
-    assert.deepEqual(made.map((m, i) => (m ? i : -1)).filter((i) => i >= 0), [16]);
+    assert.deepEqual(
+      made.map((m, i) => (m ? i : -1)).filter((i) => i >= 0),
+      [16],
+    );
     // 250 KB/s: a 10.5 KB JPEG would lead by 5%, not enough to take over; 400 KB/s: by 16%, so make it.
     assert.equal(selector.wantsJpeg({ ...slow, link: link(250_000, 100) }), false);
     assert.equal(selector.wantsJpeg({ ...slow, link: link(400_000, 100) }), true);

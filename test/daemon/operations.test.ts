@@ -26,15 +26,17 @@ after(() => rmSync(root, { recursive: true, force: true }));
 afterEach(stopAllEdges);
 
 function setup(url: string, overrides: Record<string, unknown> = {}): { path: string; dir: string } {
-  return edgeCase(root, {
-    device: { id: 'ops-cam' },
-    camera: { type: 'file', path: join(FRAMES_DIR, 'coffee.png') },
-    capture: { intervalMs: 100 },
-    mqtt: { url, backoffInitialMs: 100, backoffMaxMs: 300 },
-  }, overrides);
+  return edgeCase(
+    root,
+    {
+      device: { id: 'ops-cam' },
+      camera: { type: 'file', path: join(FRAMES_DIR, 'coffee.png') },
+      capture: { intervalMs: 100 },
+      mqtt: { url, backoffInitialMs: 100, backoffMaxMs: 300 },
+    },
+    overrides,
+  );
 }
-
-
 
 describe('transport security', () => {
   it('publishes over mutual TLS, and names the failure when the broker is signed by another CA or its certificate has expired', async () => {
@@ -43,14 +45,19 @@ describe('transport security', () => {
     const port = await freePort();
     const broker = await Mosquitto.start(port, (p) => [
       `listener ${p} 127.0.0.1`,
-      `cafile ${pki.ca}`, `certfile ${pki.server.cert}`, `keyfile ${pki.server.key}`,
-      'require_certificate true', 'use_identity_as_username true',
+      `cafile ${pki.ca}`,
+      `certfile ${pki.server.cert}`,
+      `keyfile ${pki.server.key}`,
+      'require_certificate true',
+      'use_identity_as_username true',
     ]);
     try {
       const url = `mqtts://127.0.0.1:${port}`;
       const worker = pki.client('worker');
       const collector = await FrameCollector.connect(url, 'tls-collector', undefined, {
-        ca: readFileSync(pki.ca), cert: readFileSync(worker.cert), key: readFileSync(worker.key),
+        ca: readFileSync(pki.ca),
+        cert: readFileSync(worker.cert),
+        key: readFileSync(worker.key),
       });
       const device = pki.client('ops-cam');
       const good = setup(url, { mqtt: { ca: pki.ca, cert: device.cert, key: device.key }, capture: { maxFrames: 2 } });
@@ -69,7 +76,9 @@ describe('transport security', () => {
       assert.equal((await refused.stop()).code, 0);
 
       // The test certificates are valid for two days: three days on, the broker's has expired.
-      const libfaketime = readdirSync('/usr/lib').map((d) => join('/usr/lib', d, 'faketime', 'libfaketime.so.1')).find((f) => existsSync(f));
+      const libfaketime = readdirSync('/usr/lib')
+        .map((d) => join('/usr/lib', d, 'faketime', 'libfaketime.so.1'))
+        .find((f) => existsSync(f));
       assert.ok(libfaketime, 'libfaketime (Debian package faketime) is installed');
       const expiredMetrics = await freePort();
       const later = setup(url, { mqtt: { ca: pki.ca, cert: device.cert, key: device.key }, capture: { maxFrames: 1 }, metrics: { port: expiredMetrics } });
@@ -165,16 +174,16 @@ describe('operations', () => {
 
     const failed = await run(process.execPath, [EDGE_BIN, 'check', '-c', path, '--timeout', '2000']).catch((e) => e);
     assert.equal(failed.code, 1);
-    assert.match(failed.stdout, /^ok   config: device ops-cam$/m);
-    assert.match(failed.stdout, /^ok   model: tiny [0-9a-f]{32}, edge\.onnx hash verified$/m);
-    assert.match(failed.stdout, /^ok   camera: file .*coffee\.png: got/m);
+    assert.match(failed.stdout, /^ok {3}config: device ops-cam$/m);
+    assert.match(failed.stdout, /^ok {3}model: tiny [0-9a-f]{32}, edge\.onnx hash verified$/m);
+    assert.match(failed.stdout, /^ok {3}camera: file .*coffee\.png: got/m);
     assert.match(failed.stdout, /^FAIL broker: /m);
 
     const broker = await Mosquitto.start();
     try {
       const collector = await FrameCollector.connect(broker.url, 'replay-collector');
       const ok = await run(process.execPath, [EDGE_BIN, 'check', '-c', path, '--set', `mqtt.url=${broker.url}`]);
-      assert.match(ok.stdout, /^ok   broker: /m);
+      assert.match(ok.stdout, /^ok {3}broker: /m);
       const replay = await run(process.execPath, [EDGE_BIN, 'queue', 'replay', '-c', path, '--to', broker.url]);
       assert.match(replay.stdout, /replayed 3 frames/);
       await collector.waitForCount(3);
@@ -190,15 +199,25 @@ describe('operations', () => {
   it('marks frames captured before the build time as clock-unreliable, in sequence order, with one warning', async () => {
     const { path, dir } = setup(`mqtt://127.0.0.1:${await freePort()}`, { capture: { maxFrames: 3 } });
     // libfaketime preloaded into the daemon itself (the faketime wrapper would not pass SIGTERM on).
-    const libfaketime = readdirSync('/usr/lib').map((d) => join('/usr/lib', d, 'faketime', 'libfaketime.so.1')).find((f) => existsSync(f));
+    const libfaketime = readdirSync('/usr/lib')
+      .map((d) => join('/usr/lib', d, 'faketime', 'libfaketime.so.1'))
+      .find((f) => existsSync(f));
     assert.ok(libfaketime, 'libfaketime (Debian package faketime) is installed');
     const edge = new EdgeProcess(path, [], { ...process.env, LD_PRELOAD: libfaketime, FAKETIME: '@1970-01-02 00:00:00' });
     await waitUntil(() => queuedFrames(join(dir, 'outbox.db')) >= 3, 20_000, 'three frames queued');
-    assert.equal(edge.count((l) => typeof l.msg === 'string' && l.msg.startsWith('the system clock is earlier than this build')), 1);
+    assert.equal(
+      edge.count((l) => typeof l.msg === 'string' && l.msg.startsWith('the system clock is earlier than this build')),
+      1,
+    );
     assert.equal((await edge.stop()).code, 0);
     await run(process.execPath, [EDGE_BIN, 'queue', 'export', '-c', path, '--out', join(dir, 'export')]);
-    const frames = readdirSync(join(dir, 'export')).sort().map((f) => decodeFrame(readFileSync(join(dir, 'export', f))));
-    assert.deepEqual(frames.map((f) => f.sequence), [1, 2, 3]);
+    const frames = readdirSync(join(dir, 'export'))
+      .sort()
+      .map((f) => decodeFrame(readFileSync(join(dir, 'export', f))));
+    assert.deepEqual(
+      frames.map((f) => f.sequence),
+      [1, 2, 3],
+    );
     assert.ok(frames.every((f) => f.clockUnreliable && f.captureTimeMs < 2 * 86_400_000));
   });
 

@@ -37,10 +37,19 @@ export function outboxConformance(name: string, make: OutboxFactory): void {
       const a = put(outbox);
       const b = put(outbox);
       const c = put(outbox);
-      assert.deepEqual(outbox.peek(10).map((f) => f.sequence), [a.sequence, b.sequence, c.sequence]);
-      assert.deepEqual(outbox.peek(10, new Set([a.sequence])).map((f) => f.sequence), [b.sequence, c.sequence]);
+      assert.deepEqual(
+        outbox.peek(10).map((f) => f.sequence),
+        [a.sequence, b.sequence, c.sequence],
+      );
+      assert.deepEqual(
+        outbox.peek(10, new Set([a.sequence])).map((f) => f.sequence),
+        [b.sequence, c.sequence],
+      );
       outbox.ack([b.sequence, 999_999]);
-      assert.deepEqual(outbox.peek(10).map((f) => f.sequence), [a.sequence, c.sequence]);
+      assert.deepEqual(
+        outbox.peek(10).map((f) => f.sequence),
+        [a.sequence, c.sequence],
+      );
       assert.equal(outbox.stats().rows, 2);
       assert.equal(outbox.stats().bytes, 200);
       const frame = outbox.peek(1)[0]!;
@@ -52,14 +61,20 @@ export function outboxConformance(name: string, make: OutboxFactory): void {
     it('delivers newest-first when configured', () => {
       const outbox = make({}, 'newest-first');
       const seqs = [put(outbox), put(outbox), put(outbox)].map((f) => f.sequence);
-      assert.deepEqual(outbox.peek(2).map((f) => f.sequence), [seqs[2], seqs[1]]);
+      assert.deepEqual(
+        outbox.peek(2).map((f) => f.sequence),
+        [seqs[2], seqs[1]],
+      );
       outbox.close();
     });
 
     it('drop-oldest evicts the oldest frames and counts them', () => {
       const outbox = make({ maxRows: 3, policy: 'drop-oldest' });
       const seqs = Array.from({ length: 5 }, () => put(outbox).sequence);
-      assert.deepEqual(outbox.peek(10).map((f) => f.sequence), seqs.slice(2));
+      assert.deepEqual(
+        outbox.peek(10).map((f) => f.sequence),
+        seqs.slice(2),
+      );
       assert.equal(outbox.stats().evicted['drop-oldest'], 2);
       outbox.close();
     });
@@ -69,7 +84,10 @@ export function outboxConformance(name: string, make: OutboxFactory): void {
       const first = [put(outbox), put(outbox)].map((f) => f.sequence);
       const third = put(outbox);
       assert.equal(third.accepted, false);
-      assert.deepEqual(outbox.peek(10).map((f) => f.sequence), first);
+      assert.deepEqual(
+        outbox.peek(10).map((f) => f.sequence),
+        first,
+      );
       assert.equal(outbox.stats().evicted['drop-newest'], 1);
       outbox.close();
     });
@@ -105,7 +123,10 @@ export function outboxConformance(name: string, make: OutboxFactory): void {
       const fresh = put(outbox, 10, now);
       assert.equal(outbox.stats().rows, 1); // the third enqueue swept the other two
       assert.equal(outbox.stats().evicted.ttl, 2);
-      assert.deepEqual(outbox.peek(5).map((f) => f.sequence), [fresh.sequence]);
+      assert.deepEqual(
+        outbox.peek(5).map((f) => f.sequence),
+        [fresh.sequence],
+      );
       assert.equal(outbox.expire(now + 10_000), 1);
       assert.equal(outbox.stats().rows, 0);
       outbox.close();
@@ -116,8 +137,14 @@ export function outboxConformance(name: string, make: OutboxFactory): void {
       assert.equal(outbox.storeAnswer('f1', '{"a":1}', 1), true);
       assert.equal(outbox.storeAnswer('f1', '{"a":1}', 2), false);
       for (const [i, id] of ['f2', 'f3', 'f4'].entries()) outbox.storeAnswer(id, `{"i":${i}}`, 10 + i);
-      assert.deepEqual(outbox.answers().map((a) => a.frameId), ['f2', 'f3', 'f4']);
-      assert.deepEqual(outbox.answers({ afterReceivedAt: 10 }).map((a) => a.frameId), ['f3', 'f4']);
+      assert.deepEqual(
+        outbox.answers().map((a) => a.frameId),
+        ['f2', 'f3', 'f4'],
+      );
+      assert.deepEqual(
+        outbox.answers({ afterReceivedAt: 10 }).map((a) => a.frameId),
+        ['f3', 'f4'],
+      );
       assert.equal(outbox.stats().answers, 3);
       outbox.close();
     });
@@ -127,8 +154,14 @@ export function outboxConformance(name: string, make: OutboxFactory): void {
       const a = put(outbox);
       const b = put(outbox);
       outbox.ack([a.sequence]);
-      assert.deepEqual(outbox.peek(10).map((f) => f.sequence), [b.sequence]);
-      assert.deepEqual([...outbox.all()].map((f) => f.sequence), [b.sequence]);
+      assert.deepEqual(
+        outbox.peek(10).map((f) => f.sequence),
+        [b.sequence],
+      );
+      assert.deepEqual(
+        [...outbox.all()].map((f) => f.sequence),
+        [b.sequence],
+      );
       assert.equal(outbox.stats().rows, 1);
       assert.equal(outbox.stats().bytes, 100);
       assert.equal(outbox.isAwaitingAnswer(a.frameId), true, 'acknowledged, not answered');
@@ -156,7 +189,10 @@ export function outboxConformance(name: string, make: OutboxFactory): void {
       outbox.ack(acked.map((f) => f.sequence));
       assert.equal(outbox.expire(now + 10_000), 0, 'past the TTL, but no longer queued');
       const fresh = [put(outbox, 100, now), put(outbox, 100, now)];
-      assert.deepEqual(outbox.peek(10).map((f) => f.sequence), fresh.map((f) => f.sequence));
+      assert.deepEqual(
+        outbox.peek(10).map((f) => f.sequence),
+        fresh.map((f) => f.sequence),
+      );
       assert.equal(outbox.stats().evicted['drop-oldest'], 0);
       assert.equal(outbox.stats().evicted.ttl, 0);
       for (const f of acked) assert.equal(outbox.isAwaitingAnswer(f.frameId), true);

@@ -80,8 +80,7 @@ describe('outbox durability', () => {
       mkdirSync(mount);
       chmodSync(mount, 0o755);
       const script = 'mount -t tmpfs -o size=1m none "$0" && exec "$@"';
-      const { stdout } = await exec('unshare', ['--mount', '--propagation', 'private', '--', 'bash', '-c', script, mount,
-        process.execPath, WRITER, 'fill', join(mount, 'outbox.db'), policy, '600']);
+      const { stdout } = await exec('unshare', ['--mount', '--propagation', 'private', '--', 'bash', '-c', script, mount, process.execPath, WRITER, 'fill', join(mount, 'outbox.db'), policy, '600']);
       const summary = JSON.parse(stdout.trim().split('\n').pop()!);
       assert.equal(summary.integrity, 'ok');
       assert.equal(summary.accepted + summary.refused, 600);

@@ -138,7 +138,10 @@ describe('command handler', () => {
         applied.push(`ask ${id} ${prompt}`);
         return applied.some((a) => a.startsWith('ask ') && !a.endsWith(prompt)) ? 'an ask is pending (id first)' : null;
       },
-      preview: () => (applied.push('preview'), null),
+      preview: () => {
+        applied.push('preview');
+        return null;
+      },
     };
     const metrics = new EdgeMetrics();
     let changes = 0;

@@ -40,7 +40,10 @@ describe('MJPEG splitter', () => {
         }
         out.push(...splitter.push(testsrc.subarray(at)));
         assert.equal(out.length, 6);
-        assert.deepEqual(out.map((b) => b.length), whole.map((b) => b.length));
+        assert.deepEqual(
+          out.map((b) => b.length),
+          whole.map((b) => b.length),
+        );
       }),
       { seed: 3, numRuns: 100 },
     );
@@ -76,7 +79,9 @@ describe('streaming camera child', () => {
   it('reads ffmpeg testsrc as one long-lived child and keeps only the newest frame', async () => {
     let replaced = 0;
     const source = new StreamSource({
-      name: 'ffmpeg testsrc', command: 'ffmpeg', log,
+      name: 'ffmpeg testsrc',
+      command: 'ffmpeg',
+      log,
       args: ['-hide_banner', '-loglevel', 'error', '-nostdin', '-re', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25', '-f', 'mjpeg', '-q:v', '5', '-'],
       onFrameReplaced: () => replaced++,
     });
@@ -99,9 +104,13 @@ describe('streaming camera child', () => {
     process.env.FAKE_CAMERA_JPEGS = join(FRAMES_DIR, 'rocket.jpg');
     process.env.FAKE_CAMERA_FRAMES = '3';
     const source = new StreamSource({
-      name: 'fake rpicam-vid', command: process.execPath, log,
+      name: 'fake rpicam-vid',
+      command: process.execPath,
+      log,
       args: [FAKE_CAMERA, ...libcameraArgs(cameraSchema.parse({ type: 'libcamera' }) as never)],
-      backoffInitialMs: 50, backoffMaxMs: 200, stallTimeoutMs: 1500,
+      backoffInitialMs: 50,
+      backoffMaxMs: 200,
+      stallTimeoutMs: 1500,
       onRestart: (reason) => reasons.push(reason),
     });
     await source.start();
@@ -120,9 +129,12 @@ describe('streaming camera child', () => {
     process.env.FAKE_CAMERA_STALL = '1';
     const stalled: string[] = [];
     const stalling = new StreamSource({
-      name: 'stalling camera', command: process.execPath, log,
+      name: 'stalling camera',
+      command: process.execPath,
+      log,
       args: [FAKE_CAMERA, '--codec', 'mjpeg', '--timeout', '0', '--output', '-'],
-      backoffInitialMs: 50, stallTimeoutMs: 600,
+      backoffInitialMs: 50,
+      stallTimeoutMs: 600,
       onRestart: (reason) => stalled.push(reason),
     });
     await stalling.start();
@@ -138,8 +150,26 @@ describe('streaming camera child', () => {
 
   it('builds camera app arguments without a shell', () => {
     const lib = libcameraArgs(cameraSchema.parse({ type: 'libcamera', width: 1280, height: 720, fps: 5, options: { hflip: true, vflip: false, awb: 'indoor' } }) as never);
-    assert.deepEqual(lib, ['--hflip', '--awb', 'indoor', '--codec', 'mjpeg', '--timeout', '0', '--output', '-', '--nopreview',
-      '--width', '1280', '--height', '720', '--framerate', '5', '--camera', '0']);
+    assert.deepEqual(lib, [
+      '--hflip',
+      '--awb',
+      'indoor',
+      '--codec',
+      'mjpeg',
+      '--timeout',
+      '0',
+      '--output',
+      '-',
+      '--nopreview',
+      '--width',
+      '1280',
+      '--height',
+      '720',
+      '--framerate',
+      '5',
+      '--camera',
+      '0',
+    ]);
     const v4l2 = v4l2Args(cameraSchema.parse({ type: 'v4l2', device: '/dev/video2', inputFormat: 'mjpeg' }) as never);
     assert.deepEqual(v4l2.slice(v4l2.indexOf('-i'), v4l2.indexOf('-i') + 2), ['-i', '/dev/video2']);
     // Issue 17: an MJPEG camera's JPEGs are copied, no longer re-encoded at -q:v 4 (test/daemon/camera-paths.test.ts).

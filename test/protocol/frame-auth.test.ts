@@ -76,7 +76,7 @@ describe('key files', () => {
   };
 
   it('reads hex and base64 keys from owner-only files', () => {
-    assert.deepEqual(readKeyFile(write('hex.key', key.toString('hex') + '\n', 0o600)), key);
+    assert.deepEqual(readKeyFile(write('hex.key', `${key.toString('hex')}\n`, 0o600)), key);
     assert.deepEqual(readKeyFile(write('b64.key', key.toString('base64'), 0o400)), key);
   });
 
@@ -89,12 +89,15 @@ describe('key files', () => {
       [join(work, 'missing.key'), /cannot read the key file \(ENOENT\)/],
     ];
     for (const [path, message] of cases) {
-      assert.throws(() => readKeyFile(path), (error: Error) => {
-        assert.ok(error instanceof KeyFileError);
-        assert.match(error.message, message);
-        assert.ok(!error.message.includes(secret) && !error.message.includes('not a key'));
-        return true;
-      });
+      assert.throws(
+        () => readKeyFile(path),
+        (error: Error) => {
+          assert.ok(error instanceof KeyFileError);
+          assert.match(error.message, message);
+          assert.ok(!error.message.includes(secret) && !error.message.includes('not a key'));
+          return true;
+        },
+      );
     }
   });
 });

@@ -1,17 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import {
-  decodeFrame,
-  encodeFrame,
-  frameSize,
-  FIXED_HEADER_BYTES,
-  FLAG_REQUEST,
-  PROMPT_MAX_BYTES,
-  decodeNeuralFrame,
-  type JpegFrame,
-  type NeuralFrame,
-} from '../../protocol/wire/frame.ts';
+import { decodeFrame, encodeFrame, frameSize, FIXED_HEADER_BYTES, FLAG_REQUEST, PROMPT_MAX_BYTES, decodeNeuralFrame, type JpegFrame, type NeuralFrame } from '../../protocol/wire/frame.ts';
 import { FrameError } from '../../protocol/wire/errors.ts';
 import { FrameIdGenerator } from '../../protocol/wire/frame-id.ts';
 import { quantise } from '../../protocol/wire/quantise.ts';
@@ -227,7 +217,11 @@ describe('wire format v1', () => {
 
     it('refuses bad ids at encode time', () => {
       for (const requestId of ['', 'a'.repeat(65), 'has space', 'é', 'a/b']) {
-        assert.throws(() => encodeFrame(sampleFrame({ requestId })), (e: unknown) => e instanceof FrameError && e.code === 'bad-request-id', requestId);
+        assert.throws(
+          () => encodeFrame(sampleFrame({ requestId })),
+          (e: unknown) => e instanceof FrameError && e.code === 'bad-request-id',
+          requestId,
+        );
       }
       assert.doesNotThrow(() => encodeFrame(sampleFrame({ requestId: 'a'.repeat(64) })));
     });
@@ -305,7 +299,10 @@ describe('wire format v1', () => {
       const back = decodeFrame(bytes);
       assert.equal(back.codec, 'jpeg');
       assert.deepEqual(back, frame);
-      assert.throws(() => decodeNeuralFrame(bytes), (e: unknown) => e instanceof FrameError && e.code === 'unsupported-codec');
+      assert.throws(
+        () => decodeNeuralFrame(bytes),
+        (e: unknown) => e instanceof FrameError && e.code === 'unsupported-codec',
+      );
     });
 
     it('refuses a quantisation id, a payload that is not a JPEG and an empty image size', () => {

@@ -15,11 +15,14 @@ const euros = (n: number) => '€'.repeat(n); // 3 bytes each
 
 describe('prompt limit in bytes', () => {
   it('refuses a set-prompt of 1,024 "€" (3,072 bytes) by the prompt field, and takes 341 (1,023 bytes)', () => {
-    assert.throws(() => parseCommand(JSON.stringify({ command: 'set-prompt', prompt: euros(1024) })), (error: Error) => {
-      assert.ok(error instanceof CommandError);
-      assert.match(error.message, /prompt: 3072 bytes of UTF-8, at most 1024 allowed/);
-      return true;
-    });
+    assert.throws(
+      () => parseCommand(JSON.stringify({ command: 'set-prompt', prompt: euros(1024) })),
+      (error: Error) => {
+        assert.ok(error instanceof CommandError);
+        assert.match(error.message, /prompt: 3072 bytes of UTF-8, at most 1024 allowed/);
+        return true;
+      },
+    );
     assert.deepEqual(parseCommand(JSON.stringify({ command: 'set-prompt', prompt: euros(341) })), { command: 'set-prompt', prompt: euros(341) });
   });
 

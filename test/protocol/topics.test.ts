@@ -21,7 +21,10 @@ describe('device ids', () => {
     ];
     for (const [id, reason] of cases) {
       assert.match(deviceIdProblem(id) ?? '', reason, String(id));
-      assert.throws(() => assertDeviceId(id, 'device.id'), (e: unknown) => e instanceof DeviceIdError && /^device\.id: /.test(e.message));
+      assert.throws(
+        () => assertDeviceId(id, 'device.id'),
+        (e: unknown) => e instanceof DeviceIdError && /^device\.id: /.test(e.message),
+      );
     }
   });
 });

@@ -28,7 +28,12 @@ function mutatedJson(valid: Record<string, unknown>): fc.Arbitrary<string> {
     for (const { key, value } of changes) copy[key] = value;
     return JSON.stringify(copy);
   });
-  return fc.oneof(mutated, fc.jsonValue().map((v) => JSON.stringify(v)), fc.string({ maxLength: 200 }), fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b).toString('latin1')));
+  return fc.oneof(
+    mutated,
+    fc.jsonValue().map((v) => JSON.stringify(v)),
+    fc.string({ maxLength: 200 }),
+    fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b).toString('latin1')),
+  );
 }
 
 function classify(run: () => unknown, expected: new (...args: never[]) => Error, counts: Record<string, number>): void {
@@ -44,12 +49,25 @@ function classify(run: () => unknown, expected: new (...args: never[]) => Error,
 
 describe('hostile input', () => {
   it(`answer JSON: ${RUNS} cases, AnswerError or a valid answer`, () => {
-    const valid = JSON.parse(encodeAnswer({
-      v: 1, frameId: new FrameIdGenerator().next(), device: 'cam-1', modelId: 'a'.repeat(32), sequence: 1, prompt: null,
-      text: 'ok', tokens: 1, timings: { totalMs: 1 }, answeredAt: new Date().toISOString(),
-    }).toString());
+    const valid = JSON.parse(
+      encodeAnswer({
+        v: 1,
+        frameId: new FrameIdGenerator().next(),
+        device: 'cam-1',
+        modelId: 'a'.repeat(32),
+        sequence: 1,
+        prompt: null,
+        text: 'ok',
+        tokens: 1,
+        timings: { totalMs: 1 },
+        answeredAt: new Date().toISOString(),
+      }).toString(),
+    );
     const counts: Record<string, number> = {};
-    fc.assert(fc.property(mutatedJson(valid), (text) => classify(() => parseAnswer(text), AnswerError, counts)), { numRuns: RUNS, seed: 11 });
+    fc.assert(
+      fc.property(mutatedJson(valid), (text) => classify(() => parseAnswer(text), AnswerError, counts)),
+      { numRuns: RUNS, seed: 11 },
+    );
     assert.ok(counts.refused! > RUNS / 2 && counts.accepted! > 0, JSON.stringify(counts));
   });
 
@@ -61,7 +79,10 @@ describe('hostile input', () => {
 
   it(`command JSON: ${RUNS} cases, CommandError or a valid command`, () => {
     const counts: Record<string, number> = {};
-    fc.assert(fc.property(mutatedJson({ command: 'set-interval', intervalMs: 1000 }), (text) => classify(() => parseCommand(text), CommandError, counts)), { numRuns: RUNS, seed: 12 });
+    fc.assert(
+      fc.property(mutatedJson({ command: 'set-interval', intervalMs: 1000 }), (text) => classify(() => parseCommand(text), CommandError, counts)),
+      { numRuns: RUNS, seed: 12 },
+    );
     assert.ok(counts.refused! > RUNS / 2 && counts.accepted! > 0, JSON.stringify(counts));
   });
 
@@ -73,33 +94,42 @@ describe('hostile input', () => {
       [cloud, (tree: Record<string, unknown>) => validateWith(cloudConfigSchema, tree), 14],
     ] as const) {
       const counts: Record<string, number> = {};
-      fc.assert(fc.property(mutatedJson(valid), (text) => {
-        let tree: unknown;
-        try {
-          tree = JSON.parse(text);
-        } catch {
-          return; // not JSON: the file reader's error, tested with the loaders
-        }
-        classify(() => validate(tree as Record<string, unknown>), ConfigError, counts);
-      }), { numRuns: RUNS, seed });
+      fc.assert(
+        fc.property(mutatedJson(valid), (text) => {
+          let tree: unknown;
+          try {
+            tree = JSON.parse(text);
+          } catch {
+            return; // not JSON: the file reader's error, tested with the loaders
+          }
+          classify(() => validate(tree as Record<string, unknown>), ConfigError, counts);
+        }),
+        { numRuns: RUNS, seed },
+      );
       assert.ok(counts.refused! > 0, JSON.stringify(counts));
     }
   });
 
   it('MJPEG splitter: random streams with stray markers never throw and never buffer beyond the bound', () => {
     const marker = fc.constantFrom(Buffer.from([0xff, 0xd8]), Buffer.from([0xff, 0xd9]), Buffer.from([0xff, 0xda]), Buffer.from([0xff]));
-    const chunk = fc.oneof(fc.uint8Array({ maxLength: 3000 }).map((b) => Buffer.from(b)), marker);
+    const chunk = fc.oneof(
+      fc.uint8Array({ maxLength: 3000 }).map((b) => Buffer.from(b)),
+      marker,
+    );
     let frames = 0;
-    fc.assert(fc.property(fc.array(chunk, { maxLength: 60 }), (chunks) => {
-      const splitter = new MjpegSplitter(4096);
-      for (const piece of chunks) {
-        for (const jpeg of splitter.push(piece)) {
-          frames++;
-          assert.ok(jpeg.length <= 4096 && jpeg[0] === 0xff && jpeg[1] === 0xd8); // an unterminated one ends at the next SOI; the decoder refuses it
+    fc.assert(
+      fc.property(fc.array(chunk, { maxLength: 60 }), (chunks) => {
+        const splitter = new MjpegSplitter(4096);
+        for (const piece of chunks) {
+          for (const jpeg of splitter.push(piece)) {
+            frames++;
+            assert.ok(jpeg.length <= 4096 && jpeg[0] === 0xff && jpeg[1] === 0xd8); // an unterminated one ends at the next SOI; the decoder refuses it
+          }
+          assert.ok(splitter.bufferedBytes <= 4096 + piece.length, `buffered ${splitter.bufferedBytes}`);
         }
-        assert.ok(splitter.bufferedBytes <= 4096 + piece.length, `buffered ${splitter.bufferedBytes}`);
-      }
-    }), { numRuns: 2_000, seed: 15 });
+      }),
+      { numRuns: 2_000, seed: 15 },
+    );
     assert.ok(frames > 0, 'some random streams did contain complete JPEG frames');
   });
 });

@@ -47,7 +47,13 @@ function deployListener(port: number, dir: string): string[] {
 async function connect(cn: string, clientId: string): Promise<{ client: MqttClient; received: string[] }> {
   const { cert, key } = pki.client(cn);
   const client = await mqtt.connectAsync(url, {
-    protocolVersion: 4, clean: false, clientId, ca: readFileSync(pki.ca), cert: readFileSync(cert), key: readFileSync(key), reconnectPeriod: 0,
+    protocolVersion: 4,
+    clean: false,
+    clientId,
+    ca: readFileSync(pki.ca),
+    cert: readFileSync(cert),
+    key: readFileSync(key),
+    reconnectPeriod: 0,
   });
   const received: string[] = [];
   client.on('message', (_topic, payload) => received.push(payload.toString()));

@@ -23,10 +23,42 @@ function keyFile(name: string, content = secret, mode = 0o600): string {
 }
 
 const hostile: Array<[string, () => string, RegExp]> = [
-  ['a FIFO', () => { const p = join(work, 'fifo.key'); execFileSync('mkfifo', ['-m', '600', p]); return p; }, /is a FIFO; expected a regular file/],
-  ['a folder', () => { const p = join(work, 'dir.key'); mkdirSync(p, { mode: 0o700 }); return p; }, /is a folder; expected a regular file/],
-  ['a symbolic link to a 0600 file', () => { const p = join(work, 'link.key'); symlinkSync(keyFile('target.key'), p); return p; }, /symbolic link; expected a regular file/],
-  ['a file of another user', () => { const p = keyFile('other.key'); chownSync(p, 65534, 65534); return p; }, /belongs to user 65534; expected this service's user \(\d+\) or root/],
+  [
+    'a FIFO',
+    () => {
+      const p = join(work, 'fifo.key');
+      execFileSync('mkfifo', ['-m', '600', p]);
+      return p;
+    },
+    /is a FIFO; expected a regular file/,
+  ],
+  [
+    'a folder',
+    () => {
+      const p = join(work, 'dir.key');
+      mkdirSync(p, { mode: 0o700 });
+      return p;
+    },
+    /is a folder; expected a regular file/,
+  ],
+  [
+    'a symbolic link to a 0600 file',
+    () => {
+      const p = join(work, 'link.key');
+      symlinkSync(keyFile('target.key'), p);
+      return p;
+    },
+    /symbolic link; expected a regular file/,
+  ],
+  [
+    'a file of another user',
+    () => {
+      const p = keyFile('other.key');
+      chownSync(p, 65534, 65534);
+      return p;
+    },
+    /belongs to user 65534; expected this service's user \(\d+\) or root/,
+  ],
   ['an oversized file', () => keyFile('big.key', 'a'.repeat(MAX_KEY_FILE_BYTES + 2)), /has \d+ bytes; expected at most 4096/],
 ];
 
@@ -35,13 +67,16 @@ describe('key files refused by kind, owner and size', () => {
     it(`refuses ${what} by name, at once`, () => {
       const path = make();
       const started = process.hrtime.bigint();
-      assert.throws(() => readKeyFile(path), (error: Error) => {
-        assert.ok(error instanceof KeyFileError, `${what}: ${error.name}`);
-        assert.ok(error.message.startsWith(`${path}: `), error.message);
-        assert.match(error.message, message);
-        assert.ok(!error.message.includes(secret));
-        return true;
-      });
+      assert.throws(
+        () => readKeyFile(path),
+        (error: Error) => {
+          assert.ok(error instanceof KeyFileError, `${what}: ${error.name}`);
+          assert.ok(error.message.startsWith(`${path}: `), error.message);
+          assert.match(error.message, message);
+          assert.ok(!error.message.includes(secret));
+          return true;
+        },
+      );
       // Not a timing assertion on speed: a blocking open would not return at all without a writer.
       assert.ok(process.hrtime.bigint() > started);
     });

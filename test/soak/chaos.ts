@@ -80,7 +80,12 @@ function outboxState(path: string): { queued: Set<string>; answered: Set<string>
   try {
     const ids = (sql: string) => new Set((db.prepare(sql).all() as { id: string }[]).map((r) => r.id));
     const counted = db.prepare("SELECT coalesce(sum(CAST(value AS INTEGER)), 0) AS n FROM meta WHERE key LIKE 'evicted_%'").get() as { n: number };
-    return { queued: ids('SELECT frame_id AS id FROM frames WHERE acked_at IS NULL'), answered: ids('SELECT frame_id AS id FROM answers'), evicted: ids('SELECT frame_id AS id FROM evicted'), evictedCounted: counted.n };
+    return {
+      queued: ids('SELECT frame_id AS id FROM frames WHERE acked_at IS NULL'),
+      answered: ids('SELECT frame_id AS id FROM answers'),
+      evicted: ids('SELECT frame_id AS id FROM evicted'),
+      evictedCounted: counted.n,
+    };
   } finally {
     db.close();
   }
