@@ -117,7 +117,7 @@ export const configSchema = z
         order: z.enum(['oldest-first', 'newest-first']).default('oldest-first').describe('delivery order after an outage'),
         synchronous: z.enum(['normal', 'full']).default('normal').describe('SQLite synchronous: full survives power loss at one fsync per frame'),
         maxAnswers: z.number().int().positive().default(10_000).describe('answers kept'),
-        answerWindowSeconds: z.number().int().positive().default(600).describe('how long after its PUBACK a sent frame\'s answer is still accepted (also across a crash)'),
+        answerWindowSeconds: z.number().int().positive().default(600).describe("how long after its PUBACK a sent frame's answer is still accepted (also across a crash)"),
         minFreeBytes: z
           .number()
           .int()
