@@ -37,4 +37,5 @@ if ((unset || extracting) && !emulated && process.env.__SPLITOCULO_REEXEC === un
   // A single binary's argv is [binary, binary, ...arguments].
   process.execve(process.execPath, [process.argv0, ...process.argv.slice(2)], { ...MALLOC_ENV, ...process.env, __SPLITOCULO_REEXEC: '1' });
 }
+delete process.env.__SPLITOCULO_REEXEC; // children (another SplitOculo binary) make their own choice
 installNativeAddons(dir);

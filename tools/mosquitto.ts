@@ -59,7 +59,12 @@ export class Mosquitto {
   /** `listeners` replaces the default anonymous listener (TLS, passwords); the first must use `port`. */
   static async start(port?: number, listeners?: (port: number, dir: string) => string[]): Promise<Mosquitto> {
     const broker = new Mosquitto(port ?? (await freePort()), listeners);
-    await broker.start();
+    try {
+      await broker.start();
+    } catch (error) {
+      await broker.dispose(); // a slow mosquitto would otherwise outlive the test, and its folder stay behind
+      throw error;
+    }
     return broker;
   }
 

@@ -60,11 +60,12 @@ export async function ask(flags: ConfigFlags & { timeout: number }, device: stri
     if (error instanceof UserError) throw error;
     throw new AskError(`broker ${redactUrl(settings.url)}: cannot connect (${(error as Error).message}); check console.mqtt / mqtt.url`);
   }
+  let timer: NodeJS.Timeout | undefined;
   try {
     let status: StatusDocument | null = null;
     const sentAt = Date.now();
     const answer = new Promise<{ text: string; ms: number; id: string }>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new AskError(`ask ${device}: no answer to request ${id} within ${flags.timeout} s (${describeState(status)})`)), flags.timeout * 1000);
+      timer = setTimeout(() => reject(new AskError(`ask ${device}: no answer to request ${id} within ${flags.timeout} s (${describeState(status)})`)), flags.timeout * 1000);
       client.on('message', (topic, payload) => {
         try {
           if (topic === topics.status(device)) {
@@ -86,10 +87,12 @@ export async function ask(flags: ConfigFlags & { timeout: number }, device: stri
         }
       });
     });
+    answer.catch(() => undefined); // settled below, or abandoned when subscribing or publishing fails
     await client.subscribeAsync([topics.answer(device), topics.status(device)], { qos: 1 });
     await client.publishAsync(topics.command(device), command, { qos: 1 });
     return await answer;
   } finally {
+    clearTimeout(timer);
     await client.endAsync(true).catch(() => undefined);
   }
 }

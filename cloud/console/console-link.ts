@@ -79,7 +79,12 @@ export class ConsoleLink {
         { qos: 1 },
       );
     return new Promise<void>((resolve, reject) => {
+      // Settled once: a timeout that fires after a successful start must not end the (reconnecting) client.
+      let settled = false;
       const fail = (error: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
         client.removeAllListeners();
         client.end(true);
         reject(error);
@@ -90,11 +95,16 @@ export class ConsoleLink {
         client.on('error', (error) => log.warn({ err: error.message }, 'console MQTT connection error'));
         client.on('connect', () => void subscribe().catch((error: Error) => log.warn({ err: error.message }, 'console resubscribe failed')));
         subscribe().then(
-          () => resolve(),
+          () => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            resolve();
+          },
           (error: Error) => fail(new BrokerError(`console.mqtt (${redactUrl(settings.url)}): subscribe refused (${error.message})`)),
         );
       });
-      setTimeout(() => {
+      const timer = setTimeout(() => {
         if (!client.connected) fail(new BrokerError(`console.mqtt (${redactUrl(settings.url)}): no connection within ${CONNECT_TIMEOUT_MS / 1000} s`));
       }, CONNECT_TIMEOUT_MS).unref();
     });

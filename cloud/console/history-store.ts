@@ -103,12 +103,16 @@ export class HistoryStore {
          VALUES (@device, @frameId, @requestId, @prompt, @text, @error, @latencyMs, @workerMs, @bytes, @codec, @at)`,
       ),
       trimDevice: db.prepare('DELETE FROM history WHERE device = ? AND seq <= (SELECT seq FROM history WHERE device = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)'),
-      trimTotal: db.prepare('DELETE FROM history WHERE seq <= (SELECT seq FROM history ORDER BY seq DESC LIMIT 1 OFFSET ?)'),
+      trimOldest: db.prepare('DELETE FROM history WHERE seq IN (SELECT seq FROM history ORDER BY seq LIMIT ?)'),
       recent: db.prepare('SELECT * FROM (SELECT * FROM history WHERE device = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq ASC'),
       count: db.prepare('SELECT count(*) AS n FROM history'),
       countDevice: db.prepare('SELECT count(*) AS n FROM history WHERE device = ?'),
     };
+    this.#rows = (this.#s.count.get() as { n: number }).n;
   }
+
+  /** Rows in the file: read once at open, then kept with every insert and trim (the total bound needs no scan). */
+  #rows: number;
 
   /** Adds the row unless its (device, frame id) is already there; keeps both bounds. Returns whether it was added. */
   add(row: HistoryRow): boolean {
@@ -116,8 +120,8 @@ export class HistoryStore {
     return this.#db.transaction(() => {
       const added = this.#s.insert.run(record).changes === 1;
       if (added) {
-        this.#s.trimDevice.run(row.device, row.device, this.#limits.perDevice);
-        this.#s.trimTotal.run(this.#limits.total);
+        this.#rows += 1 - this.#s.trimDevice.run(row.device, row.device, this.#limits.perDevice).changes;
+        if (this.#rows > this.#limits.total) this.#rows -= this.#s.trimOldest.run(this.#rows - this.#limits.total).changes;
       }
       return added;
     })();

@@ -111,7 +111,12 @@ export class OperatorConsole implements ConsoleBackend {
       const result = this.#fleet.answer(device, payload);
       if ('refused' in result) problem = result.refused;
       else {
-        this.#history?.add(result.row);
+        try {
+          this.#history?.add(result.row);
+        } catch (error) {
+          // The history is an add-on: a full disk or a busy file must not take the worker (and its frames) down.
+          problem = `history not written (${(error as Error).message})`;
+        }
         const ask = result.row.requestId === null ? undefined : this.#asks.get(result.row.requestId);
         if (ask?.device === device) this.#asks.delete(result.row.requestId!);
         this.#events.send('answer', { ...result.row, askMs: ask?.device === device ? result.row.at - ask.sentAt : null });

@@ -55,10 +55,18 @@ export class RotatingLines {
         // that copy does not exist yet
       }
     }
-    renameSync(this.#file, `${this.#file}.1`);
     this.#size = 0;
+    try {
+      renameSync(this.#file, `${this.#file}.1`);
+    } catch (error) {
+      // Removed from outside: the append starts a new file.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
   }
 }
+
+/** How long one run of answers.command may take before it is killed (and counted failed). */
+export const HOOK_TIMEOUT_MS = 60_000;
 
 /** Runs `command` once per answer, at most `concurrency` at once, at most `queue` waiting; the rest dropped. */
 export class CommandRunner {
@@ -102,10 +110,16 @@ export class CommandRunner {
     this.#running += 1;
     const [program, ...args] = this.#command;
     const child = spawn(program!, args, { stdio: ['pipe', 'ignore', 'inherit'], shell: false });
+    // A hook that hangs (on the network, say) would hold its slot for ever and, with the others, stop every later answer's hook.
+    const timer = setTimeout(() => {
+      this.#log.warn({ command: this.#command, timeoutMs: HOOK_TIMEOUT_MS }, 'answers.command took too long; killed');
+      child.kill('SIGKILL');
+    }, HOOK_TIMEOUT_MS).unref();
     let finished = false;
     const finish = (ok: boolean) => {
       if (finished) return;
       finished = true;
+      clearTimeout(timer);
       this.#running -= 1;
       this.#count(ok ? 'ok' : 'failed');
       const next = this.#waiting.shift();

@@ -62,12 +62,23 @@ export class ExpectedAnswers {
     }
   }
 
+  /** What an answer for `frameId` would be, changing nothing (the answer is stored first, then `answered`). */
+  check(frameId: string): AnswerExpectation {
+    if (this.#answered.has(frameId)) return 'duplicate';
+    return this.#expected.has(frameId) || this.#held(frameId) ? 'expected' : 'unexpected';
+  }
+
   /** What an answer for `frameId` is; an expected one is answered from now on. */
   take(frameId: string): AnswerExpectation {
-    if (this.#answered.has(frameId)) return 'duplicate';
-    if (!this.#expected.delete(frameId) && !this.#held(frameId)) return 'unexpected';
+    const expectation = this.check(frameId);
+    if (expectation === 'expected') this.answered(frameId);
+    return expectation;
+  }
+
+  /** The answer for `frameId` is stored: later copies are duplicates. */
+  answered(frameId: string): void {
+    this.#expected.delete(frameId);
     this.#answered.add(frameId);
     if (this.#answered.size > this.#maxAnswered) this.#answered.delete(this.#answered.values().next().value!);
-    return 'expected';
   }
 }

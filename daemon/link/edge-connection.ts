@@ -18,6 +18,8 @@
  * throws has its message acknowledged too (a bad message would otherwise come
  * back forever); counting it is the handler's job.
  */
+import { isUserError } from '../../protocol/errors.ts';
+import { deferPuback } from '../../runtime/mqtt-puback.ts';
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { LogLimiter } from '../../runtime/log-limiter.ts';
@@ -120,6 +122,11 @@ export class EdgeConnection {
       try {
         this.#o.onMessage(packet.topic, packet.payload as Buffer);
       } catch (error) {
+        if (!isUserError(error)) {
+          // Not the message's fault (the outbox could not store an answer): no PUBACK, so the broker delivers it again after a reconnect.
+          log.error({ topic: packet.topic, err: (error as Error).message }, 'inbound message not taken; left unacknowledged');
+          return deferPuback(done);
+        }
         log.warn({ topic: packet.topic, err: (error as Error).message }, 'inbound message rejected');
       }
       done();

@@ -1,9 +1,8 @@
 /**
  * Outbox on better-sqlite3. Each enqueue is one transaction (a frame is
  * durable before it can be published); acks are deferred marks the publisher
- * batches, and an acknowledged frame's row awaits its answer
- * (outbox-awaiting.ts). Payload bytes are bounded by the limits; the file itself by its
- * page cap (outbox-database.ts), whose SQLITE_FULL counts as "full".
+ * batches, and an acknowledged frame's row awaits its answer (outbox-awaiting.ts). Payload
+ * bytes are bounded by the limits; the file by its page cap (outbox-database.ts), whose SQLITE_FULL counts as "full".
  */
 import type Database from 'better-sqlite3';
 import { OutboxFullError, type DeliveryOrder, type EnqueueResult, type EvictionReason, type FrameIdentity } from './outbox.ts';
@@ -163,9 +162,7 @@ export class SqliteOutbox implements Outbox {
     const totals = this.#statements.totals.get()!;
     this.#totals.rows = totals.rows;
     this.#totals.bytes = totals.bytes ?? 0;
-    for (const reason of Object.keys(this.#evicted) as EvictionReason[]) {
-      this.#evicted[reason] = Number(this.#statements.getMeta.get(`evicted_${reason}`)?.value ?? 0);
-    }
+    for (const reason of Object.keys(this.#evicted) as EvictionReason[]) this.#evicted[reason] = Number(this.#statements.getMeta.get(`evicted_${reason}`)?.value ?? 0);
     this.#rejected = Number(this.#statements.getMeta.get('rejected')?.value ?? 0);
     this.#floor.seq = 0; // a rollback may have made rows queued again below it
     this.#awaiting?.reload(); // these two are unset while the constructor runs: they read the file when made
@@ -212,9 +209,14 @@ export class SqliteOutbox implements Outbox {
   }
 
   storeAnswer(frameId: string, payload: string, receivedAt = Date.now()): boolean {
-    const stored = this.#answers.store(frameId, payload, receivedAt); // its frame's row goes with it
-    this.#deferred.commit(); // an answer is durable before its PUBACK
-    return stored;
+    try {
+      const stored = this.#answers.store(frameId, payload, receivedAt); // its frame's row goes with it
+      this.#deferred.commit(); // an answer is durable before its PUBACK
+      return stored;
+    } catch (error) {
+      this.#reload(); // the rolled-back transaction may have changed our counters
+      throw error;
+    }
   }
 
   isAwaitingAnswer(frameId: string, now = Date.now()): boolean {

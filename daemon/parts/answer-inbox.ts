@@ -54,14 +54,18 @@ export class AnswerInbox {
       log.warn({ error: answer.error && printable(`${answer.error.code}: ${answer.error.message}`) }, 'the cloud could not read a frame from this device');
       return;
     }
-    const expectation = this.#deps.expected.take(answer.frameId);
+    const expectation = this.#deps.expected.check(answer.frameId);
     if (expectation !== 'expected') {
       // Not one of ours, or answered already: nothing stored, no hook run (a flood costs a counter).
       metrics.answers.inc({ outcome: expectation });
       log.debug({ frameId: answer.frameId, outcome: expectation }, 'answer ignored');
       return;
     }
-    if (!this.#deps.store(answer.frameId, JSON.stringify(answer))) {
+    // Stored first: if the outbox cannot store it (a full disk), the id stays expected and the message
+    // unacknowledged (edge-connection.ts), so the broker delivers it again.
+    const stored = this.#deps.store(answer.frameId, JSON.stringify(answer));
+    this.#deps.expected.answered(answer.frameId);
+    if (!stored) {
       metrics.answers.inc({ outcome: 'duplicate' });
       return;
     }
