@@ -2,18 +2,12 @@
 import { createServer, type Server } from 'node:http';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { UserError } from '../protocol/errors.ts';
+import { listenExplained } from './listen.ts';
 
 /** The configured metrics address cannot be listened on (in use, not on this machine, not allowed). */
 export class MetricsPortError extends UserError {
   override readonly name = 'MetricsPortError';
 }
-
-const LISTEN_PROBLEMS: Record<string, string> = {
-  EADDRINUSE: 'already in use by another program; choose another metrics.port or leave it unset',
-  EADDRNOTAVAIL: 'not an address of this machine; check metrics.host',
-  EACCES: 'not allowed (ports below 1024 need privileges); choose a port above 1023',
-  ENOTFOUND: 'host name not found; check metrics.host',
-};
 
 export class MetricsServer {
   readonly #registry: Registry;
@@ -34,16 +28,11 @@ export class MetricsServer {
     });
     this.#server = server;
     try {
-      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
+      return await listenExplained(server, port, host, 'metrics', (message) => new MetricsPortError(message), true);
     } catch (error) {
       this.#server = null;
-      const code = (error as NodeJS.ErrnoException).code ?? '';
-      const problem = LISTEN_PROBLEMS[code];
-      if (!problem) throw error;
-      throw new MetricsPortError(`metrics.port ${port}: cannot listen on ${host}:${port}: ${problem} (${code})`);
+      throw error;
     }
-    const address = server.address();
-    return typeof address === 'object' && address ? address.port : port;
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,7 @@
  * cannot send one (it cannot set that content type without CORS, which is
  * never granted); bodies are read up to a small limit before parsing.
  */
+import { listenExplained } from '../../runtime/listen.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { UserError } from '../../protocol/errors.ts';
@@ -44,12 +45,6 @@ const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
-};
-const LISTEN_PROBLEMS: Record<string, string> = {
-  EADDRINUSE: 'already in use by another program; choose another console.port',
-  EADDRNOTAVAIL: 'not an address of this machine; check console.host',
-  EACCES: 'not allowed (ports below 1024 need privileges); choose a port above 1023',
-  ENOTFOUND: 'host name not found; check console.host',
 };
 
 const ROUTES: Record<string, string> = { '/': 'index.html', '/index.html': 'index.html', '/app.js': 'app.js', '/app.css': 'app.css', '/login': 'login.html' };
@@ -106,16 +101,11 @@ export class ConsoleHttpServer {
     });
     this.#server = server;
     try {
-      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
+      return await listenExplained(server, port, host, 'console', (message) => new ConsolePortError(message));
     } catch (error) {
       this.#server = null;
-      const code = (error as NodeJS.ErrnoException).code ?? '';
-      const problem = LISTEN_PROBLEMS[code];
-      if (!problem) throw error;
-      throw new ConsolePortError(`console.port ${port}: cannot listen on ${host}:${port}: ${problem} (${code})`);
+      throw error;
     }
-    const address = server.address();
-    return typeof address === 'object' && address ? address.port : port;
   }
 
   async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
