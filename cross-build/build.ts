@@ -169,6 +169,8 @@ async function buildTarget(target: Target): Promise<void> {
   if (target.kind === 'edge') {
     await bundle('cross-build/encoder-worker-main.ts', join(work, 'encoder-worker.cjs'), define);
     assets['encoder-worker.cjs'] = join(work, 'encoder-worker.cjs');
+    // `splitoculo-edge init` writes this example with the camera and broker filled in.
+    assets['config/example.yaml'] = join(ROOT, 'daemon', 'config', 'example.yaml');
   }
   writeFileSync(
     join(work, 'sea-config.json'),

@@ -6,6 +6,7 @@ import { registerCameras } from '../cli/cameras-command.ts';
 import { registerCheck } from '../cli/check-command.ts';
 import { registerConfig } from '../cli/config-command.ts';
 import { registerEncode } from '../cli/encode-command.ts';
+import { registerInit } from '../cli/init-command.ts';
 import { registerQueue } from '../cli/queue-command.ts';
 import { registerRun } from '../cli/run-command.ts';
 
@@ -17,5 +18,6 @@ registerAnswers(program);
 registerCheck(program);
 registerCameras(program);
 registerConfig(program);
+registerInit(program);
 
 void runCommandLine(program, 'splitoculo-edge');
