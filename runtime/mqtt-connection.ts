@@ -10,10 +10,11 @@
  * will, protocol); how the options are made is written once, here.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import type { Duplex } from 'node:stream';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { UserError } from '../protocol/errors.ts';
-import { PacketFraming } from './packet-framing.ts';
+import { OversizeFilteredStream, type OversizeOutcome } from './oversize-publish.ts';
 
 /** A broker that answered and refused (protocol, credentials, subscription), or one that cannot be served. */
 export class BrokerError extends UserError {
@@ -57,12 +58,14 @@ export interface ConnectionOptions {
   /** MQTT 5 only: unacknowledged inbound QoS 1 messages at once. */
   receiveMaximum?: number;
   /**
-   * Any protocol: a packet whose header announces more than `limit` bytes
-   * closes the connection before its body is read (mqtt.js reads it whole
-   * first; MQTT 5's Maximum Packet Size asks the broker not to send it, 3.1.1
-   * has no way to ask). `onOversize` hears the announced length.
+   * Any protocol: a PUBLISH whose header announces more than `limit` bytes is
+   * skipped unread and acknowledged ('discarded': a persistent session would
+   * otherwise deliver it again on every reconnect); any other oversize packet
+   * closes the connection before its body is read ('refused'). mqtt.js reads
+   * a packet whole first; MQTT 5's Maximum Packet Size asks the broker not to
+   * send it, 3.1.1 has no way to ask. `onOversize` hears the announced length.
    */
-  refuseOver?: { limit: number; onOversize(announced: number): void };
+  refuseOver?: { limit: number; onOversize(announced: number, outcome: OversizeOutcome): void };
 }
 
 /** Reads a file named by an mqtt.* setting; the error names the setting and the path. */
@@ -132,23 +135,21 @@ export function clientOptions(o: ConnectionOptions): IClientOptions {
 export function connectMqtt(o: ConnectionOptions): MqttClient {
   if (!o.refuseOver) return mqtt.connect(o.settings.url, clientOptions(o));
   const { limit, onOversize } = o.refuseOver;
-  // Every stream mqtt.js opens (the first and each reconnect's) is watched from its first byte:
-  // the watcher is attached before mqtt.js pipes the stream into its parser, so it sees each chunk first.
+  // Every stream mqtt.js opens (the first and each reconnect's) is read through the filter from its first byte.
   const client = mqtt.connect(o.settings.url, { ...clientOptions(o), manualConnect: true });
   const internal = client as unknown as { streamBuilder: (c: MqttClient) => Duplex };
   const build = internal.streamBuilder;
   internal.streamBuilder = (c) => {
-    const stream = build(c);
-    const framing = new PacketFraming(limit);
-    const watch = (chunk: Buffer) => {
-      const announced = framing.feed(chunk);
-      if (announced === null) return;
-      stream.off('data', watch);
-      onOversize(announced);
-      stream.destroy();
-    };
-    stream.on('data', watch);
-    return stream;
+    const filtered = new OversizeFilteredStream(limit, onOversize);
+    const opts = c.options as { protocol?: string; hostname?: string; host?: string; port?: number; onread?: unknown };
+    // Plain TCP and TLS sockets read into one reused buffer (OversizeFilteredStream: a skipped body costs no garbage).
+    if (opts.protocol === 'mqtt' || opts.protocol === 'tcp') {
+      const host = opts.hostname || opts.host || 'localhost';
+      return filtered.attach(createConnection({ port: opts.port || 1883, host, onread: filtered.staticReads() }), true);
+    }
+    const tls = opts.protocol === 'mqtts' || opts.protocol === 'ssl';
+    if (tls) opts.onread = filtered.staticReads(); // mqtt.js's TLS builder passes its options to tls.connect
+    return filtered.attach(build(c), tls);
   };
   client.connect();
   return client;

@@ -10,8 +10,11 @@
  * Size bound (issue 15, finding 6: a 250 MB answer took the edge from 259 to
  * 724 MB): nothing the edge subscribes to is larger than EDGE_MAX_PACKET_BYTES.
  * Under MQTT 5 the broker is told so (Maximum Packet Size: it drops larger
- * messages for us); under either protocol a packet whose header announces
- * more closes the connection before its body is read, counted by onOversize.
+ * messages for us); under either protocol a PUBLISH whose header announces
+ * more is skipped unread and acknowledged (a broker that ignores the bound
+ * would otherwise deliver it again on every reconnect of the persistent
+ * session), any other oversize packet closes the connection before its body
+ * is read; both counted by onOversize.
  *
  * Inbound messages are handed over synchronously and acknowledged when the
  * handler returns: it must have stored what it keeps by then. A handler that
@@ -50,8 +53,8 @@ export interface EdgeConnectionOptions {
   onMessage(topic: string, payload: Buffer): void;
   /** Every packet written ('packetsend') and read ('packetreceive'), by command name. */
   onPacket?(direction: 'sent' | 'received', cmd: string): void;
-  /** A packet announced larger than EDGE_MAX_PACKET_BYTES: the connection was closed before reading it. */
-  onOversize?(announcedBytes: number): void;
+  /** A packet announced larger than EDGE_MAX_PACKET_BYTES: a PUBLISH discarded unread and acknowledged, anything else refused (connection closed). */
+  onOversize?(announcedBytes: number, outcome: 'discarded' | 'refused'): void;
 }
 
 export class EdgeConnection {
@@ -110,9 +113,10 @@ export class EdgeConnection {
       sessionExpirySeconds: SESSION_NEVER_EXPIRES,
       refuseOver: {
         limit: EDGE_MAX_PACKET_BYTES,
-        onOversize: (announced) => {
-          log.warn({ announcedBytes: announced, limit: EDGE_MAX_PACKET_BYTES }, 'the broker sent an oversize packet; connection closed before reading it');
-          this.#o.onOversize?.(announced);
+        onOversize: (announced, outcome) => {
+          const what = outcome === 'discarded' ? 'message discarded unread and acknowledged' : 'connection closed before reading it';
+          log.warn({ announcedBytes: announced, limit: EDGE_MAX_PACKET_BYTES }, `the broker sent an oversize packet; ${what}`);
+          this.#o.onOversize?.(announced, outcome);
         },
       },
     });
@@ -148,7 +152,7 @@ export class EdgeConnection {
       // Rate-limited: a broker that stays away costs a warning a minute, not one per reconnect.
       if (next === null) return void this.#warnings.warn('mqtt error', { err: error.message, url: redactUrl(m.url) }, 'mqtt error');
       // The broker does not speak MQTT 5: a fresh client with 3.1.1 (the one place the edge decides it).
-      log.warn({ url: redactUrl(m.url) }, 'the broker refused MQTT 5; using MQTT 3.1.1 (no maximum packet size can be announced; oversize packets are still refused unread)');
+      log.warn({ url: redactUrl(m.url) }, 'the broker refused MQTT 5; using MQTT 3.1.1 (no maximum packet size can be announced; oversize messages are still skipped unread)');
       this.#protocol = next;
       this.#client = null;
       client.end(true);

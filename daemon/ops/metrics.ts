@@ -20,7 +20,7 @@ export class EdgeMetrics extends ServedMetrics {
   readonly answers = new Counter({ name: 'splitoculo_answers_total', help: 'answers received, by outcome', labelNames: ['outcome'], registers: [this.registry] });
   readonly oversizePackets = new Counter({
     name: 'splitoculo_oversize_packets_total',
-    help: 'packets the broker announced larger than the edge reads (connection closed before reading them)',
+    help: 'packets the broker announced larger than the edge reads (a message: discarded unread and acknowledged; anything else: connection closed)',
     registers: [this.registry],
   });
   readonly answerHooks = new Counter({
