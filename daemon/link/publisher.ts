@@ -9,10 +9,8 @@
  * - byte-budget.ts: bytes per second and per day (delays, never drops);
  * - ack-batch.ts: acknowledged frames leave the outbox in one transaction.
  *
- * Here: the order of things. Publishes only while connected (mqtt.js's
- * offline queue is never used: the outbox is the queue); inbound answers and
- * commands are handled before their PUBACK is sent; every PUBACK (and the
- * status document's) is a rate sample of the link (link-estimator.ts).
+ * Here: the order of things. Publishes only while connected (mqtt.js's offline queue is never used: the outbox is the queue);
+ * inbound answers and commands are handled before their PUBACK is sent; every PUBACK (and the status document's) is a link rate sample.
  */
 import type { Logger } from 'pino';
 import { encodeStatus, offlineStatus, onlineStatus, type StatusBody } from '../../protocol/status.ts';
@@ -27,12 +25,15 @@ import { InflightWindow, type InflightEntry } from './inflight-window.ts';
 import { LinkEstimator } from './link-estimator.ts';
 import { LinkProbe } from './link-probe.ts';
 import type { LinkSettings } from './profiles.ts';
+import { StoreErrors, type StoreWrite } from './store-errors.ts';
 
 export interface PublisherEvents {
   onPublished(sequence: number, bytes: number, latencyMs: number): void;
   onPublishTimeout(sequence: number): void;
-  /** The broker sent a packet larger than the edge reads; the connection was closed before its body. */
+  /** The broker sent a packet larger than the edge reads (a message skipped and acknowledged, else the connection closed). */
   onOversize?(): void;
+  /** An outbox write from a timer failed (store-errors.ts: SQLITE_BUSY, I/O); acks are retried, an attempt count is skipped. */
+  onStoreError?(write: StoreWrite): void;
   /** A frame is about to be published (answers are accepted only for such ids). */
   onSending?(frameId: string): void;
   onLinkState(connected: boolean): void;
@@ -83,7 +84,12 @@ export class Publisher {
     this.#clock = clock;
     const { deviceId, topics, link, log } = options;
     this.#budget = new ByteBudget(link.bytesPerSecond, link.bytesPerDay, () => clock.wallNow());
-    this.#acks = new AckBatch({ clock, flush: (sequences) => options.outbox.ack(sequences) });
+    const errors = new StoreErrors(
+      log,
+      (write) => options.events.onStoreError?.(write),
+      () => clock.now(),
+    );
+    this.#acks = new AckBatch({ clock, flush: (sequences) => options.outbox.ack(sequences), errors });
     this.#window = new InflightWindow({ size: link.inflight, timeoutMs: link.pubackTimeoutMs, clock, onTimeout: (entry) => this.#onTimeout(entry) });
     this.#probe = new LinkProbe({ estimator: this.link, clock, intervalMs: options.probeIntervalMs ?? 0, sendPing: () => this.#connection.client?.sendPing() });
     this.#connection = new EdgeConnection({
@@ -214,7 +220,7 @@ export class Publisher {
   }
 
   #onTimeout(entry: InflightEntry): void {
-    this.#o.outbox.markAttempt(entry.sequence);
+    this.#acks.errors?.guard('attempt', () => this.#o.outbox.markAttempt(entry.sequence)); // a lost count only (a crash loses some too)
     this.#o.events.onPublishTimeout(entry.sequence);
     this.#o.log.warn({ sequence: entry.sequence, timeoutMs: this.#o.link.pubackTimeoutMs }, 'no PUBACK in time; the frame stays queued and is sent again');
     this.pump();
@@ -241,7 +247,7 @@ export class Publisher {
     this.#wakeTimer = null;
     this.#probe.stop();
     this.#window.clear();
-    this.#acks.flush();
+    this.#acks.flush(true); // one try: frames whose ack cannot be written stay queued (sent again: a duplicate)
     const { deviceId, topics } = this.#o;
     await this.#connection.stop((client) => client.publishAsync(topics.status(deviceId), encodeStatus(offlineStatus(deviceId, new Date())), { qos: 1, retain: true }));
   }

@@ -23,6 +23,12 @@ export class EdgeMetrics extends ServedMetrics {
     help: 'packets the broker announced larger than the edge reads (a message: discarded unread and acknowledged; anything else: connection closed)',
     registers: [this.registry],
   });
+  readonly outboxWriteErrors = new Counter({
+    name: 'splitoculo_outbox_write_errors_total',
+    help: 'outbox writes from timers that failed (SQLITE_BUSY, I/O), by write (ack: retried; attempt: count skipped)',
+    labelNames: ['write'],
+    registers: [this.registry],
+  });
   readonly answerHooks = new Counter({
     name: 'splitoculo_answer_hooks_total',
     help: 'answers.command runs, by outcome (ok, failed, dropped: queue full)',

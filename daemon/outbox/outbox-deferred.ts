@@ -37,6 +37,8 @@ export class DeferredWrites {
   readonly #identity: OutboxIdentity;
   #timer: NodeJS.Timeout | null = null;
   #acked = false;
+  /** The timer's commit failed (an I/O error): counted by the owner; the transaction, still open, is committed later. */
+  onTimerError: ((error: unknown) => void) | undefined;
 
   constructor(db: Database.Database, statements: OutboxStatements, totals: QueueTotals, awaiting: AwaitingAnswers, identity: OutboxIdentity) {
     this.#db = db;
@@ -48,7 +50,18 @@ export class DeferredWrites {
 
   #begin(): void {
     if (!this.#db.inTransaction) this.#db.exec('BEGIN IMMEDIATE');
-    this.#timer ??= setTimeout(() => this.commit(), DEFERRED_COMMIT_MS).unref();
+    this.#timer ??= setTimeout(() => this.#timed(), DEFERRED_COMMIT_MS).unref();
+  }
+
+  /** From a timer: a throw would end the daemon. A failed commit leaves the writes in the open transaction, tried again after the delay. */
+  #timed(): void {
+    this.#timer = null;
+    try {
+      this.commit();
+    } catch (error) {
+      this.onTimerError?.(error);
+      if (this.#db.inTransaction) this.#timer ??= setTimeout(() => this.#timed(), DEFERRED_COMMIT_MS).unref();
+    }
   }
 
   markAttempt(sequence: number): void {
@@ -86,7 +99,7 @@ export class DeferredWrites {
       return;
     }
     if (this.#acked && !inserted) this.#identity.save();
-    this.#acked = false;
     this.#db.exec('COMMIT');
+    this.#acked = false; // after the COMMIT: a failed one saves the identity again next time
   }
 }

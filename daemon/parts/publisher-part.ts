@@ -68,6 +68,7 @@ export class PublisherPart implements Part {
         onPublishTimeout: () => metrics.publishTimeouts.inc(),
         onSending: (frameId) => this.#deps.sending?.(frameId),
         onOversize: () => metrics.oversizePackets.inc(),
+        onStoreError: (write) => metrics.outboxWriteErrors.inc({ write }),
         onLinkState: (up) => metrics.linkUp.set(up ? 1 : 0),
         onAnswer: (payload) => this.#deps.answers.receive(payload),
         onCommand: (payload) => this.#deps.commands.receive(payload),
