@@ -53,7 +53,7 @@ export class SqliteOutbox implements Outbox {
     this.#path = options.path;
     this.#minFreeBytes = options.minFreeBytes ?? 8 * 1024 * 1024;
     this.#order = options.order ?? 'oldest-first';
-    this.#db = openOutboxDatabase(options.path, { maxBytes: options.limits.maxBytes, synchronous: options.synchronous ?? 'full' });
+    this.#db = openOutboxDatabase(options.path, { maxBytes: options.limits.maxBytes, synchronous: options.synchronous ?? 'full', order: this.#order });
     this.#statements = prepareStatements(this.#db);
     this.#reload();
     this.#identity = new OutboxIdentity(this.#statements);
