@@ -105,6 +105,7 @@ export class EdgeDaemon {
       frames: () => ({ codecs: frames.codecs, lastFrameAt: frames.lastFrameAt, model: frames.modelName }),
       lastAnswerAt: () => operator.lastAnswerAt,
       lastPreviewAt: () => operator.preview.lastAt,
+      publishDenied: () => publisher.denied,
     });
     metrics.queueSource = () => (queue.open ? queue.outbox.stats() : undefined);
     const others = operator.others;

@@ -80,6 +80,11 @@ export const statusBodySchema = z
     lastAnswerAt: at.optional().describe('ISO 8601 time the newest answer arrived'),
     lastPreviewAt: at.optional().describe('ISO 8601 time the newest preview was published'),
     model: z.string().optional().describe("the edge model's name (its manifest)"),
+    publishDenied: z
+      .object({ code: count, reason: z.string(), frames: count, since: at })
+      .strict()
+      .optional()
+      .describe('frames the broker refuses (MQTT 5 PUBACK reason >= 0x80, e.g. 0x87 not authorized): queued, offered again every mqtt.backoffMaxMs; absent when none'),
   })
   .strict();
 export type StatusBody = z.infer<typeof statusBodySchema>;

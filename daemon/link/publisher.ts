@@ -12,11 +12,7 @@
  * Here: the order of things. Publishes only while connected (mqtt.js's offline queue is never used: the outbox is the queue);
  * inbound answers and commands are handled before their PUBACK is sent; every PUBACK (and the status document's) is a link rate sample.
  */
-import type { Logger } from 'pino';
 import { encodeStatus, offlineStatus, onlineStatus, type StatusBody } from '../../protocol/status.ts';
-import type { TopicMap } from '../../protocol/topics.ts';
-import type { EdgeConfig } from '../config/schema.ts';
-import type { Outbox } from '../outbox/outbox.ts';
 import { AckBatch } from './ack-batch.ts';
 import { ByteBudget } from './byte-budget.ts';
 import { type Clock, systemClock, type Timer } from './clock.ts';
@@ -24,47 +20,11 @@ import { EdgeConnection } from './edge-connection.ts';
 import { InflightWindow, type InflightEntry } from './inflight-window.ts';
 import { LinkEstimator } from './link-estimator.ts';
 import { LinkProbe } from './link-probe.ts';
-import type { LinkSettings } from './profiles.ts';
-import { StoreErrors, type StoreWrite } from './store-errors.ts';
+import { PublishDenials, refusalCode } from './publish-denials.ts';
+import type { PublisherOptions } from './publisher-options.ts';
+import { StoreErrors } from './store-errors.ts';
 
-export interface PublisherEvents {
-  onPublished(sequence: number, bytes: number, latencyMs: number): void;
-  onPublishTimeout(sequence: number): void;
-  /** The broker sent a packet larger than the edge reads (a message skipped and acknowledged, else the connection closed). */
-  onOversize?(): void;
-  /** An outbox write from a timer failed (store-errors.ts: SQLITE_BUSY, I/O); acks are retried, an attempt count is skipped. */
-  onStoreError?(write: StoreWrite): void;
-  /** A frame is about to be published (answers are accepted only for such ids). */
-  onSending?(frameId: string): void;
-  onLinkState(connected: boolean): void;
-  /** Must persist synchronously: the PUBACK follows its return. */
-  onAnswer(payload: Buffer): void;
-  onCommand(payload: Buffer): void;
-  /** A message on one of `extraTopics` (Home Assistant's command and birth topics). */
-  onOther?(topic: string, payload: Buffer): void;
-  /** After each connect, once subscribed and the status is out (Home Assistant discovery). */
-  onConnected?(): void;
-}
-
-export interface PublisherOptions {
-  mqtt: EdgeConfig['mqtt'];
-  deviceId: string;
-  topics: TopicMap;
-  outbox: Outbox;
-  link: LinkSettings;
-  log: Logger;
-  events: PublisherEvents;
-  /** The retained online status document's body (protocol/status.ts). */
-  status: () => StatusBody;
-  /** More subscriptions (exact topics or filters) whose messages go to events.onOther. */
-  extraTopics?: readonly string[];
-  /** Round-trip probes (MQTT PINGREQ) while connected; 0: only at connect. */
-  probeIntervalMs?: number;
-  /** Timers and durations (tests: mocked time). */
-  clock?: Clock;
-  /** Backoff jitter, uniform in [0, 1). */
-  random?: () => number;
-}
+export type { PublisherEvents, PublisherOptions } from './publisher-options.ts';
 
 export class Publisher {
   readonly #o: PublisherOptions;
@@ -74,6 +34,7 @@ export class Publisher {
   readonly #window: InflightWindow;
   readonly #budget: ByteBudget;
   readonly #acks: AckBatch;
+  readonly #denials: PublishDenials;
   readonly link = new LinkEstimator();
   #wakeTimer: Timer | null = null;
   #stopping = false;
@@ -90,6 +51,7 @@ export class Publisher {
       () => clock.now(),
     );
     this.#acks = new AckBatch({ clock, flush: (sequences) => options.outbox.ack(sequences), errors });
+    this.#denials = new PublishDenials({ clock, log, holdMs: link.backoffMaxMs, onDenied: options.events.onPublishDenied?.bind(options.events) });
     this.#window = new InflightWindow({ size: link.inflight, timeoutMs: link.pubackTimeoutMs, clock, onTimeout: (entry) => this.#onTimeout(entry) });
     this.#probe = new LinkProbe({ estimator: this.link, clock, intervalMs: options.probeIntervalMs ?? 0, sendPing: () => this.#connection.client?.sendPing() });
     this.#connection = new EdgeConnection({
@@ -110,6 +72,11 @@ export class Publisher {
 
   get connected(): boolean {
     return this.#connection.connected;
+  }
+
+  /** Frames the broker refuses (publish-denials.ts), for the status document; null when none. */
+  get denied() {
+    return this.#denials.state;
   }
 
   get inflight(): number {
@@ -139,6 +106,7 @@ export class Publisher {
     this.#o.events.onLinkState(true);
     this.link.reset(); // a new connection may take another path
     this.#probe.start();
+    this.#denials.reconnected();
     this.#connection.client?.subscribe([topics.answer(deviceId), topics.command(deviceId), ...(this.#o.extraTopics ?? [])], { qos: 1 }, (error) => {
       if (error) log.warn({ err: error.message }, 'subscribe failed');
     });
@@ -189,6 +157,11 @@ export class Publisher {
     if (this.#stopping || !this.#connection.client) return;
     const room = this.#window.room;
     if (room === 0) return;
+    const hold = this.#denials.holdMs();
+    if (hold > 0) {
+      this.#wakeAfter(hold);
+      return;
+    }
     // Acknowledged frames stay in the outbox until the next ack flush: never resend those.
     const frames = this.#o.outbox.peek(room, new Set([...this.#window.sequences(), ...this.#acks.pending]));
     for (const frame of frames) {
@@ -207,16 +180,29 @@ export class Publisher {
     const client = this.#connection.client!;
     const entry = this.#window.add(sequence, bytes.length);
     client.publish(this.#o.topics.frame(this.#o.deviceId), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { qos: 1 }, (error) => {
-      // An error leaves the frame queued: the timeout or the reconnect sends it again.
+      // An error leaves the frame queued: the timeout or the reconnect sends it again; a refusal settles it (held back, offered again).
       // After stop() the outbox may be closed; the frame then simply stays queued.
-      if (error || this.#stopping) return;
+      if (this.#stopping) return;
+      if (error) {
+        this.#refused(entry, error);
+        return;
+      }
       this.#window.settle(entry);
+      this.#denials.accepted();
       this.#acks.add(sequence);
       const latency = this.#clock.now() - entry.sentAt;
       this.link.observePublish(entry.bytes, latency, entry.bytesAhead);
       this.#o.events.onPublished(sequence, entry.bytes, latency);
       this.pump();
     });
+  }
+
+  #refused(entry: InflightEntry, error: Error): void {
+    const code = refusalCode(error);
+    if (code === null) return;
+    this.#window.settle(entry);
+    this.#denials.denied(code, error.message);
+    this.pump();
   }
 
   #onTimeout(entry: InflightEntry): void {

@@ -23,6 +23,12 @@ export class EdgeMetrics extends ServedMetrics {
     help: 'packets the broker announced larger than the edge reads (a message: discarded unread and acknowledged; anything else: connection closed)',
     registers: [this.registry],
   });
+  readonly publishDenied = new Counter({
+    name: 'splitoculo_publish_denied_total',
+    help: 'frames the broker refused (MQTT 5 PUBACK reason >= 0x80), by reason; they stay queued and are offered again',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly outboxWriteErrors = new Counter({
     name: 'splitoculo_outbox_write_errors_total',
     help: 'outbox writes from timers that failed (SQLITE_BUSY, I/O), by write (ack: retried; attempt: count skipped)',

@@ -11,6 +11,7 @@ import type { EdgeConfig } from '../config/schema.ts';
 import type { Part } from '../controller.ts';
 import type { LinkEstimate } from '../link/link-estimator.ts';
 import { linkSettings } from '../link/profiles.ts';
+import type { DenialState } from '../link/publish-denials.ts';
 import { Publisher } from '../link/publisher.ts';
 import type { EdgeMetrics } from '../ops/metrics.ts';
 import type { Progress } from '../ops/watchdog.ts';
@@ -38,6 +39,11 @@ export class PublisherPart implements Part {
 
   constructor(deps: PublisherPartDeps) {
     this.#deps = deps;
+  }
+
+  /** Frames the broker refuses; null when none or not running. */
+  get denied(): DenialState | null {
+    return this.#publisher?.denied ?? null;
   }
 
   /** The link estimate; undefined while not running. */
@@ -69,6 +75,11 @@ export class PublisherPart implements Part {
         onSending: (frameId) => this.#deps.sending?.(frameId),
         onOversize: () => metrics.oversizePackets.inc(),
         onStoreError: (write) => metrics.outboxWriteErrors.inc({ write }),
+        onPublishDenied: (_code, reason) => {
+          metrics.publishDenied.inc({ reason });
+          // The status says at once why frames are not leaving (then at its usual interval).
+          if (this.#publisher?.denied?.frames === 1) this.#publisher.publishStatus();
+        },
         onLinkState: (up) => metrics.linkUp.set(up ? 1 : 0),
         onAnswer: (payload) => this.#deps.answers.receive(payload),
         onCommand: (payload) => this.#deps.commands.receive(payload),

@@ -8,6 +8,7 @@ import type { CodecSetting } from '../../protocol/codec-names.ts';
 import type { LastAsk, LastCommand, PendingAsk, StatusBody } from '../../protocol/status.ts';
 import { VERSION } from '../../runtime/version.ts';
 import type { LinkEstimate } from '../link/link-estimator.ts';
+import type { DenialState } from '../link/publish-denials.ts';
 import type { OutboxStats } from '../outbox/outbox.ts';
 
 export interface StatusSources {
@@ -24,6 +25,8 @@ export interface StatusSources {
   frames?: () => { codecs: { neural: number; jpeg: number }; lastFrameAt: number | null; model: string | undefined };
   lastAnswerAt?: () => Date | null;
   lastPreviewAt?: () => Date | null;
+  /** Frames the broker refuses (daemon/link/publish-denials.ts); null when none. */
+  publishDenied?: () => DenialState | null;
 }
 
 function iso(ms: number | Date | null | undefined): string | undefined {
@@ -42,6 +45,7 @@ export function statusReporter(sources: StatusSources): () => StatusBody {
     const lastFrameAt = iso(frames?.lastFrameAt);
     const lastAnswerAt = iso(sources.lastAnswerAt?.());
     const lastPreviewAt = iso(sources.lastPreviewAt?.());
+    const publishDenied = sources.publishDenied?.();
     return {
       version: VERSION,
       node: process.version,
@@ -61,6 +65,7 @@ export function statusReporter(sources: StatusSources): () => StatusBody {
       ...(lastAnswerAt && { lastAnswerAt }),
       ...(lastPreviewAt && { lastPreviewAt }),
       ...(frames?.model && { model: frames.model }),
+      ...(publishDenied && { publishDenied: { ...publishDenied } }),
     };
   };
 }
