@@ -73,15 +73,18 @@ export class CommandRunner {
   readonly #command: readonly string[];
   readonly #concurrency: number;
   readonly #queueLimit: number;
+  readonly #timeoutMs: number;
   readonly #waiting: string[] = [];
   readonly #count: (outcome: 'ok' | 'failed' | 'dropped') => void;
   readonly #log: HookLog;
   #running = 0;
 
-  constructor(command: readonly string[], limits: { concurrency: number; queue: number }, count: (outcome: 'ok' | 'failed' | 'dropped') => void, log: HookLog) {
+  /** `timeoutMs`: HOOK_TIMEOUT_MS unless a test gives a short one. */
+  constructor(command: readonly string[], limits: { concurrency: number; queue: number; timeoutMs?: number }, count: (outcome: 'ok' | 'failed' | 'dropped') => void, log: HookLog) {
     this.#command = command;
     this.#concurrency = limits.concurrency;
     this.#queueLimit = limits.queue;
+    this.#timeoutMs = limits.timeoutMs ?? HOOK_TIMEOUT_MS;
     this.#count = count;
     this.#log = log;
   }
@@ -112,9 +115,9 @@ export class CommandRunner {
     const child = spawn(program!, args, { stdio: ['pipe', 'ignore', 'inherit'], shell: false });
     // A hook that hangs (on the network, say) would hold its slot for ever and, with the others, stop every later answer's hook.
     const timer = setTimeout(() => {
-      this.#log.warn({ command: this.#command, timeoutMs: HOOK_TIMEOUT_MS }, 'answers.command took too long; killed');
+      this.#log.warn({ command: this.#command, timeoutMs: this.#timeoutMs }, 'answers.command took too long; killed');
       child.kill('SIGKILL');
-    }, HOOK_TIMEOUT_MS).unref();
+    }, this.#timeoutMs).unref();
     let finished = false;
     const finish = (ok: boolean) => {
       if (finished) return;
