@@ -32,13 +32,18 @@ async function waitForPort(port: number, timeoutMs: number, log: () => string = 
   throw new Error(`mosquitto did not listen on ${port} within ${timeoutMs} ms${log() ? `: ${log().trim()}` : ''}`);
 }
 
+export interface BrokerOptions {
+  /** Log every packet (mosquitto's log_type all) into `log`, not only errors and warnings. */
+  logPackets?: boolean;
+}
+
 export class Mosquitto {
   readonly dir = mkdtempSync(join(tmpdir(), 'splitoculo-mosquitto-'));
   readonly port: number;
   #child: ChildProcess | null = null;
   log = '';
 
-  private constructor(port: number, listeners?: (port: number, dir: string) => string[]) {
+  private constructor(port: number, listeners?: (port: number, dir: string) => string[], options: BrokerOptions = {}) {
     this.port = port;
     // mosquitto started as root drops to its own user before opening files.
     chmodSync(this.dir, 0o777);
@@ -52,13 +57,15 @@ export class Mosquitto {
       'log_dest stderr',
       'log_type error',
       'log_type warning',
+      // Every packet in and out, with its packet id and PUBACK reason code, in `log` (the soak's evidence).
+      ...(options.logPackets ? ['log_type all', 'log_timestamp_format %H:%M:%S'] : []),
     ];
     writeFileSync(join(this.dir, 'mosquitto.conf'), `${lines.join('\n')}\n`);
   }
 
   /** `listeners` replaces the default anonymous listener (TLS, passwords); the first must use `port`. */
-  static async start(port?: number, listeners?: (port: number, dir: string) => string[]): Promise<Mosquitto> {
-    const broker = new Mosquitto(port ?? (await freePort()), listeners);
+  static async start(port?: number, listeners?: (port: number, dir: string) => string[], options: BrokerOptions = {}): Promise<Mosquitto> {
+    const broker = new Mosquitto(port ?? (await freePort()), listeners, options);
     try {
       await broker.start();
     } catch (error) {

@@ -143,6 +143,7 @@ export class CloudWorker {
       return;
     }
     const { frame, deviceId } = intake;
+    this.log.debug({ device: deviceId, frameId: frame.frameId, bytes: message.payload.length }, 'frame taken');
     this.#deps.onFrameTaken?.(deviceId, frame.frameId, message.payload.length, frame.codec);
     const admission = this.#admission!.admit(deviceId, frame, intake.signed);
     if (admission.kind === 'stored') {

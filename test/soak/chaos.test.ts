@@ -10,6 +10,7 @@ it('chaos soak: SIGKILLed daemons and workers, broker restarts and cut links los
   console.log(`# ${JSON.stringify(report)}`);
   assert.deepEqual(report.lost, [], 'every committed frame is answered, evicted by policy or queued');
   assert.deepEqual(report.duplicates, [], 'no frame answered twice with different answers');
+  assert.equal(report.refusedFrames, 0, 'every frame reached the workers intact (none refused as damaged on the way)');
   assert.ok(Object.values(report.faults).reduce((a, b) => a + b, 0) >= 8, `faults injected: ${JSON.stringify(report.faults)}`);
   for (const device of report.devices) {
     assert.ok(device.committed > 100, `${device.device} committed ${device.committed} frames`);
