@@ -88,8 +88,12 @@ export async function ask(flags: ConfigFlags & { timeout: number }, device: stri
       });
     });
     answer.catch(() => undefined); // settled below, or abandoned when subscribing or publishing fails
-    await client.subscribeAsync([topics.answer(device), topics.status(device)], { qos: 1 });
-    await client.publishAsync(topics.command(device), command, { qos: 1 });
+    // A broker that refuses (its ACL: SUBACK 0x80, an MQTT 5 PUBACK >= 0x80) is the operator's to fix: one line, exit 1.
+    const refused = (what: string) => (error: Error) => {
+      throw new AskError(`ask ${device}: broker ${redactUrl(settings.url)} refused ${what} (${error.message})`);
+    };
+    await client.subscribeAsync([topics.answer(device), topics.status(device)], { qos: 1 }).catch(refused("the subscription to the device's answers and status"));
+    await client.publishAsync(topics.command(device), command, { qos: 1 }).catch(refused('the ask command'));
     return await answer;
   } finally {
     clearTimeout(timer);
