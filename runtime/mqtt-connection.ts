@@ -13,8 +13,18 @@ import { readFileSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import type { Duplex } from 'node:stream';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { writeToStream } from 'mqtt-packet';
 import { UserError } from '../protocol/errors.ts';
 import { OversizeFilteredStream, type OversizeOutcome } from './oversize-publish.ts';
+
+/**
+ * mqtt-packet's writer (the one mqtt.js uses) otherwise makes a 2-byte Buffer
+ * for each of the 65,536 16-bit numbers the first time it writes a packet:
+ * 7 MB of the edge's 29 MB V8 heap, for the whole run (heap snapshot,
+ * bench/results/footprint.md). Written when needed instead: one 2-byte
+ * allocation per packet id or length field, a few per frame.
+ */
+writeToStream.cacheNumbers = false;
 
 /** A broker that answered and refused (protocol, credentials, subscription), or one that cannot be served. */
 export class BrokerError extends UserError {

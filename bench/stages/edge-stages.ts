@@ -10,7 +10,7 @@ import mqtt from 'mqtt';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { SqliteOutbox } from '../../daemon/outbox/sqlite-outbox.ts';
-import { EdgeEncoder } from '../../daemon/pipeline/edge-encoder.ts';
+import { openEncoder } from '../../daemon/pipeline/frame-encoder.ts';
 import { resamplePillow, resamplePillowJs } from '../../daemon/pipeline/bicubic.ts';
 import { centreCropOffset, cropToRgb, resizedDimensions, toNormalisedNchw } from '../../daemon/pipeline/preprocess.ts';
 import { loadModel } from '../../protocol/manifest/load.ts';
@@ -101,7 +101,7 @@ export async function edgeStages(o: EdgeStageOptions): Promise<StageCost[]> {
   const tensor = () => new Float32Array(3 * plane).map((_, k) => Math.sin(k));
   let tokens: Float32Array = new Float32Array(0);
   for (const threads of [1, 2]) {
-    const encoder = await EdgeEncoder.open(model, { intraOpThreads: threads });
+    const encoder = await openEncoder(model, { intraOpThreads: threads });
     const bare = await openSession(model, 'edge', { intraOpThreads: threads });
     const input = new ort.Tensor('float32', tensor(), [1, 3, height, width]);
     costs.push(

@@ -8,6 +8,7 @@ import { CODEC_SETTINGS } from '../../protocol/codec-names.ts';
 import { promptText } from '../../protocol/limits.ts';
 import { deviceIdProblem } from '../../protocol/device-id.ts';
 import { brokerUrl, mqttConnectionFields, plaintextPassword } from '../../runtime/mqtt-config.ts';
+import { ENCODER_THREADS } from '../pipeline/encoder.ts';
 
 const deviceId = z.string().superRefine((id, ctx) => {
   const problem = deviceIdProblem(id);
@@ -68,6 +69,11 @@ export const configSchema = z
       .object({
         path: z.string().min(1).describe('model folder holding manifest.json and edge.onnx'),
         threads: z.number().int().min(0).max(64).default(1).describe('onnxruntime intra-op threads (0 = all cores)'),
+        thread: z
+          .enum(ENCODER_THREADS)
+          .default('main')
+          .describe("main: the model runs on the daemon's thread (least memory); worker: in its own thread, so MQTT and the outbox keep moving during a long inference (about 18 MB more)"),
+        arena: z.boolean().default(false).describe("keep onnxruntime's working memory between frames: 10-17 MB more resident, the model runs 2-2.5x faster (bench/results/footprint.md)"),
         quantisation: z.enum(['per-tensor', 'per-token']).optional().describe("default: the manifest's"),
       })
       .strict(),

@@ -93,6 +93,8 @@ export class FrameProduction implements Part {
       ...config.encoding,
       key,
       intraOpThreads: config.model.threads,
+      thread: config.model.thread,
+      arena: config.model.arena,
       ...(config.model.quantisation && { scheme: config.model.quantisation }),
     });
     await this.#maker.warmUp(config.device.id);

@@ -4,7 +4,7 @@
 // so MQTT, SQLite and the next image's preprocessing keep going meanwhile.
 //
 // No message per frame: the tensor, the tokens and a control word live in
-// SharedArrayBuffers made once (edge-encoder.ts). The worker sleeps in
+// SharedArrayBuffers made once (worker-encoder.ts). The worker sleeps in
 // Atomics.wait until the request counter moves, runs the model on the one
 // input tensor bound to the shared input, copies the tokens into the shared
 // output and bumps the reply counter. Nothing is allocated or copied between

@@ -12,7 +12,9 @@ import type { LoadedModel } from '../../protocol/manifest/load.ts';
 import type { SessionOptions } from '../../protocol/manifest/onnx-session.ts';
 import { encodeFrame, type FrameHeader } from '../../protocol/wire/frame.ts';
 import { quantise, type QuantisationScheme } from '../../protocol/wire/quantise.ts';
-import { EdgeEncoder } from './edge-encoder.ts';
+import type { Encoder, EncoderThread } from './encoder.ts';
+import { InlineEncoder } from './inline-encoder.ts';
+import { WorkerEncoder } from './worker-encoder.ts';
 import { preprocessImage } from './preprocess.ts';
 
 /** Everything in a frame header that the encoder does not decide itself. */
@@ -24,23 +26,31 @@ export interface EncodedFrame {
   timings: { preprocessMs: number; encodeMs: number; quantiseMs: number };
 }
 
+export type EncoderOptions = SessionOptions & { thread?: EncoderThread };
+
+/** The edge model on the thread `model.thread` names (encoder.ts); `main` unless told. */
+export function openEncoder(model: LoadedModel, options: EncoderOptions = {}): Promise<Encoder> {
+  const { thread = 'main', ...session } = options;
+  return thread === 'worker' ? WorkerEncoder.open(model, session) : InlineEncoder.open(model, session);
+}
+
 export class FrameEncoder {
   readonly model: LoadedModel;
   readonly scheme: QuantisationScheme;
-  readonly #encoder: EdgeEncoder;
+  readonly #encoder: Encoder;
 
-  private constructor(model: LoadedModel, encoder: EdgeEncoder, scheme: QuantisationScheme) {
+  private constructor(model: LoadedModel, encoder: Encoder, scheme: QuantisationScheme) {
     this.model = model;
     this.#encoder = encoder;
     this.scheme = scheme;
   }
 
-  static async open(model: LoadedModel, options: SessionOptions & { scheme?: QuantisationScheme } = {}): Promise<FrameEncoder> {
+  static async open(model: LoadedModel, options: EncoderOptions & { scheme?: QuantisationScheme } = {}): Promise<FrameEncoder> {
     const scheme = options.scheme ?? model.manifest.quantisation.default;
     if (!model.manifest.quantisation.allowed.includes(scheme)) {
       throw new RangeError(`quantisation ${scheme} is not allowed by model ${model.manifest.name} (allowed: ${model.manifest.quantisation.allowed.join(', ')})`);
     }
-    return new FrameEncoder(model, await EdgeEncoder.open(model, options), scheme);
+    return new FrameEncoder(model, await openEncoder(model, options), scheme);
   }
 
   async encode(image: Buffer | string, meta: FrameMetadata, label?: string): Promise<EncodedFrame> {

@@ -17,6 +17,7 @@ import { AUTH_TAG_BYTES, frameSize } from '../../protocol/wire/frame.ts';
 import type { QuantisationScheme } from '../../protocol/wire/quantise.ts';
 import type { LinkEstimate } from '../link/link-estimator.ts';
 import { CodecSelector } from './codec-selector.ts';
+import type { EncoderThread } from './encoder.ts';
 import { FrameEncoder, type FrameMetadata } from './frame-encoder.ts';
 import { cropToRgb, toNormalisedNchw, type RawRgb } from './preprocess.ts';
 
@@ -28,6 +29,10 @@ export interface FrameMakerOptions {
   /** Signs every frame (HMAC tag) when set. */
   key: Uint8Array | null;
   intraOpThreads?: number;
+  /** Where the edge model runs (encoder.ts); `main` unless told. */
+  thread?: EncoderThread;
+  /** Keep onnxruntime's CPU arena (protocol/manifest/onnx-session.ts). */
+  arena?: boolean;
   scheme?: QuantisationScheme;
 }
 
@@ -72,6 +77,8 @@ export class FrameMaker {
   static async open(model: LoadedModel, options: FrameMakerOptions): Promise<FrameMaker> {
     const encoder = await FrameEncoder.open(model, {
       ...(options.intraOpThreads !== undefined && { intraOpThreads: options.intraOpThreads }),
+      ...(options.thread && { thread: options.thread }),
+      ...(options.arena !== undefined && { arena: options.arena }),
       ...(options.scheme && { scheme: options.scheme }),
     });
     return new FrameMaker(encoder, options);

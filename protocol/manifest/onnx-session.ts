@@ -13,12 +13,20 @@ export interface SessionOptions {
   intraOpThreads?: number;
   executionProviders?: string[];
   /**
-   * No CPU memory arena and no memory pattern: onnxruntime then frees each
-   * run's intermediate tensors instead of keeping the largest run's worth
-   * reserved (the edge daemon, where resident memory matters more than a
-   * fraction of a millisecond per frame).
+   * No memory pattern, and no CPU memory arena unless `arena` is true:
+   * onnxruntime then frees each run's intermediate tensors instead of keeping
+   * the largest run's worth reserved (the edge daemon, where resident memory
+   * is counted).
    */
   lowMemory?: boolean;
+  /**
+   * With lowMemory: keep the CPU arena all the same. Measured on the edge
+   * daemon with the full model (bench/results/footprint.md): the arena holds
+   * 10-17 MB more, and without it each run maps and faults in its tensors
+   * afresh (blocks over 64 KiB are mmap'd under the unit's malloc settings):
+   * the encode stage takes 2-2.5x as long.
+   */
+  arena?: boolean;
 }
 
 export async function openSession(model: LoadedModel, role: ModelRole, options: SessionOptions) {
@@ -33,7 +41,7 @@ export async function openSession(model: LoadedModel, role: ModelRole, options: 
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
       executionProviders: options.executionProviders ?? ['cpu'],
-      ...(options.lowMemory && { enableCpuMemArena: false, enableMemPattern: false }),
+      ...(options.lowMemory && { enableCpuMemArena: options.arena === true, enableMemPattern: false }),
     });
   } catch (error) {
     throw new ManifestError(`${path}: onnxruntime cannot load it (${(error as Error).message})`);

@@ -75,7 +75,14 @@ describe('bench --quick', () => {
     const fp = JSON.parse(readFileSync(join(out, 'footprint.json'), 'utf8')) as FootprintResults;
     assert.ok(fp.memory[0]!.series.length >= 4 && fp.memory[0]!.series.every(([, mb]) => mb > 20), JSON.stringify(fp.memory[0]!.series));
     assert.ok(fp.memory[0]!.framesQueued > 0 && Object.keys(fp.memory[0]!.breakdown.groups).length > 3);
-    assert.ok(fp.encoder.ratio > 0 && fp.encoder.referenceMs > 0);
+    assert.deepEqual(
+      fp.encoders.map((e) => e.thread),
+      ['main', 'worker'],
+    );
+    assert.ok(
+      fp.encoders.every((e) => e.ratio > 0 && e.referenceMs > 0),
+      JSON.stringify(fp.encoders),
+    );
     assert.deepEqual(
       fp.cameras.map((c) => c.camera.split(' ')[0]),
       ['MJPEG', 'NV12', 'YUYV422'],

@@ -10,7 +10,8 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { EdgeEncoder } from '../../daemon/pipeline/edge-encoder.ts';
+import type { Encoder } from '../../daemon/pipeline/encoder.ts';
+import { openEncoder } from '../../daemon/pipeline/frame-encoder.ts';
 import { cropToRgb, toNormalisedNchw } from '../../daemon/pipeline/preprocess.ts';
 import { loadModel } from '../../protocol/manifest/load.ts';
 import type { Manifest } from '../../protocol/manifest/schema.ts';
@@ -86,9 +87,9 @@ describe('preprocessing parity with PIL/torchvision, every pixel', () => {
 
 describe('preprocessing parity with PIL/torchvision, sample frames', () => {
   const model = loadModel(TINY_MODEL_DIR, ['edge']);
-  let encoder: EdgeEncoder;
+  let encoder: Encoder;
   before(async () => {
-    encoder = await EdgeEncoder.open(await model, { intraOpThreads: 1 });
+    encoder = await openEncoder(await model, { intraOpThreads: 1 });
   });
   after(async () => encoder.close());
 

@@ -1,6 +1,5 @@
 /**
- * Runs edge.onnx: one normalised image tensor in, N x D bottleneck tokens out.
- * The session lives in a worker thread (encoder-worker.ts): onnxruntime-node
+ * `model.thread: worker` (encoder.ts): edge.onnx in a worker thread (encoder-worker.ts): onnxruntime-node
  * blocks the thread it runs on for the whole inference (about 120 ms on a
  * Rock 5B), which must not be the thread serving MQTT and the outbox.
  *
@@ -16,12 +15,8 @@ import type { LoadedModel } from '../../protocol/manifest/load.ts';
 import { ManifestError } from '../../protocol/manifest/load.ts';
 import type { SessionOptions } from '../../protocol/manifest/onnx-session.ts';
 import { embeddedText, isSingleBinary } from '../../runtime/sea.ts';
+import { type Encoder, EncoderError } from './encoder.ts';
 import { CLOSE, ERROR_BYTES, REPLY, REQUEST, STATUS, type EncoderReply, type EncoderWorkerData } from './encoder-worker.ts';
-import { UserError } from '../../protocol/errors.ts';
-
-export class EncoderError extends UserError {
-  override readonly name = 'EncoderError';
-}
 
 /**
  * The worker isolate's V8 limits (MB): its heap holds a few wrapper objects,
@@ -31,7 +26,7 @@ export class EncoderError extends UserError {
  */
 const WORKER_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 };
 
-export class EdgeEncoder {
+export class WorkerEncoder implements Encoder {
   readonly #worker: Worker;
   readonly #control: Int32Array;
   readonly #input: Float32Array;
@@ -61,11 +56,10 @@ export class EdgeEncoder {
     Atomics.notify(this.#control, REPLY);
   }
 
-  static async open(model: LoadedModel, options: SessionOptions = {}): Promise<EdgeEncoder> {
+  static async open(model: LoadedModel, options: SessionOptions = {}): Promise<WorkerEncoder> {
     const { crop } = model.manifest.preprocess;
     const shared: EncoderWorkerData = {
-      // No onnxruntime arena or memory pattern: within noise at 10 frames/s with the full model
-      // (190 against 194 MB resident, bench/footprint), kept because it can only hold less.
+      // The daemon's session options: no memory pattern, the arena as model.arena says (onnx-session.ts).
       model,
       options: { lowMemory: true, ...options },
       control: new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT),
@@ -88,7 +82,7 @@ export class EdgeEncoder {
       worker.on('message', onMessage);
       worker.once('error', reject);
     });
-    return new EdgeEncoder(worker, model, shared);
+    return new WorkerEncoder(worker, model, shared);
   }
 
   /** Tokens for one image (a fresh array; the input is copied and stays the caller's). */
