@@ -9,17 +9,23 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, afterEach, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { AckBatch } from '../../daemon/link/ack-batch.ts';
 import { systemClock } from '../../daemon/link/clock.ts';
 import { StoreErrors, type StoreWrite } from '../../daemon/link/store-errors.ts';
 import { SqliteOutbox } from '../../daemon/outbox/sqlite-outbox.ts';
+import { edgeCase } from '../helpers/edge-case.ts';
+import { EdgeProcess, stopAllEdges } from '../helpers/edge-process.ts';
+import { scrapeMetric, waitForMetric } from '../helpers/metrics.ts';
+import { freePort, Mosquitto } from '../helpers/mosquitto.ts';
+import { FRAMES_DIR } from '../helpers/paths.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { DEFAULT_TEST_LIMITS } from './outbox-conformance.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'splitoculo-outbox-busy-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(stopAllEdges);
 
 const awaitingRows = (path: string) => {
   const db = new Database(path, { readonly: true });
@@ -76,5 +82,39 @@ describe('outbox writes from timers while another connection holds the write loc
     outbox.close();
     assert.equal(awaitingRows(path), 3, 'all three acknowledged in the file, awaiting their answers');
     assert.equal(warnings, 2, 'the success ended the burst quietly');
+  });
+
+  it('the real daemon, publishing every 200 ms, survives the lock: counted, and frames flow and the queue drains after it', { timeout: 120_000 }, async () => {
+    const broker = await Mosquitto.start();
+    try {
+      const metricsPort = await freePort();
+      const { dir: caseDir, path } = edgeCase(dir, {
+        device: { id: 'busy-cam' },
+        camera: { type: 'file', path: join(FRAMES_DIR, 'coins.png') },
+        capture: { intervalMs: 200 },
+        mqtt: { url: broker.url },
+        metrics: { port: metricsPort },
+      });
+      const edge = new EdgeProcess(path);
+      await waitForMetric(metricsPort, 'splitoculo_frames_published_total', (n) => n >= 2, { timeoutMs: 60_000 });
+      const locker = new Database(join(caseDir, 'outbox.db'), { timeout: 10_000 });
+      locker.exec('BEGIN EXCLUSIVE');
+      try {
+        // The daemon's writes wait out SQLite's busy timeout (5 s), then fail: counted, not fatal.
+        await waitForMetric(metricsPort, 'splitoculo_outbox_write_errors_total', (n) => n >= 1, { timeoutMs: 60_000 });
+      } finally {
+        locker.exec('COMMIT');
+        locker.close();
+      }
+      assert.equal(edge.child.exitCode, null, 'the daemon survived');
+      assert.ok((await scrapeMetric(metricsPort, 'splitoculo_outbox_write_errors_total', { write: 'ack' })) >= 1);
+      const published = await scrapeMetric(metricsPort, 'splitoculo_frames_published_total');
+      await waitForMetric(metricsPort, 'splitoculo_frames_published_total', (n) => n >= published + 3, { timeoutMs: 30_000 });
+      await waitForMetric(metricsPort, 'splitoculo_queue_frames', (n) => n === 0, { timeoutMs: 30_000 });
+      assert.equal(edge.child.exitCode, null);
+      await edge.stop();
+    } finally {
+      await broker.dispose();
+    }
   });
 });
