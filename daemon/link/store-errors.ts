@@ -21,14 +21,19 @@ export class StoreErrors {
     this.#count = count;
   }
 
+  /** A write that threw: counted, logged once per burst. */
+  failed(write: StoreWrite, error: unknown): void {
+    this.#count(write);
+    this.#failing.add(write);
+    this.#limiter.warn(write, { write, err: (error as Error).message }, 'outbox write failed; retried on the next tick, the daemon keeps serving');
+  }
+
   /** Runs `write`; false (counted, logged once per burst) when it threw. */
   guard(write: StoreWrite, run: () => void): boolean {
     try {
       run();
     } catch (error) {
-      this.#count(write);
-      this.#failing.add(write);
-      this.#limiter.warn(write, { write, err: (error as Error).message }, 'outbox write failed; retried on the next tick, the daemon keeps serving');
+      this.failed(write, error);
       return false;
     }
     if (this.#failing.delete(write)) this.#limiter.reset(write);

@@ -19,7 +19,10 @@
  * What a crash costs: frames acknowledged in the last second are sent again
  * (the cloud answers a frame id once; their answers are accepted, the rows
  * being still queued) and attempts are under-counted. Nothing enqueued is
- * lost: enqueues still commit before they return.
+ * lost: enqueues still commit before they return. A commit that fails (an
+ * I/O error, SQLITE_FULL) never throws out of the timer: it is counted and
+ * tried again; if SQLite rolled the transaction back, its acks are applied
+ * again in a new one (test/daemon/outbox-io-error.test.ts).
  */
 import type Database from 'better-sqlite3';
 import type { OutboxStatements } from './outbox-database.ts';
@@ -29,6 +32,13 @@ import type { OutboxIdentity } from './outbox-identity.ts';
 
 export const DEFERRED_COMMIT_MS = 1000;
 
+export interface DeferredHooks {
+  /** The owner's counters from the file, after a rollback. */
+  reload(): void;
+  /** The timer's commit failed (an I/O error): counted by the owner; tried again after DEFERRED_COMMIT_MS. */
+  onTimerError?: ((error: unknown) => void) | undefined;
+}
+
 export class DeferredWrites {
   readonly #db: Database.Database;
   readonly #statements: OutboxStatements;
@@ -37,11 +47,13 @@ export class DeferredWrites {
   readonly #identity: OutboxIdentity;
   #timer: NodeJS.Timeout | null = null;
   #acked = false;
-  /** The timer's commit failed (an I/O error): counted by the owner; the transaction, still open, is committed later. */
-  onTimerError: ((error: unknown) => void) | undefined;
+  readonly #hooks: DeferredHooks;
+  /** Acks in the open transaction, kept until it commits: a rollback (an I/O error, SQLITE_FULL) must not drop them. */
+  #unsaved: Array<[sequence: number, at: number]> = [];
 
-  constructor(db: Database.Database, statements: OutboxStatements, totals: QueueTotals, awaiting: AwaitingAnswers, identity: OutboxIdentity) {
+  constructor(db: Database.Database, statements: OutboxStatements, totals: QueueTotals, awaiting: AwaitingAnswers, identity: OutboxIdentity, hooks: DeferredHooks) {
     this.#db = db;
+    this.#hooks = hooks;
     this.#statements = statements;
     this.#totals = totals;
     this.#awaiting = awaiting;
@@ -59,8 +71,10 @@ export class DeferredWrites {
     try {
       this.commit();
     } catch (error) {
-      this.onTimerError?.(error);
-      if (this.#db.inTransaction) this.#timer ??= setTimeout(() => this.#timed(), DEFERRED_COMMIT_MS).unref();
+      this.#hooks.onTimerError?.(error);
+      // Still open: committed on the next try. Rolled back: counters from the file, and the next commit applies the acks again.
+      if (!this.#db.inTransaction) this.#hooks.reload();
+      this.#timer ??= setTimeout(() => this.#timed(), DEFERRED_COMMIT_MS).unref();
     }
   }
 
@@ -77,6 +91,7 @@ export class DeferredWrites {
       const row = this.#statements.sizeOf.get(seq);
       if (!row) continue;
       this.#awaiting.mark(seq, now);
+      this.#unsaved.push([seq, now]);
       this.#acked = true;
       this.#totals.rows -= 1;
       this.#totals.bytes -= row.size;
@@ -91,15 +106,20 @@ export class DeferredWrites {
    * the newest row, its frame never stored, is then not reused either).
    */
   commit(inserted = false): void {
+    // An error such as SQLITE_FULL or an I/O error may have rolled the transaction back (the owner
+    // reloaded its counters): its acks are applied again in a new one; attempt counts are lost.
+    if (!this.#db.inTransaction) {
+      const redo = this.#unsaved;
+      this.#unsaved = [];
+      this.#acked = false;
+      for (const [seq, at] of redo) this.ack([seq], at);
+    }
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
-    // An error such as SQLITE_FULL may have rolled the transaction back: nothing is left to commit.
-    if (!this.#db.inTransaction) {
-      this.#acked = false;
-      return;
-    }
+    if (!this.#db.inTransaction) return;
     if (this.#acked && !inserted) this.#identity.save();
     this.#db.exec('COMMIT');
     this.#acked = false; // after the COMMIT: a failed one saves the identity again next time
+    this.#unsaved = [];
   }
 }

@@ -28,6 +28,7 @@ export interface SqliteOutboxOptions {
   synchronous?: Synchronous;
   /** Acknowledged frames whose answers are still accepted: for how long after the ack, and how many (outbox-awaiting.ts). */
   awaiting?: { windowMs?: number; max?: number };
+  onDeferredError?: (error: unknown) => void; // the deferred commit's timer failed (an I/O error): count it; retried, acks kept (outbox-deferred.ts)
 }
 
 export class SqliteOutbox implements Outbox {
@@ -59,7 +60,7 @@ export class SqliteOutbox implements Outbox {
     this.#identity = new OutboxIdentity(this.#statements);
     this.#awaiting = new AwaitingAnswers(this.#statements, this.#identity, options.awaiting);
     this.#answers = new OutboxAnswers(this.#db, this.#statements, options.limits.maxAnswers, { awaiting: this.#awaiting, identity: this.#identity, totals: this.#totals });
-    this.#deferred = new DeferredWrites(this.#db, this.#statements, this.#totals, this.#awaiting, this.#identity);
+    this.#deferred = new DeferredWrites(this.#db, this.#statements, this.#totals, this.#awaiting, this.#identity, { reload: () => this.#reload(), onTimerError: options.onDeferredError });
     const record = new EvictedRecord(this.#db);
     this.#eviction = { statements: this.#statements, totals: this.#totals, identity: this.#identity, record, floor: this.#floor };
   }

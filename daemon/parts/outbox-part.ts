@@ -13,11 +13,13 @@ import type { Part } from '../controller.ts';
 import type { EdgeMetrics } from '../ops/metrics.ts';
 import type { Progress } from '../ops/watchdog.ts';
 import { OutboxFullError, type FrameIdentity, type Outbox } from '../outbox/outbox.ts';
+import { StoreErrors } from '../link/store-errors.ts';
 import { SqliteOutbox } from '../outbox/sqlite-outbox.ts';
 import { urgentFirst } from '../outbox/urgent-first.ts';
 import type { ProducedFrame } from './frame-production.ts';
 
-export function openOutbox(config: EdgeConfig): SqliteOutbox {
+/** `onDeferredError`: the daemon counts a failed deferred commit (the CLI commands need not). */
+export function openOutbox(config: EdgeConfig, onDeferredError?: (error: unknown) => void): SqliteOutbox {
   const o = config.outbox;
   return new SqliteOutbox({
     path: o.path,
@@ -26,6 +28,7 @@ export function openOutbox(config: EdgeConfig): SqliteOutbox {
     synchronous: o.synchronous,
     minFreeBytes: o.minFreeBytes,
     awaiting: { windowMs: o.answerWindowSeconds * 1000 },
+    ...(onDeferredError && { onDeferredError }),
   });
 }
 
@@ -59,7 +62,8 @@ export class OutboxPart implements Part {
 
   start(): void {
     const { config, metrics, log } = this.#deps;
-    this.#outbox = urgentFirst((this.#deps.open ?? openOutbox)(config));
+    const errors = new StoreErrors(log, (write) => metrics.outboxWriteErrors.inc({ write }));
+    this.#outbox = urgentFirst(this.#deps.open ? this.#deps.open(config) : openOutbox(config, (error) => errors.failed('commit', error)));
     const stats = this.#outbox.stats();
     log.info({ outbox: resolve(config.outbox.path), queued: stats.rows, bytes: stats.bytes }, 'outbox open');
     metrics.queueDepth.set(stats.rows);
