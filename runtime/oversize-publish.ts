@@ -191,6 +191,15 @@ export class OversizeFilteredStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#send(chunk, callback);
+  }
+
+  /** mqtt-packet writes a packet in pieces inside cork()/uncork(): they reach the socket as one write (one segment, as before the wrapper). */
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    this.#send(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), callback);
+  }
+
+  #send(chunk: Buffer, callback: (error?: Error | null) => void): void {
     if (!this.#inner || this.#inner.write(chunk)) callback();
     else this.#inner.once('drain', () => callback());
   }

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import mqttPacket from 'mqtt-packet';
-import { OversizePublishFilter } from '../../runtime/oversize-publish.ts';
+import { Duplex } from 'node:stream';
+import { OversizeFilteredStream, OversizePublishFilter } from '../../runtime/oversize-publish.ts';
 
 const LIMIT = 1000;
 const packet = (p: object) => mqttPacket.generate(p as mqttPacket.Packet, { protocolVersion: 4 });
@@ -71,5 +72,24 @@ describe('oversize PUBLISH filter', () => {
     const filter = new OversizePublishFilter(LIMIT, { discarded: () => assert.fail('malformed'), refused: (n) => refused.push(n) });
     assert.equal(filter.filter(Buffer.from([0x30, 0x80, 0x80, 0x80, 0x80, 0x01])).length, 0);
     assert.equal(refused.length, 1);
+  });
+
+  it('a packet written in pieces under cork() reaches the socket as one write (as without the filter: one TCP segment, not seven)', async () => {
+    const writes: Buffer[] = [];
+    const socket = new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, done) {
+        writes.push(chunk);
+        done();
+      },
+    });
+    const stream = new OversizeFilteredStream(LIMIT, () => assert.fail('nothing oversize'));
+    stream.attach(socket, false);
+    await new Promise<void>((resolve) => {
+      mqttPacket.writeToStream({ cmd: 'publish', topic: 'a/b', payload: Buffer.alloc(3200, 7), qos: 1, messageId: 3 } as mqttPacket.Packet, stream);
+      setImmediate(resolve);
+    });
+    assert.equal(writes.length, 1);
+    assert.deepEqual(writes[0], packet({ cmd: 'publish', topic: 'a/b', payload: Buffer.alloc(3200, 7), qos: 1, messageId: 3 }));
   });
 });
