@@ -4,13 +4,18 @@
  * and turns a burst of PUBACKs into one SQLite transaction. Until the flush
  * the frames are still in the outbox, so the sender must skip `pending`.
  * A flush that fails (SQLITE_BUSY, an I/O error: store-errors.ts counts it)
- * keeps its frames pending and is tried again after the delay: an ack is
+ * keeps its frames pending and is tried again after ACK_RETRY_MS: an ack is
  * never dropped, and the frames are not sent again meanwhile.
  */
 import type { Clock, Timer } from './clock.ts';
 import type { StoreErrors } from './store-errors.ts';
 
 export const ACK_FLUSH_MS = 20;
+/**
+ * After a failed flush: SQLITE_BUSY comes only after SQLite's busy timeout (5 s, the event loop
+ * blocked), so the next try leaves the daemon a second of service first.
+ */
+export const ACK_RETRY_MS = 1000;
 
 export interface AckBatchOptions {
   clock: Clock;
@@ -63,7 +68,7 @@ export class AckBatch {
       if (!done) {
         // Put back in front (acks added meanwhile stay after them) and try again on the next tick.
         this.#pending = [...sequences, ...this.#pending];
-        if (!final) this.#timer ??= this.#o.clock.setTimeout(() => this.flush(), this.#o.delayMs ?? ACK_FLUSH_MS);
+        if (!final) this.#timer ??= this.#o.clock.setTimeout(() => this.flush(), Math.max(this.#o.delayMs ?? ACK_FLUSH_MS, ACK_RETRY_MS));
       }
     }
     return done;
