@@ -27,6 +27,8 @@ export interface MemoryRun {
   threads: number;
   framesQueued: number;
   blockBytesPerFrame: number;
+  /** Preprocess + encode + quantise per frame, from the daemon's own histogram (ms). */
+  encodeMsPerFrame: number;
 }
 
 export interface MemoryRunOptions {
@@ -40,6 +42,8 @@ export interface MemoryRunOptions {
   program?: string[];
   /** Where the outbox lives: a real disk, so write_bytes means something. */
   workDir?: string;
+  /** model.* settings beyond path and threads (the levers: thread, arena). */
+  modelSettings?: Record<string, unknown>;
 }
 
 async function metric(port: number, name: string): Promise<number> {
@@ -62,7 +66,7 @@ export async function measureEdgeMemory(o: MemoryRunOptions): Promise<MemoryRun>
     const metricsPort = await freePort();
     const config = writeConfig(work, {
       device: { id: 'footprint' },
-      model: { path: resolve(o.model), threads: 1 },
+      model: { path: resolve(o.model), threads: 1, ...o.modelSettings },
       camera: { type: 'directory', path: samples, loop: true },
       capture: { intervalMs: Math.round(1000 / fps) },
       outbox: { path: join(work, 'outbox.db') },
@@ -98,6 +102,8 @@ export async function measureEdgeMemory(o: MemoryRunOptions): Promise<MemoryRun>
       const breakdown = readSmaps(pid);
       const v8HeapMB = Math.round(((await metric(metricsPort, 'nodejs_heap_size_total_bytes')) / 2 ** 20) * 10) / 10;
       const framesQueued = (await metric(metricsPort, 'splitoculo_frames_queued_total')) - queuedBefore;
+      const encodeCount = await metric(metricsPort, 'splitoculo_encode_seconds_count');
+      const encodeMsPerFrame = encodeCount > 0 ? ((await metric(metricsPort, 'splitoculo_encode_seconds_sum')) / encodeCount) * 1000 : 0;
       const written = writeBytes(pid) - writtenBefore;
       return {
         label: o.label,
@@ -110,6 +116,7 @@ export async function measureEdgeMemory(o: MemoryRunOptions): Promise<MemoryRun>
         threads: threadCount(pid),
         framesQueued,
         blockBytesPerFrame: framesQueued > 0 ? Math.round(written / framesQueued) : 0,
+        encodeMsPerFrame,
       };
     } finally {
       await edge.stop();

@@ -18,6 +18,8 @@ import { encoderRatio } from './encoder-ratio.ts';
 
 export interface FootprintResults {
   memory: MemoryRun[];
+  /** The same daemon with one setting changed at a time, shorter runs, the default first. */
+  levers: Array<MemoryRun & { lever: string }>;
   /** The encoder on each thread (model.thread), the daemon's default first. */
   encoders: Array<StageCost & { minRatio: number; thread: string }>;
   cameras: CameraPathCost[];
@@ -49,6 +51,17 @@ export async function footprint(o: FootprintOptions): Promise<FootprintResults> 
   const unit = { NODE_OPTIONS: '--max-semi-space-size=1', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536' };
   if (runs.includes('sources')) memory.push(await measureEdgeMemory({ label: "node running the sources, the unit's environment", model: o.modelDir, seconds, env: unit }));
   if (runs.includes('binary')) memory.push(await measureEdgeMemory({ label: 'x64 single binary, started by hand', model: o.modelDir, seconds, program: [binary] }));
+  const levers: FootprintResults['levers'] = [];
+  const leverProgram = runs.includes('binary') ? { program: [binary] } : { env: unit };
+  const leverSeconds = o.quick ? 4 : 120;
+  o.log(`footprint: levers, ${leverSeconds} s each`);
+  for (const [lever, modelSettings] of [
+    ['defaults (model.thread: main, model.arena: true)', {}],
+    ['model.thread: worker (the encoder in its own isolate)', { thread: 'worker' }],
+    ["model.arena: false (onnxruntime's working memory freed after each run)", { arena: false }],
+  ] as const) {
+    levers.push({ lever, ...(await measureEdgeMemory({ label: lever, model: o.modelDir, seconds: leverSeconds, modelSettings, ...leverProgram })) });
+  }
   o.log('footprint: encoder against bare session.run');
   const encoders = [];
   for (const thread of ['main', 'worker'] as const) encoders.push(await encoderRatio(o.modelDir, o.quick ? 5 : 60, thread));
@@ -67,7 +80,7 @@ export async function footprint(o: FootprintOptions): Promise<FootprintResults> 
         .filter((f) => /\.tar\.(gz|xz|zst)$/.test(f))
         .map((file) => ({ file, bytes: statSync(join(dist, file)).size }))
     : [];
-  const results: FootprintResults = { memory, encoders, cameras, disk, tarballs };
+  const results: FootprintResults = { memory, levers, cameras, disk, tarballs, encoders };
   writeFileSync(join(o.out, 'footprint.json'), `${JSON.stringify(results, null, 1)}\n`);
   writeFileSync(join(o.out, 'footprint.md'), renderFootprint(results));
   return results;
@@ -96,6 +109,17 @@ export function renderFootprint(r: FootprintResults): string {
     lines.push('', `Over time, ${m.label} (s: MB): ${m.series.map(([t, v]) => `${t}: ${v.toFixed(0)}`).join(', ')}`);
     lines.push('', `Breakdown at the end (smaps Rss, MB), ${m.label}:`, '', '| mapping | MB |', '| --- | ---: |');
     for (const [group, value] of Object.entries(m.breakdown.groups)) if (value >= 0.5) lines.push(`| ${group} | ${mb(value)} |`);
+  }
+  if (r.levers.length) {
+    const base = r.levers[0]!;
+    const end = (m: MemoryRun) => m.series[m.series.length - 1]![1];
+    lines.push('', `## Levers (${base.seconds} s each at 10 frames/s, one setting changed from the defaults)`, '');
+    lines.push('| lever | RSS at the end (MB) | against the defaults | anonymous + brk heap (MB) | encode stage per frame (ms) | frames queued |', '| --- | ---: | ---: | ---: | ---: | ---: |');
+    const anon = (m: MemoryRun) => Object.entries(m.breakdown.groups).reduce((sum, [group, v]) => sum + (group.startsWith('anonymous') || group.startsWith('brk') ? v : 0), 0);
+    for (const l of r.levers) {
+      const delta = end(l) - end(base);
+      lines.push(`| ${l.lever} | ${mb(end(l))} | ${l === base ? '' : `${delta >= 0 ? '+' : ''}${mb(delta)}`} | ${mb(anon(l))} | ${l.encodeMsPerFrame.toFixed(1)} | ${l.framesQueued} |`);
+    }
   }
   lines.push('', '## Encoder against a bare session.run (same model, one thread, same run)', '');
   lines.push('| model.thread | median of per-pair ratios | ms | bare ms | pairs | best against best | goal |', '| --- | ---: | ---: | ---: | ---: | ---: | --- |');

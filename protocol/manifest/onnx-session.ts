@@ -20,11 +20,12 @@ export interface SessionOptions {
    */
   lowMemory?: boolean;
   /**
-   * With lowMemory: keep the CPU arena all the same. Measured on the edge
-   * daemon with the full model (bench/results/footprint.md): the arena holds
-   * 10-17 MB more, and without it each run maps and faults in its tensors
-   * afresh (blocks over 64 KiB are mmap'd under the unit's malloc settings):
-   * the encode stage takes 2-2.5x as long.
+   * With lowMemory: keep the CPU arena all the same (the edge's
+   * `model.arena`, true unless set). Measured on the edge daemon with the full
+   * model (bench/results/footprint.md): the arena holds 5-10 MB more, and
+   * without it each run maps and faults in its tensors afresh (blocks over
+   * 64 KiB are mmap'd under the unit's malloc settings): the model's run
+   * takes about 2.5x as long.
    */
   arena?: boolean;
 }

@@ -75,6 +75,12 @@ describe('bench --quick', () => {
     const fp = JSON.parse(readFileSync(join(out, 'footprint.json'), 'utf8')) as FootprintResults;
     assert.ok(fp.memory[0]!.series.length >= 4 && fp.memory[0]!.series.every(([, mb]) => mb > 20), JSON.stringify(fp.memory[0]!.series));
     assert.ok(fp.memory[0]!.framesQueued > 0 && Object.keys(fp.memory[0]!.breakdown.groups).length > 3);
+    // Each lever measured against the defaults in the same run.
+    assert.equal(fp.levers.length, 3);
+    assert.ok(
+      fp.levers.every((l) => l.series.length > 0 && Object.keys(l.breakdown.groups).length > 3),
+      JSON.stringify(fp.levers.map((l) => [l.lever, l.series])),
+    );
     assert.deepEqual(
       fp.encoders.map((e) => e.thread),
       ['main', 'worker'],

@@ -3,10 +3,12 @@
 // memory). The caller keeps its input, concurrent calls are served in turn with
 // their own tokens, and the tokens equal a bare session.run's.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { ENCODER_THREADS, type Encoder, EncoderError } from '../../daemon/pipeline/encoder.ts';
 import { openEncoder } from '../../daemon/pipeline/frame-encoder.ts';
+import { FrameMaker } from '../../daemon/pipeline/frame-maker.ts';
 import { loadModel, type LoadedModel } from '../../protocol/manifest/load.ts';
 import { openSession } from '../../protocol/manifest/onnx-session.ts';
 import { TINY_MODEL_DIR } from '../helpers/paths.ts';
@@ -51,3 +53,19 @@ for (const thread of ENCODER_THREADS)
       await assert.rejects(other.encode(image(1)), EncoderError);
     });
   });
+
+describe('model.thread reaches the encoder', () => {
+  const threads = () => Number(/^Threads:\s+(\d+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
+  it('worker starts a thread of its own, main none', async () => {
+    const model = await loadModel(TINY_MODEL_DIR, ['edge']);
+    const counts: Record<string, number> = {};
+    for (const thread of ENCODER_THREADS) {
+      const before = threads();
+      const maker = await FrameMaker.open(model, { codec: 'neural', jpegQuality: 85, key: null, intraOpThreads: 1, thread, arena: thread === 'main' });
+      counts[thread] = threads() - before;
+      await maker.close();
+    }
+    assert.equal(counts.main, 0, JSON.stringify(counts));
+    assert.ok(counts.worker! >= 1, JSON.stringify(counts));
+  });
+});
