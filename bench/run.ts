@@ -42,7 +42,9 @@ const out = resolve(values.out ?? (quick ? join(REPO, '.cache/bench-quick') : jo
 const linkMode = values.link as 'auto' | 'netns' | 'relay';
 const modelDir = join(REPO, quick ? 'models/tiny' : '.cache/models/full');
 const qwenDirs = quick ? [{ dir: join(REPO, 'models/tiny-qwen'), label: 'tiny stand-in' }] : [{ dir: join(REPO, '.cache/models/qwen-vision-3b'), label: 'Qwen2.5-VL-3B size, random weights' }];
-for (const dir of [modelDir, ...qwenDirs.map((q) => q.dir)]) {
+// The Qwen stand-in only for the sections that run the cloud (`--sections footprint` alone needs the edge model only).
+const needsQwen = sections.has('links') || sections.has('stages');
+for (const dir of [modelDir, ...(needsQwen ? qwenDirs.map((q) => q.dir) : [])]) {
   if (!existsSync(dir)) throw new Error(`${dir} is missing: run make models-full models-qwen-vision-3b (or use --quick)`);
 }
 const rounds = Number(values.rounds ?? (quick ? 1 : 3));
@@ -123,5 +125,8 @@ const results: BenchResults = {
   stages,
   queue,
 };
-await writeReport(results, out);
-log(`wrote ${out}/report.md`);
+// The footprint writes its own footprint.md; report.md is the other sections' (not overwritten by a footprint-only run).
+if (sections.size > 1 || !sections.has('footprint')) {
+  await writeReport(results, out);
+  log(`wrote ${out}/report.md`);
+}
