@@ -22,7 +22,7 @@ export interface SessionOptions {
   /**
    * With lowMemory: keep the CPU arena all the same (the edge's
    * `model.arena`, true unless set). Measured on the edge daemon with the full
-   * model (bench/results/footprint.md): the arena holds 5-10 MB more, and
+   * model (bench/results/footprint.md): the arena holds about 10 MB more, and
    * without it each run maps and faults in its tensors afresh (blocks over
    * 64 KiB are mmap'd under the unit's malloc settings): the model's run
    * takes about 2.5x as long.
