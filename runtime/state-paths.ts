@@ -42,7 +42,11 @@ export function ensureStateFile(file: string, setting: string): string {
   const folder = dirname(resolve(file));
   checkStateFile(file, setting, folder); // the precise reason, before mkdir's EEXIST or EACCES
   try {
-    mkdirSync(folder, { recursive: true, mode: STATE_FOLDER_MODE });
+    // Each missing folder made on its own, from the nearest existing one down: Node's recursive mkdir
+    // retries for ever where a file system answers ENOENT to a mkdir under a folder that exists (/proc, /sys).
+    const missing: string[] = [];
+    for (let dir = folder; !exists(dir); dir = dirname(dir)) missing.unshift(dir);
+    for (const dir of missing) mkdirUnlessThere(dir);
   } catch (error) {
     throw new StatePathError(`${setting} ${file}: cannot create the folder ${folder} (${reason(error)}); create it, writable by the service, or choose another path`);
   }
@@ -69,6 +73,15 @@ export function checkStateFile(file: string, setting: string, folder = dirname(r
     }
   }
   return parent === folder ? folder : `${folder} (created by run, mode 0${STATE_FOLDER_MODE.toString(8)})`;
+}
+
+/** mkdir, where a folder made meanwhile by someone else is as good. */
+function mkdirUnlessThere(dir: string): void {
+  try {
+    mkdirSync(dir, { mode: STATE_FOLDER_MODE });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(dir).isDirectory()) throw error;
+  }
 }
 
 function exists(path: string): boolean {
