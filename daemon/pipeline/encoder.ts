@@ -5,10 +5,10 @@
  *
  * Two ways to run it, chosen by `model.thread`:
  * - `main` (inline-encoder.ts): onnxruntime on the daemon's own thread. The
- *   least memory (no second V8 isolate: 18 MB resident measured for an idle
- *   worker thread, 30 MB with the daemon's encoder in it) and no copy between
- *   threads; while a frame is encoded (5-20 ms here with the full model, the
- *   encode stage of bench/) MQTT, the outbox and the metrics wait.
+ *   least memory (no second V8 isolate: 18 MB resident for an idle worker
+ *   thread, 18.8 MB in the daemon, bench/results/footprint.md) and no copy
+ *   between threads; while a frame is encoded (8-20 ms here with the full
+ *   model) MQTT, the outbox and the metrics wait.
  * - `worker` (worker-encoder.ts): the session in a worker thread, so the
  *   event loop keeps moving during a long inference (a large model on a slow
  *   board) at the cost of that isolate.

@@ -1,9 +1,10 @@
 /**
  * `model.thread: main` (encoder.ts): edge.onnx on the calling thread. No
- * worker isolate and no hand-over between threads: the tensor is copied once
- * into the input bound to the session at open. onnxruntime-node's run blocks
- * this thread for the whole inference, so while it runs nothing else in the
- * daemon moves (hence one frame at a time, queued like the worker's).
+ * worker isolate and no hand-over between threads: the caller's tensor is
+ * wrapped as the session's input as it is (onnxruntime reads it in place, no
+ * copy). onnxruntime-node's run blocks this thread for the whole inference,
+ * so while it runs nothing else in the daemon moves (hence one frame at a
+ * time, queued like the worker's).
  */
 import * as ort from 'onnxruntime-node';
 import type { LoadedModel } from '../../protocol/manifest/load.ts';
@@ -12,9 +13,10 @@ import { type Encoder, EncoderError } from './encoder.ts';
 
 export class InlineEncoder implements Encoder {
   readonly #session: ort.InferenceSession;
-  readonly #feeds: Record<string, ort.Tensor>;
-  readonly #input: Float32Array;
+  readonly #inputName: string;
   readonly #outputName: string;
+  readonly #dims: readonly number[];
+  readonly #inputLength: number;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
   readonly tokenCount: number;
@@ -23,9 +25,10 @@ export class InlineEncoder implements Encoder {
   private constructor(model: LoadedModel, opened: Awaited<ReturnType<typeof openSession>>) {
     const { width, height } = model.manifest.preprocess.crop;
     this.#session = opened.session;
+    this.#inputName = opened.inputName;
     this.#outputName = opened.outputName;
-    this.#input = new Float32Array(3 * width * height);
-    this.#feeds = { [opened.inputName]: new ort.Tensor('float32', this.#input, [1, 3, height, width]) };
+    this.#dims = [1, 3, height, width];
+    this.#inputLength = 3 * width * height;
     this.tokenCount = model.manifest.tokens.count;
     this.tokenWidth = model.manifest.tokens.width;
   }
@@ -42,11 +45,11 @@ export class InlineEncoder implements Encoder {
 
   async #encodeNow(image: Float32Array): Promise<Float32Array> {
     if (this.#closed) throw new EncoderError('edge model closed');
-    if (image.length !== this.#input.length) throw new EncoderError(`edge model takes ${this.#input.length} values, got ${image.length}`);
-    this.#input.set(image);
+    if (image.length !== this.#inputLength) throw new EncoderError(`edge model takes ${this.#inputLength} values, got ${image.length}`);
     let tokens: Float32Array;
     try {
-      tokens = (await this.#session.run(this.#feeds))[this.#outputName]!.data as Float32Array;
+      const feeds = { [this.#inputName]: new ort.Tensor('float32', image, this.#dims) };
+      tokens = (await this.#session.run(feeds))[this.#outputName]!.data as Float32Array;
     } catch (error) {
       throw new EncoderError(`edge model: ${(error as Error).message}`);
     }
