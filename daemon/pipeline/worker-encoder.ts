@@ -1,7 +1,9 @@
 /**
- * `model.thread: worker` (encoder.ts): edge.onnx in a worker thread (encoder-worker.ts): onnxruntime-node
- * blocks the thread it runs on for the whole inference (about 120 ms on a
- * Rock 5B), which must not be the thread serving MQTT and the outbox.
+ * `model.thread: worker` (encoder.ts): edge.onnx in a worker thread
+ * (encoder-worker.ts). onnxruntime-node blocks the thread it runs on for the
+ * whole inference; here that is not the thread serving MQTT and the outbox,
+ * for models slow enough on a board that this matters more than the isolate's
+ * memory (18.8 MB, bench/results/footprint.md).
  *
  * The two threads share the input tensor, the output tokens and a control
  * word (SharedArrayBuffers made once): a frame costs one copy of the tensor
