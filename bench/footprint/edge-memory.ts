@@ -10,6 +10,7 @@
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import mqtt from 'mqtt';
 import { EdgeProcess, writeConfig } from '../../tools/edge-process.ts';
 import { Mosquitto, freePort } from '../../tools/mosquitto.ts';
 import { REPO_ROOT } from '../../tools/repo-paths.ts';
@@ -58,6 +59,9 @@ export async function measureEdgeMemory(o: MemoryRunOptions): Promise<MemoryRun>
   const sampleSeconds = o.sampleSeconds ?? Math.max(1, Math.round(o.seconds / 30));
   const work = mkdtempSync(join(o.workDir ?? join(REPO_ROOT, '.cache'), 'footprint-edge-'));
   const broker = await Mosquitto.start();
+  // A subscriber in a cloud worker's place: the edge holds frames no one subscribes to (MQTT 5 PUBACK 0x10).
+  const taker = await mqtt.connectAsync(broker.url, { clientId: 'footprint-taker', protocolVersion: 5 });
+  await taker.subscribeAsync('splitoculo/v1/+/frame', { qos: 1 });
   try {
     const samples = join(work, 'samples');
     mkdirSync(samples);
@@ -122,6 +126,7 @@ export async function measureEdgeMemory(o: MemoryRunOptions): Promise<MemoryRun>
       await edge.stop();
     }
   } finally {
+    await taker.endAsync(true);
     await broker.dispose();
     rmSync(work, { recursive: true, force: true });
   }

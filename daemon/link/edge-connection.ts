@@ -51,8 +51,8 @@ export interface EdgeConnectionOptions {
   /** After every close; `wasConnected` is false for a connect attempt that failed. */
   onClose(wasConnected: boolean): void;
   onMessage(topic: string, payload: Buffer): void;
-  /** Every packet written ('packetsend') and read ('packetreceive'), by command name. */
-  onPacket?(direction: 'sent' | 'received', cmd: string): void;
+  /** Every packet written ('packetsend') and read ('packetreceive'): its command, and for acknowledgements their id and MQTT 5 reason code. */
+  onPacket?(direction: 'sent' | 'received', packet: { cmd: string; messageId?: number | undefined; reasonCode?: number | undefined }): void;
   /** A packet announced larger than EDGE_MAX_PACKET_BYTES: a PUBLISH discarded unread and acknowledged, anything else refused (connection closed). */
   onOversize?(announcedBytes: number, outcome: 'discarded' | 'refused'): void;
 }
@@ -135,8 +135,8 @@ export class EdgeConnection {
       }
       done();
     };
-    client.on('packetsend', (packet) => current() && this.#o.onPacket?.('sent', packet.cmd));
-    client.on('packetreceive', (packet) => current() && this.#o.onPacket?.('received', packet.cmd));
+    client.on('packetsend', (packet) => current() && this.#o.onPacket?.('sent', packet));
+    client.on('packetreceive', (packet) => current() && this.#o.onPacket?.('received', packet));
     client.on('connect', () => {
       if (!current()) return;
       this.#connected = true;

@@ -26,10 +26,54 @@ export interface DenialState {
   since: string;
 }
 
-/** The PUBACK reason code of a publish error, when the broker refused it (>= 0x80); null for anything else (a closed connection). */
+/** MQTT 5 PUBACK reason 0x10: the broker took the message and no subscription matched it. */
+export const NO_MATCHING_SUBSCRIBERS = 0x10;
+
+/** The PUBACK reason code of a publish error, when the broker refused it (>= 0x80, or 0x10 as UnroutedAcks reports it); null for anything else (a closed connection). */
 export function refusalCode(error: unknown): number | null {
+  if (error instanceof UnroutedError) return NO_MATCHING_SUBSCRIBERS;
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'number' && code >= 0x80 && code <= 0xff ? code : null;
+}
+
+/** What UnroutedAcks makes of a frame's 0x10 PUBACK. */
+export class UnroutedError extends Error {
+  override readonly name = 'UnroutedError';
+  constructor() {
+    super('Publish error: No matching subscribers');
+  }
+}
+
+/**
+ * PUBACKs with 0x10, which mqtt.js reports to the publish callback as a plain
+ * success. For a frame that means nobody has it (no cloud worker's session
+ * holds a subscription: a broker restarted without persistence, no worker
+ * ever started), so the publisher treats it as a refusal: held back and
+ * offered again, never counted delivered. Kept by message id from the packet
+ * as read until the frame's callback takes it; any other PUBACK for that id
+ * clears it, so a status publish's 0x10 cannot mark a later frame that reuses
+ * the id.
+ */
+export class UnroutedAcks {
+  readonly #ids = new Set<number>();
+
+  /** Every packet read. */
+  note(packet: { cmd: string; messageId?: number | undefined; reasonCode?: number | undefined }): void {
+    if (packet.cmd !== 'puback' || packet.messageId === undefined) return;
+    if (packet.reasonCode === NO_MATCHING_SUBSCRIBERS) this.#ids.add(packet.messageId);
+    else this.#ids.delete(packet.messageId);
+  }
+
+  /** The error a publish callback should have had: a refusal with code 0x10 when its PUBACK said so, else null. */
+  take(published: unknown): Error | null {
+    const messageId = (published as { messageId?: number } | undefined)?.messageId;
+    if (messageId === undefined || !this.#ids.delete(messageId)) return null;
+    return new UnroutedError();
+  }
+
+  clear(): void {
+    this.#ids.clear();
+  }
 }
 
 export interface PublishDenialsOptions {

@@ -20,7 +20,7 @@ import { EdgeConnection } from './edge-connection.ts';
 import { InflightWindow, type InflightEntry } from './inflight-window.ts';
 import { LinkEstimator } from './link-estimator.ts';
 import { LinkProbe } from './link-probe.ts';
-import { PublishDenials, refusalCode } from './publish-denials.ts';
+import { PublishDenials, refusalCode, UnroutedAcks } from './publish-denials.ts';
 import type { PublisherOptions } from './publisher-options.ts';
 import { StoreErrors } from './store-errors.ts';
 
@@ -38,6 +38,7 @@ export class Publisher {
   readonly link = new LinkEstimator();
   #wakeTimer: Timer | null = null;
   #stopping = false;
+  readonly #unrouted = new UnroutedAcks();
 
   constructor(options: PublisherOptions) {
     this.#o = options;
@@ -65,7 +66,11 @@ export class Publisher {
       onConnect: () => this.#onConnect(),
       onClose: (wasConnected) => this.#onClose(wasConnected),
       onMessage: (topic, payload) => this.#route(topic, payload),
-      onPacket: (direction, cmd) => (direction === 'sent' ? this.#probe.packetSent(cmd) : this.#probe.packetReceived(cmd)),
+      onPacket: (direction, packet) => {
+        if (direction === 'sent') return this.#probe.packetSent(packet.cmd);
+        this.#probe.packetReceived(packet.cmd);
+        this.#unrouted.note(packet);
+      },
       onOversize: () => this.#o.events.onOversize?.(),
     });
   }
@@ -107,6 +112,7 @@ export class Publisher {
     this.link.reset(); // a new connection may take another path
     this.#probe.start();
     this.#denials.reconnected();
+    this.#unrouted.clear();
     this.#connection.client?.subscribe([topics.answer(deviceId), topics.command(deviceId), ...(this.#o.extraTopics ?? [])], { qos: 1 }, (error) => {
       if (error) log.warn({ err: error.message }, 'subscribe failed');
     });
@@ -179,12 +185,13 @@ export class Publisher {
   #send(sequence: number, bytes: Uint8Array): void {
     const client = this.#connection.client!;
     const entry = this.#window.add(sequence, bytes.length);
-    client.publish(this.#o.topics.frame(this.#o.deviceId), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { qos: 1 }, (error) => {
+    client.publish(this.#o.topics.frame(this.#o.deviceId), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { qos: 1 }, (error, packet) => {
       // An error leaves the frame queued: the timeout or the reconnect sends it again; a refusal settles it (held back, offered again).
       // After stop() the outbox may be closed; the frame then simply stays queued.
       if (this.#stopping) return;
-      if (error) {
-        this.#refused(entry, error);
+      const refusal = error ?? this.#unrouted.take(packet); // 0x10 included: nobody has the frame (publish-denials.ts)
+      if (refusal) {
+        this.#refused(entry, refusal);
         return;
       }
       this.#window.settle(entry);

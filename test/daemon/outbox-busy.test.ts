@@ -16,6 +16,7 @@ import { systemClock } from '../../daemon/link/clock.ts';
 import { StoreErrors, type StoreWrite } from '../../daemon/link/store-errors.ts';
 import { SqliteOutbox } from '../../daemon/outbox/sqlite-outbox.ts';
 import { edgeCase } from '../helpers/edge-case.ts';
+import { FrameCollector } from '../helpers/frame-collector.ts';
 import { EdgeProcess, stopAllEdges } from '../helpers/edge-process.ts';
 import { scrapeMetric, waitForMetric } from '../helpers/metrics.ts';
 import { freePort, Mosquitto } from '../helpers/mosquitto.ts';
@@ -86,6 +87,8 @@ describe('outbox writes from timers while another connection holds the write loc
 
   it('the real daemon, publishing every 200 ms, survives the lock: counted, and frames flow and the queue drains after it', { timeout: 120_000 }, async () => {
     const broker = await Mosquitto.start();
+    // In a cloud worker's place: frames no one subscribes to stay queued (unrouted-frames.test.ts).
+    const taker = await FrameCollector.connect(broker.url, 'busy-taker', 'splitoculo/v1/busy-cam/frame', { protocolVersion: 5 });
     try {
       const metricsPort = await freePort();
       const { dir: caseDir, path } = edgeCase(dir, {
@@ -114,6 +117,7 @@ describe('outbox writes from timers while another connection holds the write loc
       assert.equal(edge.child.exitCode, null);
       await edge.stop();
     } finally {
+      await taker.close();
       await broker.dispose();
     }
   });

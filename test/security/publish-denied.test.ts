@@ -15,6 +15,7 @@ import mqtt from 'mqtt';
 import type { OnlineStatus } from '../../protocol/status.ts';
 import { edgeCase } from '../helpers/edge-case.ts';
 import { EdgeProcess, stopAllEdges } from '../helpers/edge-process.ts';
+import { FrameCollector } from '../helpers/frame-collector.ts';
 import { scrapeMetric, waitForMetric } from '../helpers/metrics.ts';
 import { freePort, Mosquitto } from '../helpers/mosquitto.ts';
 import { FRAMES_DIR } from '../helpers/paths.ts';
@@ -33,7 +34,7 @@ function writeAcl(path: string, frames: boolean): void {
     `topic readwrite splitoculo/v1/${DEVICE}/status`,
     `topic read splitoculo/v1/${DEVICE}/answer`,
     `topic read splitoculo/v1/${DEVICE}/command`,
-    ...(frames ? [`topic write splitoculo/v1/${DEVICE}/frame`] : []),
+    ...(frames ? [`topic readwrite splitoculo/v1/${DEVICE}/frame`] : []),
   ];
   writeFileSync(path, `${lines.join('\n')}\n`);
   chmodSync(path, 0o644);
@@ -78,7 +79,10 @@ describe('frames the broker refuses (MQTT 5 PUBACK reason codes)', () => {
 
       writeAcl(acl, true);
       await broker.restart();
+      // A subscriber in a cloud worker's place: a frame no one subscribes to is held too (unrouted-frames.test.ts).
+      const taker = await FrameCollector.connect(broker.url, 'deny-taker', `splitoculo/v1/${DEVICE}/frame`, { protocolVersion: 5 });
       await waitForMetric(metricsPort, 'splitoculo_frames_published_total', (n) => n >= 3, { timeoutMs: 30_000 });
+      await taker.close();
       assert.equal(await scrapeMetric(metricsPort, 'splitoculo_publish_timeouts_total'), 0);
       assert.equal(edge.child.exitCode, null);
       await edge.stop();
