@@ -73,7 +73,10 @@ export const configSchema = z
           .enum(ENCODER_THREADS)
           .default('main')
           .describe("main: the model runs on the daemon's thread (least memory); worker: in its own thread, so MQTT and the outbox keep moving during a long inference (about 18 MB more)"),
-        arena: z.boolean().default(true).describe("keep onnxruntime's working memory between frames; false: about 10 MB less resident, the model's run about 2.5x as long (bench/results/footprint.md)"),
+        arena: z
+          .boolean()
+          .default(true)
+          .describe("keep onnxruntime's working memory between frames; false: about 10 MB less resident, the model's run about 2.5x as long (bench/results/footprint.md)"),
         quantisation: z.enum(['per-tensor', 'per-token']).optional().describe("default: the manifest's"),
       })
       .strict(),
