@@ -15,7 +15,7 @@ import type { Socket } from 'node:net';
  * small chunk read a fraction of a millisecond after a large one could fire
  * first and overtake it (an MQTT stream then carries a PUBLISH whose payload
  * holds another packet's bytes: the chaos soak's corrupt frame,
- * test/soak/shaped-pipe-order.test.ts).
+ * test/soak/shaped-link-order.test.ts).
  */
 export function shapedPipe(from: Socket, to: Socket, shape: { rttMs: number; bytesPerSecond?: number | undefined }, count: (bytes: number) => void = () => undefined): void {
   const { rttMs, bytesPerSecond } = shape;
