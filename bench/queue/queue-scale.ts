@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
+import mqtt from 'mqtt';
 import { SqliteOutbox } from '../../daemon/outbox/sqlite-outbox.ts';
 import { loadModel } from '../../protocol/manifest/load.ts';
 import { encodeFrame } from '../../protocol/wire/frame.ts';
@@ -65,7 +66,8 @@ function daemonConfig(dir: string, name: string, modelDir: string, outbox: strin
       camera: { type: 'directory', path: join(dir, 'camera') },
       capture: { paused: true }, // paused: the queue is all it sends
       outbox: { path: outbox, maxFrames: frames * 2, maxBytes: frames * 10_000 },
-      // Its own topic prefix: nothing subscribes, the broker acknowledges and drops (the queue is what is measured).
+      // Its own topic prefix, taken by one QoS 0 subscriber next to the broker (the queue is what is measured; a
+      // frame nobody subscribes to would stay queued: PUBACK 0x10).
       mqtt: { url, link, topicPrefix: 'splitoculo-bench-queue/v1' },
       log: { level: 'info' },
     }),
@@ -136,6 +138,8 @@ export async function queueAtScale(o: QueueOptions): Promise<QueueResult> {
     }
 
     const drains: QueueResult['drains'] = [];
+    const taker = await mqtt.connectAsync(`mqtt://127.0.0.1:${o.brokerPort}`, { clientId: 'bench-queue-taker', protocolVersion: 5 });
+    await taker.subscribeAsync('splitoculo-bench-queue/v1/+/frame', { qos: 0 });
     for (const profile of o.profiles) {
       const link = await openShapedLink(profile, o.brokerPort, o.linkMode);
       try {
@@ -175,6 +179,7 @@ export async function queueAtScale(o: QueueOptions): Promise<QueueResult> {
         await link.close();
       }
     }
+    await taker.endAsync(true);
     const startFullMs = quantile(fullMs, 0.5);
     const startEmptyMs = quantile(emptyMs, 0.5);
     return {

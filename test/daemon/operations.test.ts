@@ -104,9 +104,12 @@ describe('transport security', () => {
       writeFileSync(secret, 'correct horse\n', { mode: 0o600 });
       const metricsPort = await freePort();
       const good = setup(broker.url, { mqtt: { username: 'ops-cam', passwordFile: secret }, capture: { maxFrames: 1 }, metrics: { port: metricsPort } });
+      // In a cloud worker's place (same login): a frame no one subscribes to stays queued (unrouted-frames.test.ts).
+      const taker = await FrameCollector.connect(broker.url, 'ops-taker', 'splitoculo/v1/+/frame', { username: 'ops-cam', password: 'correct horse', protocolVersion: 5 });
       const edge = new EdgeProcess(good.path);
       await waitForMetric(metricsPort, 'splitoculo_frames_published_total', (n) => n >= 1);
       assert.equal((await edge.stop()).code, 0);
+      await taker.close();
 
       const wrong = join(root, 'wrong-password');
       writeFileSync(wrong, 'battery staple\n', { mode: 0o600 });
