@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { brokerUrl, mqttConnectionFields, plaintextPassword, urlHasPassword } from '../../runtime/mqtt-config.ts';
+import { metricsSection } from '../../runtime/metrics-config.ts';
 import { consoleSchema } from './console.ts';
 
 const stopTokens = z.array(z.string().min(1)).default(['<|im_end|>']).describe('tokens that end an answer');
@@ -127,13 +128,7 @@ export const cloudConfigSchema = z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
       .strict()
       .default({ level: 'info' }),
-    metrics: z
-      .object({
-        port: z.number().int().min(0).max(65535).optional().describe('Prometheus /metrics port; unset: off'),
-        host: z.string().default('127.0.0.1'),
-      })
-      .strict()
-      .default({ host: '127.0.0.1' }),
+    metrics: metricsSection,
     console: consoleSchema.describe('the operator console (cloud/console/)'),
   })
   .strict()

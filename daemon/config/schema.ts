@@ -8,6 +8,7 @@ import { CODEC_SETTINGS } from '../../protocol/codec-names.ts';
 import { promptText } from '../../protocol/limits.ts';
 import { deviceIdProblem } from '../../protocol/device-id.ts';
 import { brokerUrl, mqttConnectionFields, plaintextPassword } from '../../runtime/mqtt-config.ts';
+import { metricsSection } from '../../runtime/metrics-config.ts';
 import { ENCODER_THREADS } from '../pipeline/encoder.ts';
 
 const deviceId = z.string().superRefine((id, ctx) => {
@@ -210,13 +211,7 @@ export const configSchema = z
       .strict()
       .default({ enabled: false, prefix: 'homeassistant' })
       .describe('Home Assistant MQTT discovery'),
-    metrics: z
-      .object({
-        port: z.number().int().min(0).max(65535).optional().describe('Prometheus /metrics port; unset: off'),
-        host: z.string().default('127.0.0.1'),
-      })
-      .strict()
-      .default({ host: '127.0.0.1' }),
+    metrics: metricsSection,
   })
   .strict();
 

@@ -14,6 +14,7 @@ import Database from 'better-sqlite3';
 import { ExpectedAnswers } from '../../daemon/control/expected-answers.ts';
 import { SqliteOutbox } from '../../daemon/outbox/sqlite-outbox.ts';
 import { FrameIdGenerator } from '../../protocol/wire/frame-id.ts';
+import { awaitingFrames } from '../helpers/outbox-state.ts';
 import { REPO_ROOT } from '../helpers/paths.ts';
 import { DEFAULT_TEST_LIMITS } from './outbox-conformance.ts';
 
@@ -28,14 +29,6 @@ const put = (outbox: SqliteOutbox, now = Date.now()) => {
   const id = outbox.nextIdentity();
   outbox.enqueue({ ...id, capturedAt: now, bytes: new Uint8Array(3000).fill(id.sequence & 0xff) }, now);
   return id;
-};
-const awaitingRows = (path: string) => {
-  const db = new Database(path, { readonly: true });
-  try {
-    return (db.prepare('SELECT count(*) AS n FROM frames WHERE acked_at IS NOT NULL').get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
 };
 
 describe('outbox: acknowledged frames await their answers', () => {
@@ -71,7 +64,7 @@ describe('outbox: acknowledged frames await their answers', () => {
     assert.equal(expected.take(sent.queued), 'expected', 'a queued frame may have reached the cloud before the crash');
     assert.equal(expected.take(new FrameIdGenerator().next()), 'unexpected', 'never sent');
     for (const id of sent.acked) assert.equal(reopened.storeAnswer(id, '{}'), true);
-    assert.equal(awaitingRows(path), 0, 'answered rows are deleted with their answer');
+    assert.equal(awaitingFrames(path), 0, 'answered rows are deleted with their answer');
     reopened.close();
   });
 
@@ -99,8 +92,8 @@ describe('outbox: acknowledged frames await their answers', () => {
       return id;
     });
     outbox.close();
-    assert.ok(awaitingRows(path) <= 100, `${awaitingRows(path)} rows awaiting`);
-    assert.ok(awaitingRows(path) >= 100 - 64, 'evicted in batches, not all at once');
+    assert.ok(awaitingFrames(path) <= 100, `${awaitingFrames(path)} rows awaiting`);
+    assert.ok(awaitingFrames(path) >= 100 - 64, 'evicted in batches, not all at once');
     const reopened = new SqliteOutbox({ path, limits: DEFAULT_TEST_LIMITS, awaiting: { max: 100 } });
     assert.equal(reopened.isAwaitingAnswer(frames[0]!.frameId), false);
     assert.equal(reopened.isAwaitingAnswer(frames.at(-1)!.frameId), true);
@@ -118,9 +111,9 @@ describe('outbox: acknowledged frames await their answers', () => {
     put(outbox, now + windowMs - 1000); // each enqueue sweeps what is past the window
     assert.equal(outbox.isAwaitingAnswer(acked.frameId, now + windowMs - 1000), true);
     assert.equal(outbox.isAwaitingAnswer(acked.frameId, ackedAt + windowMs + 1), false, 'past the window: refused, though no write has evicted it yet');
-    assert.equal(awaitingRows(path), 1);
+    assert.equal(awaitingFrames(path), 1);
     put(outbox, ackedAt + windowMs + windowMs / 8);
-    assert.equal(awaitingRows(path), 0, 'evicted by the next enqueue past the window and its slack');
+    assert.equal(awaitingFrames(path), 0, 'evicted by the next enqueue past the window and its slack');
     outbox.close();
   });
 

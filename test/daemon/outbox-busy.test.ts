@@ -16,6 +16,7 @@ import { systemClock } from '../../daemon/link/clock.ts';
 import { StoreErrors, type StoreWrite } from '../../daemon/link/store-errors.ts';
 import { SqliteOutbox } from '../../daemon/outbox/sqlite-outbox.ts';
 import { edgeCase } from '../helpers/edge-case.ts';
+import { awaitingFrames } from '../helpers/outbox-state.ts';
 import { FrameCollector } from '../helpers/frame-collector.ts';
 import { EdgeProcess, stopAllEdges } from '../helpers/edge-process.ts';
 import { scrapeMetric, waitForMetric } from '../helpers/metrics.ts';
@@ -27,15 +28,6 @@ import { DEFAULT_TEST_LIMITS } from './outbox-conformance.ts';
 const dir = mkdtempSync(join(tmpdir(), 'splitoculo-outbox-busy-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(stopAllEdges);
-
-const awaitingRows = (path: string) => {
-  const db = new Database(path, { readonly: true });
-  try {
-    return (db.prepare('SELECT count(*) AS n FROM frames WHERE acked_at IS NOT NULL').get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
-};
 
 describe('outbox writes from timers while another connection holds the write lock', () => {
   it('counts SQLITE_BUSY, keeps the acks pending, and writes them once the lock is released', { timeout: 60_000 }, async () => {
@@ -81,7 +73,7 @@ describe('outbox writes from timers while another connection holds the write loc
     await waitFor(() => acks.pending.length === 0, { what: 'the acks written after the lock was released', timeoutMs: 30_000 });
     assert.equal(outbox.stats().rows, 0);
     outbox.close();
-    assert.equal(awaitingRows(path), 3, 'all three acknowledged in the file, awaiting their answers');
+    assert.equal(awaitingFrames(path), 3, 'all three acknowledged in the file, awaiting their answers');
     assert.equal(warnings, 2, 'the success ended the burst quietly');
   });
 

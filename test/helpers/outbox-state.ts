@@ -33,3 +33,8 @@ export function storedAnswerList(path: string): Array<Record<string, unknown>> {
 export function queuedFrames(path: string): number {
   return read(path, (db) => (db.prepare('SELECT count(*) AS n FROM frames WHERE acked_at IS NULL').get() as { n: number }).n, 0); // acknowledged rows await their answers
 }
+
+/** Frames acknowledged by the broker and kept awaiting their answers in the outbox at `path`. */
+export function awaitingFrames(path: string): number {
+  return read(path, (db) => (db.prepare('SELECT count(*) AS n FROM frames WHERE acked_at IS NOT NULL').get() as { n: number }).n, 0);
+}
