@@ -15,7 +15,7 @@ export interface CommandTargetDeps {
     requestNext(request: { prompt: string; requestId: string }): void;
     cancelRequest(requestId: string): boolean;
   };
-  capture: { captureNow(): boolean; tick(): void; pause(): void; resume(): void; setInterval(ms: number): void };
+  capture: { captureNow(failed: () => void): boolean; tick(): void; pause(): void; resume(): void; setInterval(ms: number): void };
   asks: Pick<AskTracker, 'begin' | 'failed'>;
   preview: { request(): string | null };
   /** Remembers a changed setting with the configured value it overrides. */
@@ -46,9 +46,12 @@ export function commandTargets(deps: CommandTargetDeps): CommandTargets {
       const refused = asks.begin(id, prompt);
       if (refused) return refused;
       frames.requestNext({ prompt, requestId: id });
-      if (capture.captureNow()) return null;
-      frames.cancelRequest(id);
-      asks.failed(id);
+      const fail = () => {
+        frames.cancelRequest(id);
+        asks.failed(id);
+      };
+      if (capture.captureNow(fail)) return null; // `fail` runs later if no picture could be prepared for it after all
+      fail();
       return 'no image to capture: the camera has produced none';
     },
     preview: () => deps.preview.request(),

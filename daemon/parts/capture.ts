@@ -9,7 +9,8 @@
  * `captureNow` takes the next image (a live camera's newest, a replay's next
  * file) and, once a replay has finished, encodes its last image again. The
  * last image handed to frame production is kept (one image) for that and
- * for previews.
+ * for previews. Until an image is prepared for the ask, ask-picture.ts
+ * decides whether to try again or fail it.
  */
 import type { Logger } from 'pino';
 import type { EdgeConfig } from '../config/schema.ts';
@@ -18,6 +19,7 @@ import type { EdgeMetrics } from '../ops/metrics.ts';
 import { CapturePipeline, type CaptureStages } from '../pipeline/capture-pipeline.ts';
 import { createSource, type SourceHooks } from '../sources/create-source.ts';
 import type { CapturedImage, FrameSource } from '../sources/source.ts';
+import { AskPicture } from './ask-picture.ts';
 
 export interface CaptureDeps<Prepared> {
   config: EdgeConfig;
@@ -40,6 +42,10 @@ export class CapturePart<Prepared> implements Part {
   #intervalMs: number;
   #lastImage: CapturedImage | null = null;
   #again: Promise<void> = Promise.resolve();
+  readonly #ask = new AskPicture({
+    take: () => this.#takeForAsk(),
+    canTake: () => !this.#stopped && !(this.#pipeline?.finished && !this.#lastImage),
+  });
 
   constructor(deps: CaptureDeps<Prepared>) {
     this.#deps = deps;
@@ -81,7 +87,7 @@ export class CapturePart<Prepared> implements Part {
       source,
       {
         prepare: async (image) => {
-          const prepared = await stages.prepare(image);
+          const prepared = await this.#prepare(image);
           // An ask after a finished replay re-encodes the last image that made a frame, never a corrupt one.
           if (prepared !== null) this.#lastImage = image;
           return prepared;
@@ -92,6 +98,7 @@ export class CapturePart<Prepared> implements Part {
         onCaptured: () => metrics.captured.inc(),
         onDropped: (reason) => metrics.dropped.inc({ reason }),
         onFinished: (captures) => log.info({ captured: captures }, 'capture finished; the queue keeps draining'),
+        onEmpty: () => this.#ask.empty(),
         // Not progress: if every frame fails, the watchdog pings stop and systemd restarts us.
         onFailed: (stage, error) => {
           metrics.dropped.inc({ reason: `${stage}-failed` });
@@ -107,6 +114,7 @@ export class CapturePart<Prepared> implements Part {
   /** Stop taking pictures, finish the frame in hand, close the camera. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#ask.cancel();
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     await this.#pipeline?.stop();
@@ -117,24 +125,37 @@ export class CapturePart<Prepared> implements Part {
   /**
    * One picture for an ask: the next image, or the last one again once a
    * replay has finished. False when there is none to take (a finished source
-   * that never produced an image, or capture stopped).
+   * that never produced an image, or capture stopped); `failed` runs later
+   * when no picture could be prepared for it after all (ask-picture.ts).
    */
-  captureNow(): boolean {
-    if (this.#stopped) return false;
+  captureNow(failed: () => void): boolean {
+    if (this.#stopped || (this.#pipeline?.finished && !this.#lastImage)) return false;
+    this.#ask.begin(failed);
+    return true;
+  }
+
+  #takeForAsk(): void {
     const pipeline = this.#pipeline;
     if (!pipeline) {
       this.#tickWanted = true;
-      return true;
+    } else if (!pipeline.finished) {
+      pipeline.tick(); // an image being prepared now is taken first (the tick waits for it)
+    } else {
+      const image = this.#lastImage!;
+      // Serialised behind any earlier repeat; the pipeline itself is idle once finished.
+      this.#again = this.#again.then(() => this.#encodeAgain(image));
     }
-    if (!pipeline.finished) {
-      pipeline.tick();
-      return true;
+  }
+
+  /** Frame production's prepare; the waiting ask hears whether it made an image. */
+  async #prepare(image: CapturedImage): Promise<Prepared | null> {
+    let prepared: Prepared | null = null;
+    try {
+      prepared = await this.#deps.stages.prepare(image);
+    } finally {
+      this.#ask.prepared(prepared !== null);
     }
-    const image = this.#lastImage;
-    if (!image) return false;
-    // Serialised behind any earlier repeat; the pipeline itself is idle once finished.
-    this.#again = this.#again.then(() => this.#encodeAgain(image));
-    return true;
+    return prepared;
   }
 
   /** The image a preview shows: a live camera's newest when it has one, else the last image taken. */
@@ -150,7 +171,7 @@ export class CapturePart<Prepared> implements Part {
   async #encodeAgain(image: CapturedImage): Promise<void> {
     const { metrics, log } = this.#deps;
     try {
-      const prepared = await this.#deps.stages.prepare({ ...image, capturedAt: Date.now() });
+      const prepared = await this.#prepare({ ...image, capturedAt: Date.now() });
       if (prepared !== null) await this.#deps.stages.commit(prepared);
     } catch (error) {
       metrics.dropped.inc({ reason: 'commit-failed' });

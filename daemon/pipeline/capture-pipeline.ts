@@ -25,6 +25,8 @@ export interface CaptureEvents {
   onCaptured(): void;
   onDropped(reason: DropReason): void;
   onFinished(captures: number): void;
+  /** A tick found no image (a live camera with nothing new since the last grab). */
+  onEmpty?(): void;
   /** A stage threw: the image is lost, the pipeline carries on with the next one. */
   onFailed(stage: 'capture' | 'commit', error: unknown): void;
 }
@@ -76,7 +78,10 @@ export class CapturePipeline<Prepared> {
     this.#preparing = true;
     try {
       const image = await this.#source.grab();
-      if (!image) return;
+      if (!image) {
+        this.#events.onEmpty?.();
+        return;
+      }
       this.#captures += 1;
       this.#events.onCaptured();
       const prepared = await this.#stages.prepare(image);

@@ -147,6 +147,34 @@ describe('ask, preview and state that lasts', () => {
     await Promise.all([collector.close(), operator.close()]);
   });
 
+  it("an ask whose own picture is a replay's last file, corrupt, re-encodes the last good image (the ask is not stranded)", async () => {
+    // Paused, so no timer takes the corrupt file first: the ask's own tick reads it and the replay ends there.
+    const mixed = join(root, 'mixed-paused');
+    mkdirSync(mixed);
+    copyFileSync(join(FRAMES_DIR, 'coffee.png'), join(mixed, 'a.png'));
+    writeFileSync(join(mixed, 'b.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 1, 2, 3]));
+    const collector = await FrameCollector.connect(broker.url, 'stranded-collector', 'splitoculo/v1/stranded-cam/frame');
+    const operator = await Operator.connect(broker.url, 'stranded-cam');
+    const { path } = edgeCase(root, {
+      device: { id: 'stranded-cam' },
+      camera: { type: 'directory', path: mixed },
+      capture: { intervalMs: 100, paused: true },
+      status: { intervalSeconds: 1 },
+      mqtt: { url: broker.url },
+    });
+    const edge = new EdgeProcess(path);
+    await operator.waitStatus(() => true, 'the device online', 30_000);
+    await operator.send('stranded-cam', { command: 'capture' });
+    await operator.waitStatus((s) => s.captured === 1 && s.codecs?.neural === 1, 'the first file made a frame');
+    await operator.send('stranded-cam', { command: 'ask', prompt: 'Still there?', id: 's-1' });
+    const asked = await waitFor(() => collector.frames.find((f) => f.requestId === 's-1'), { what: 'the ask frame' });
+    assert.equal(asked.prompt, 'Still there?');
+    const status = await operator.waitStatus((s) => s.captured === 2, 'the corrupt file read');
+    assert.equal(status.pendingAsk?.id, 's-1', 'still pending: its frame is out, its answer not yet');
+    await edge.stop();
+    await Promise.all([collector.close(), operator.close()]);
+  });
+
   it('end to end with the real cloud worker: the answer carries the request id and ends the ask', async (t) => {
     const operator = await Operator.connect(broker.url, 'e2e-cam');
     const workerConfig = {

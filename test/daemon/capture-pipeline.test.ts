@@ -41,6 +41,7 @@ function harness(source: CountingSource, maxFrames?: number) {
   const failures: string[] = [];
   const commitGates: Array<ReturnType<typeof gate>> = [];
   let finished = -1;
+  let empties = 0;
   const pipeline = new CapturePipeline<number>(
     source,
     {
@@ -56,13 +57,22 @@ function harness(source: CountingSource, maxFrames?: number) {
         log.push(`commit ${n} end`);
       },
     },
-    { onCaptured: () => undefined, onDropped: (reason) => drops.push(reason), onFinished: (n) => (finished = n), onFailed: (stage) => failures.push(stage) },
+    { onCaptured: () => undefined, onDropped: (reason) => drops.push(reason), onFinished: (n) => (finished = n), onEmpty: () => empties++, onFailed: (stage) => failures.push(stage) },
     maxFrames,
   );
-  return { pipeline, log, drops, failures, commitGates, finishedAt: () => finished };
+  return { pipeline, log, drops, failures, commitGates, finishedAt: () => finished, empties: () => empties };
 }
 
 describe('capture pipeline', () => {
+  it('says so when a live camera has no new image for a tick (an ask waiting on it tries again)', async () => {
+    const source = new CountingSource(true);
+    source.grab = async () => null;
+    const h = harness(source);
+    h.pipeline.tick();
+    await tick();
+    assert.deepEqual([h.empties(), h.log.length], [1, 0]);
+  });
+
   it('prepares the next image while the current one is committed', async () => {
     const h = harness(new CountingSource(false, 3));
     h.pipeline.tick();

@@ -1,5 +1,5 @@
-// The operator-facing parts on their own: the pending ask and its timeout and
-// the status refresh on mocked time, the state file, the ask's targets, and
+// The operator-facing parts on their own: the pending ask and its timeout,
+// the ask's picture (tried again, or failed) and the status refresh on mocked time, the state file, the ask's targets, and
 // the preview's size bound on the hardest image there is (noise).
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { SqliteOutbox } from '../../daemon/outbox/sqlite-outbox.ts';
 import { makePreview } from '../../daemon/parts/preview.ts';
 import { type Settings, StateStore } from '../../daemon/parts/state-store.ts';
 import { StatusRefresh } from '../../daemon/parts/status-refresh.ts';
+import { ASK_ATTEMPTS, AskPicture, EMPTY_RETRY_MS, EMPTY_WAIT_MS } from '../../daemon/parts/ask-picture.ts';
 import type { AnswerEnvelope } from '../../protocol/answer.ts';
 import { PREVIEW_MAX_BYTES, PREVIEW_MAX_SIDE } from '../../protocol/limits.ts';
 
@@ -75,7 +76,17 @@ describe('pending ask', () => {
         return true;
       },
     };
-    const capture = { captureNow: () => canCapture, tick() {}, pause() {}, resume() {}, setInterval() {} };
+    let later: (() => void) | null = null;
+    const capture = {
+      captureNow: (failed: () => void) => {
+        later = failed;
+        return canCapture;
+      },
+      tick() {},
+      pause() {},
+      resume() {},
+      setInterval() {},
+    };
     const targets = commandTargets({ frames, capture, asks, preview: { request: () => null }, remember: () => {} });
     assert.equal(targets.ask('Door?', 'a'), 'no image to capture: the camera has produced none');
     assert.equal(cancelled, 'a');
@@ -84,7 +95,73 @@ describe('pending ask', () => {
     assert.equal(targets.ask('Door?', 'b'), null);
     assert.deepEqual(requests, ['a', 'b']);
     assert.equal(asks.pending?.id, 'b');
+    // No picture could be prepared for it after all: the request is withdrawn and the ask ends now.
+    later!();
+    assert.equal(cancelled, 'b');
+    assert.deepEqual([asks.pending, asks.last?.id, asks.last?.outcome], [null, 'b', 'failed']);
     asks.stop();
+  });
+});
+
+describe("the ask's picture", () => {
+  const picture = (canTake = () => true) => {
+    const events = { takes: 0, failures: 0 };
+    const ask = new AskPicture({ take: () => events.takes++, canTake });
+    return { ask, events, begin: () => ask.begin(() => events.failures++) };
+  };
+
+  it('the first image prepared serves it; an image that prepares nothing takes another, up to ASK_ATTEMPTS, then fails once', () => {
+    const served = picture();
+    served.begin();
+    served.ask.prepared(true);
+    served.ask.prepared(false); // a later frame's failure is not the ask's
+    assert.deepEqual(served.events, { takes: 1, failures: 0 });
+    assert.equal(served.ask.waiting, false);
+
+    const missed = picture();
+    missed.begin();
+    for (let i = 1; i < ASK_ATTEMPTS; i++) missed.ask.prepared(false);
+    assert.deepEqual(missed.events, { takes: ASK_ATTEMPTS, failures: 0 });
+    missed.ask.prepared(false);
+    assert.deepEqual(missed.events, { takes: ASK_ATTEMPTS, failures: 1 });
+    missed.ask.prepared(false);
+    missed.ask.prepared(true);
+    assert.deepEqual(missed.events, { takes: ASK_ATTEMPTS, failures: 1 }, 'failed once, and nothing after');
+  });
+
+  it('fails at once when no picture can be taken any more (a replay over without a good image)', () => {
+    let more = true;
+    const ended = picture(() => more);
+    ended.begin();
+    more = false;
+    ended.ask.prepared(false);
+    assert.deepEqual(ended.events, { takes: 1, failures: 1 });
+  });
+
+  it('a camera with nothing new is asked again every EMPTY_RETRY_MS on mocked time, until served or EMPTY_WAIT_MS', () => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    const live = picture();
+    live.begin();
+    live.ask.empty();
+    live.ask.empty(); // one retry at a time
+    mock.timers.tick(EMPTY_RETRY_MS - 1);
+    assert.equal(live.events.takes, 1);
+    mock.timers.tick(1);
+    assert.equal(live.events.takes, 2);
+    live.ask.empty();
+    live.ask.prepared(true);
+    mock.timers.tick(EMPTY_RETRY_MS * 4);
+    assert.deepEqual(live.events, { takes: 2, failures: 0 }, 'served: the pending retry is cancelled');
+
+    const dead = picture();
+    dead.begin();
+    for (let waited = 0; dead.events.failures === 0 && waited <= EMPTY_WAIT_MS * 2; waited += EMPTY_RETRY_MS) {
+      dead.ask.empty();
+      mock.timers.tick(EMPTY_RETRY_MS);
+    }
+    assert.equal(dead.events.failures, 1);
+    assert.equal(dead.events.takes, 1 + EMPTY_WAIT_MS / EMPTY_RETRY_MS, 'asked again for EMPTY_WAIT_MS, then failed');
+    assert.equal(dead.ask.waiting, false);
   });
 });
 
