@@ -6,7 +6,8 @@
  * through runtime/printable.ts (the text comes from a model looking at
  * whatever the camera sees: it must not drive the terminal; error lines are
  * escaped the same way by the CLI shell). A refusal (an
- * ask already pending), an error answer or no answer in time: one line, exit 1.
+ * ask already pending), an error answer, an ask the device ended without an
+ * answer (its status's lastAsk) or no answer in time: one line, exit 1.
  */
 import { type Command, InvalidArgumentError } from 'commander';
 import mqtt from 'mqtt';
@@ -31,6 +32,12 @@ function parseSeconds(value: string): number {
   if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 86_400) throw new InvalidArgumentError(`expected seconds, more than 0 and at most 86400, got ${JSON.stringify(value)}`);
   return seconds;
 }
+
+/** How the device's status says an ask ended without an answer (protocol/status.ts, lastAsk). */
+const ASK_ENDED = {
+  failed: 'the ask failed at the device (no picture could be taken or its frame made, or the answer was an error)',
+  'timed-out': 'the ask timed out at the device (status.askTimeoutSeconds) with no answer',
+} as const;
 
 function describeState(status: StatusDocument | null): string {
   if (status === null) return 'no status seen from it';
@@ -74,6 +81,12 @@ export async function ask(flags: ConfigFlags & { timeout: number }, device: stri
             if (refused && refused.ok === false && refused.id === id) {
               clearTimeout(timer);
               reject(new AskError(`ask ${device}: refused by the device: ${refused.error}`));
+            }
+            // The device ended the ask without an answer: no point waiting out --timeout.
+            const ended = status.state === 'online' ? status.lastAsk : undefined;
+            if (ended && ended.id === id && ended.outcome !== 'answered') {
+              clearTimeout(timer);
+              reject(new AskError(`ask ${device}: ${ASK_ENDED[ended.outcome]}`));
             }
             return;
           }

@@ -22,7 +22,7 @@ const config = join(dir, 'cloud.json');
 let broker: Mosquitto;
 let device: MqttClient;
 /** What the scripted device does with an ask: answer with this text, an error, refuse it, or stay silent. */
-let behaviour: { answer: string } | { error: string } | 'refuse' | 'silent' = 'silent';
+let behaviour: { answer: string } | { error: string } | { ends: 'failed' | 'timed-out' } | 'refuse' | 'silent' = 'silent';
 const base = { version: '0.1.0', node: 'v24.21.0', codec: 'neural' as const, paused: false, intervalMs: 1000, prompt: null, captured: 1 };
 
 before(async () => {
@@ -36,6 +36,11 @@ before(async () => {
     if (behaviour === 'silent') return;
     if (behaviour === 'refuse') {
       const status = onlineStatus('cam1', { ...base, lastCommand: { ok: false, command: 'ask', id: command.id, error: 'an ask is pending (id earlier-1)', at: new Date().toISOString() } });
+      void device.publishAsync(topics.status('cam1'), encodeStatus(status), { qos: 1, retain: true });
+      return;
+    }
+    if ('ends' in behaviour) {
+      const status = onlineStatus('cam1', { ...base, lastAsk: { id: command.id!, outcome: behaviour.ends, at: new Date().toISOString() } });
       void device.publishAsync(topics.status('cam1'), encodeStatus(status), { qos: 1, retain: true });
       return;
     }
@@ -82,6 +87,16 @@ it('a refusal by the device, an error answer, or no answer in time: one line, ex
   const failed = await ask('cam1', 'Anything?', '--timeout', '20');
   assert.equal(failed.code, 1);
   assert.deepEqual(stderrLines(failed), ['splitoculo-cloud: error: ask cam1: the answer is an error: answerer-failed: vLLM unreachable']);
+  // The device ends the ask without an answer (no picture, or its own timeout): said at once, not after --timeout.
+  for (const ends of ['failed', 'timed-out'] as const) {
+    behaviour = { ends };
+    const started = Date.now();
+    const ended = await ask('cam1', 'Door?', '--timeout', '60');
+    assert.equal(ended.code, 1);
+    assert.deepEqual(stderrLines(ended).length, 1);
+    assert.match(ended.stderr, ends === 'failed' ? /^splitoculo-cloud: error: ask cam1: the ask failed at the device \(/ : /^splitoculo-cloud: error: ask cam1: the ask timed out at the device/);
+    assert.ok(Date.now() - started < 50_000, 'not after --timeout');
+  }
   behaviour = 'silent';
   const silent = await ask('cam1', 'Hello?', '--timeout', '1');
   assert.equal(silent.code, 1);
