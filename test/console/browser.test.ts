@@ -141,7 +141,8 @@ it('"Ask now" shows the answer against its request id', async (t) => {
 it("splitoculo-cloud ask, with the worker's config, prints the device's answer", async () => {
   const result = await cli(CLOUD_BIN, ['ask', DEVICE, 'Is it dark?', '--timeout', '120', '-c', workerConfig], { timeoutMs: 150_000 });
   // On failure, what the edge last did (its log's messages) says where the ask stopped.
-  assert.equal(result.code, 0, `${result.stderr}\nthe edge's last log lines: ${edge.lines.slice(-12).map((l) => l.msg).join(' | ')}`);
+  const edgeDid = edge.lines.slice(-12).map((l) => l.msg);
+  assert.equal(result.code, 0, `${result.stderr}\nthe edge's last log lines: ${edgeDid.join(' | ')}`);
   assert.ok(result.stdout.trim().length > 0, 'an answer was printed');
   assert.match(result.stderr, new RegExp(`^${DEVICE} answered request \\S+ in \\d+\\.\\d s`));
 });
