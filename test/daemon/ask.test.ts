@@ -124,55 +124,45 @@ describe('ask, preview and state that lasts', () => {
     await Promise.all([collector.close(), operator.close()]);
   });
 
-  it('an ask after a replay whose last file is corrupt re-encodes the last good image', async () => {
-    const mixed = join(root, 'mixed');
+  /** An edge replaying a good file then a corrupt one (the replay ends on it), with a frame collector and an operator. */
+  async function corruptLastFile(device: string, capture: Record<string, unknown>) {
+    const mixed = join(root, device);
     mkdirSync(mixed);
     copyFileSync(join(FRAMES_DIR, 'coffee.png'), join(mixed, 'a.png'));
     writeFileSync(join(mixed, 'b.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 1, 2, 3]));
-    const collector = await FrameCollector.connect(broker.url, 'corrupt-collector', 'splitoculo/v1/corrupt-cam/frame');
-    const operator = await Operator.connect(broker.url, 'corrupt-cam');
-    const { path } = edgeCase(root, {
-      device: { id: 'corrupt-cam' },
-      camera: { type: 'directory', path: mixed },
-      capture: { intervalMs: 100 },
-      status: { intervalSeconds: 1 },
-      mqtt: { url: broker.url },
-    });
+    const collector = await FrameCollector.connect(broker.url, `${device}-collector`, `splitoculo/v1/${device}/frame`);
+    const operator = await Operator.connect(broker.url, device);
+    const { path } = edgeCase(root, { device: { id: device }, camera: { type: 'directory', path: mixed }, capture, status: { intervalSeconds: 1 }, mqtt: { url: broker.url } });
     const edge = new EdgeProcess(path);
+    const askFrame = async (id: string) => {
+      await operator.send(device, { command: 'ask', prompt: 'Still there?', id });
+      const asked = await waitFor(() => collector.frames.find((f) => f.requestId === id), { what: 'the ask frame' });
+      assert.equal(asked.prompt, 'Still there?');
+    };
+    const close = async () => {
+      await edge.stop();
+      await Promise.all([collector.close(), operator.close()]);
+    };
+    return { operator, askFrame, close };
+  }
+
+  it('an ask after a replay whose last file is corrupt re-encodes the last good image', async () => {
+    const { operator, askFrame, close } = await corruptLastFile('corrupt-cam', { intervalMs: 100 });
     await operator.waitStatus((s) => s.captured === 2 && s.codecs?.neural === 1, 'both files read, one frame made', 30_000);
-    await operator.send('corrupt-cam', { command: 'ask', prompt: 'Still there?', id: 'c-1' });
-    const asked = await waitFor(() => collector.frames.find((f) => f.requestId === 'c-1'), { what: 'the ask frame' });
-    assert.equal(asked.prompt, 'Still there?');
-    await edge.stop();
-    await Promise.all([collector.close(), operator.close()]);
+    await askFrame('c-1');
+    await close();
   });
 
   it("an ask whose own picture is a replay's last file, corrupt, re-encodes the last good image (the ask is not stranded)", async () => {
     // Paused, so no timer takes the corrupt file first: the ask's own tick reads it and the replay ends there.
-    const mixed = join(root, 'mixed-paused');
-    mkdirSync(mixed);
-    copyFileSync(join(FRAMES_DIR, 'coffee.png'), join(mixed, 'a.png'));
-    writeFileSync(join(mixed, 'b.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 1, 2, 3]));
-    const collector = await FrameCollector.connect(broker.url, 'stranded-collector', 'splitoculo/v1/stranded-cam/frame');
-    const operator = await Operator.connect(broker.url, 'stranded-cam');
-    const { path } = edgeCase(root, {
-      device: { id: 'stranded-cam' },
-      camera: { type: 'directory', path: mixed },
-      capture: { intervalMs: 100, paused: true },
-      status: { intervalSeconds: 1 },
-      mqtt: { url: broker.url },
-    });
-    const edge = new EdgeProcess(path);
+    const { operator, askFrame, close } = await corruptLastFile('stranded-cam', { intervalMs: 100, paused: true });
     await operator.waitStatus(() => true, 'the device online', 30_000);
     await operator.send('stranded-cam', { command: 'capture' });
     await operator.waitStatus((s) => s.captured === 1 && s.codecs?.neural === 1, 'the first file made a frame');
-    await operator.send('stranded-cam', { command: 'ask', prompt: 'Still there?', id: 's-1' });
-    const asked = await waitFor(() => collector.frames.find((f) => f.requestId === 's-1'), { what: 'the ask frame' });
-    assert.equal(asked.prompt, 'Still there?');
+    await askFrame('s-1');
     const status = await operator.waitStatus((s) => s.captured === 2, 'the corrupt file read');
     assert.equal(status.pendingAsk?.id, 's-1', 'still pending: its frame is out, its answer not yet');
-    await edge.stop();
-    await Promise.all([collector.close(), operator.close()]);
+    await close();
   });
 
   it('end to end with the real cloud worker: the answer carries the request id and ends the ask', async (t) => {
