@@ -69,10 +69,15 @@ export async function footprint(o: FootprintOptions): Promise<FootprintResults> 
   const cameras = await cameraPathCosts({ preprocess: manifest.preprocess, frames: o.quick ? 5 : 60, width: 1280, height: 720 });
   o.log('footprint: outbox bytes written per frame');
   const disk: DiskWriteResult[] = [];
-  for (const synchronous of ['normal', 'full'] as const) {
+  // Queued frames (the goal), then answered ones (a 600-byte answer each, the store at its bound).
+  for (const [synchronous, answers] of [
+    ['normal', []],
+    ['full', []],
+    ['normal', ['--answer-bytes', '600', '--max-answers', '1000']],
+  ] as const) {
     // A child each: /proc/self/io must count nothing but SQLite.
-    const out = execFileSync(process.execPath, [join(REPO_ROOT, 'bench/footprint/disk-writes.ts'), '--frames', o.quick ? '300' : '3000', '--synchronous', synchronous], { encoding: 'utf8' });
-    disk.push(JSON.parse(out) as DiskWriteResult);
+    const args = [join(REPO_ROOT, 'bench/footprint/disk-writes.ts'), '--frames', o.quick ? '300' : '3000', '--synchronous', synchronous, ...answers];
+    disk.push(JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' })) as DiskWriteResult);
   }
   const dist = join(REPO_ROOT, 'dist');
   const tarballs = existsSync(dist)
@@ -134,14 +139,17 @@ export function renderFootprint(r: FootprintResults): string {
   }
   lines.push(
     '',
-    '## Outbox bytes written per queued frame (enqueue, attempt, acknowledgement)',
+    '## Outbox bytes written per frame',
     '',
-    '| synchronous | frame bytes | written (write syscalls) | ratio | block layer | ratio |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    'Queued: enqueue, attempt, acknowledgement (the goal). Answered: the same, and its answer stored (600 bytes, the store at its bound of 1,000, trimmed in batches).',
+    '',
+    '| frames | synchronous | frame bytes | written (write syscalls) | ratio | block layer | ratio |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const d of r.disk) {
+    const goal = d.answerBytes > 0 ? '' : ` (${met(d.syscallRatio <= GOALS.diskRatio)})`;
     lines.push(
-      `| ${d.synchronous.toUpperCase()} | ${d.frameBytes} | ${d.syscallBytesPerFrame} | ${d.syscallRatio.toFixed(2)} (${met(d.syscallRatio <= GOALS.diskRatio)}) | ${d.blockBytesPerFrame} | ${d.blockRatio.toFixed(2)} |`,
+      `| ${d.answerBytes > 0 ? 'answered' : 'queued'} | ${d.synchronous.toUpperCase()} | ${d.frameBytes} | ${d.syscallBytesPerFrame} | ${d.syscallRatio.toFixed(2)}${goal} | ${d.blockBytesPerFrame} | ${d.blockRatio.toFixed(2)} |`,
     );
   }
   lines.push('', '## Release tarballs', '');

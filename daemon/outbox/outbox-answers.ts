@@ -4,6 +4,12 @@
  * the bound. Storing one deletes its frame's row in the same transaction,
  * awaiting (outbox-awaiting.ts) or still queued (its PUBACK lost in a crash:
  * the answer shows the cloud has the frame, so it is not sent again).
+ *
+ * Trimmed in batches: never more than the bound, and once over it, down to
+ * the bound less trimSlack (at most TRIM_BATCH). Trimming one answer per
+ * store rewrote the oldest leaf of the table and of both its indexes on
+ * every answer's commit: 3 of the 8 pages an answer wrote
+ * (bench/footprint/disk-writes.ts, answered frames).
  */
 import type Database from 'better-sqlite3';
 import { findFrame, type AwaitingAnswers } from './outbox-awaiting.ts';
@@ -11,6 +17,14 @@ import type { OutboxStatements } from './outbox-database.ts';
 import type { QueueTotals } from './outbox-eviction.ts';
 import type { OutboxIdentity } from './outbox-identity.ts';
 import type { StoredAnswer } from './outbox.ts';
+
+/** The most answers one trim removes beyond the one that crossed the bound. */
+export const TRIM_BATCH = 64;
+
+/** How far below the bound a trim goes: a sixteenth of it, at most TRIM_BATCH (0 for small bounds: exact). */
+export function trimSlack(maxAnswers: number): number {
+  return Math.min(TRIM_BATCH, Math.floor(maxAnswers / 16));
+}
 
 export class OutboxAnswers {
   readonly #db: Database.Database;
@@ -39,7 +53,7 @@ export class OutboxAnswers {
       if (!inserted) return false;
       this.#count += 1;
       if (this.#count > this.#max) {
-        this.#count -= this.#statements.trimAnswers.run(this.#count - this.#max).changes;
+        this.#count -= this.#statements.trimAnswers.run(this.#count - this.#max + trimSlack(this.#max)).changes;
       }
       return true;
     })();

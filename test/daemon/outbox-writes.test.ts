@@ -1,7 +1,8 @@
 // Write amplification of the outbox (issue 17, item 4): acknowledgements and
 // attempt counts ride on the next enqueue's commit, so a frame costs one page
-// of WAL, not four; what a crash may cost (an acknowledged frame sent again)
-// and what it may not (an enqueued frame, a reused sequence).
+// of WAL, not four; answers are trimmed in batches, not one per answer; what a
+// crash may cost (an acknowledged frame sent again) and what it may not (an
+// enqueued frame, a reused sequence).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteOutbox } from '../../daemon/outbox/sqlite-outbox.ts';
 import { DEFERRED_COMMIT_MS } from '../../daemon/outbox/outbox-deferred.ts';
+import { TRIM_BATCH, trimSlack } from '../../daemon/outbox/outbox-answers.ts';
 import { REPO_ROOT } from '../../tools/repo-paths.ts';
 import { DEFAULT_TEST_LIMITS } from './outbox-conformance.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -33,6 +35,33 @@ describe('outbox disk writes', () => {
     const out = execFileSync(process.execPath, [join(REPO_ROOT, 'bench/footprint/disk-writes.ts'), '--frames', '400', '--dir', join(dir, 'bench-')], { encoding: 'utf8' });
     const result = JSON.parse(out) as { syscallBytesPerFrame: number; frameBytes: number; syscallRatio: number };
     assert.ok(result.syscallRatio <= 2.5, `wrote ${result.syscallBytesPerFrame} bytes per ${result.frameBytes}-byte frame (${result.syscallRatio.toFixed(2)}x)`);
+  });
+
+  it('an answered frame with the answer store at its bound writes at most 11x the frame (trims come in batches)', () => {
+    // One answer trimmed per answer rewrote the oldest leaf of the table and both its indexes on every commit: 14.2x here.
+    const args = ['--frames', '400', '--answer-bytes', '600', '--max-answers', '300', '--dir', join(dir, 'bench-')];
+    const result = JSON.parse(execFileSync(process.execPath, [join(REPO_ROOT, 'bench/footprint/disk-writes.ts'), ...args], { encoding: 'utf8' })) as {
+      syscallBytesPerFrame: number;
+      syscallRatio: number;
+    };
+    assert.ok(result.syscallRatio <= 11, `wrote ${result.syscallBytesPerFrame} bytes per answered frame (${result.syscallRatio.toFixed(2)}x)`);
+  });
+
+  it('keeps at most maxAnswers answers, and once over, the newest maxAnswers less the slack', () => {
+    assert.deepEqual([trimSlack(3), trimSlack(100), trimSlack(1_000_000)], [0, 6, TRIM_BATCH]);
+    const outbox = new SqliteOutbox({ path: join(dir, 'answers.db'), limits: { ...DEFAULT_TEST_LIMITS, maxAnswers: 100 } });
+    const counts: number[] = [];
+    for (let i = 0; i < 250; i++) {
+      outbox.storeAnswer(`f${i}`, '{}', i);
+      counts.push(outbox.stats().answers);
+    }
+    assert.equal(Math.max(...counts), 100, 'never over the bound');
+    assert.equal(Math.min(...counts.slice(100)), 94, 'down to the bound less the slack (6) at a trim');
+    const kept = outbox.answers({ limit: 1000 }).map((a) => a.frameId);
+    assert.equal(kept.length, counts.at(-1));
+    assert.equal(kept.at(-1), 'f249', 'the newest kept');
+    assert.equal(kept[0], `f${250 - kept.length}`, 'the oldest gone first');
+    outbox.close();
   });
 
   it('commits a deferred acknowledgement on its own when no enqueue follows', async () => {
