@@ -76,7 +76,7 @@ export class EdgeDaemon {
       config,
       metrics,
       log,
-      stages: { prepare: (image) => frames.prepare(image), commit: (prepared) => frames.commit(prepared) },
+      stages: { prepare: (image) => frames.prepare(image), commit: (prepared) => frames.commit(prepared), supersede: (dropped, replacement) => frames.supersede(dropped, replacement) },
     });
     // The outbox keeps the ids awaiting answers across crashes (outbox/outbox-awaiting.ts).
     const expected = new ExpectedAnswers({ held: (frameId) => queue.outbox.isAwaitingAnswer(frameId) });

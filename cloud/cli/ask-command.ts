@@ -33,6 +33,9 @@ function parseSeconds(value: string): number {
   return seconds;
 }
 
+/** After a status saying the ask failed, how long its error answer, if there is one, may take to arrive. */
+const ANSWER_GRACE_MS = 1000;
+
 /** How the device's status says an ask ended without an answer (protocol/status.ts, lastAsk). */
 const ASK_ENDED = {
   failed: 'the ask failed at the device (no picture could be taken or its frame made, or the answer was an error)',
@@ -70,6 +73,7 @@ export async function ask(flags: ConfigFlags & { timeout: number }, device: stri
   let timer: NodeJS.Timeout | undefined;
   try {
     let status: StatusDocument | null = null;
+    let endedSeen = false;
     const sentAt = Date.now();
     const answer = new Promise<{ text: string; ms: number; id: string }>((resolve, reject) => {
       timer = setTimeout(() => reject(new AskError(`ask ${device}: no answer to request ${id} within ${flags.timeout} s (${describeState(status)})`)), flags.timeout * 1000);
@@ -82,11 +86,14 @@ export async function ask(flags: ConfigFlags & { timeout: number }, device: stri
               clearTimeout(timer);
               reject(new AskError(`ask ${device}: refused by the device: ${refused.error}`));
             }
-            // The device ended the ask without an answer: no point waiting out --timeout.
+            // The device ended the ask without an answer: no point waiting out --timeout. An error answer
+            // (also `failed`) may be a moment behind the status on its own topic: it is given ANSWER_GRACE_MS to say more.
             const ended = status.state === 'online' ? status.lastAsk : undefined;
-            if (ended && ended.id === id && ended.outcome !== 'answered') {
+            if (ended && ended.id === id && ended.outcome !== 'answered' && !endedSeen) {
+              endedSeen = true;
               clearTimeout(timer);
-              reject(new AskError(`ask ${device}: ${ASK_ENDED[ended.outcome]}`));
+              const said = ASK_ENDED[ended.outcome];
+              timer = setTimeout(() => reject(new AskError(`ask ${device}: ${said}`)), ended.outcome === 'failed' ? ANSWER_GRACE_MS : 0);
             }
             return;
           }

@@ -126,7 +126,7 @@ export const configSchema = z
         ttlSeconds: z.number().int().nonnegative().default(0).describe('evict frames older than this; 0 keeps them'),
         order: z.enum(['oldest-first', 'newest-first']).default('oldest-first').describe('delivery order after an outage'),
         synchronous: z.enum(['normal', 'full']).default('normal').describe('SQLite synchronous: full survives power loss at one fsync per frame'),
-        maxAnswers: z.number().int().positive().default(10_000).describe('answers kept at most (once over, the oldest go in batches of up to a sixteenth of it, at most 64)'),
+        maxAnswers: z.number().int().positive().default(10_000).describe('answers kept at most (once over, the oldest go until a sixteenth of it, at most 64, is free again)'),
         answerWindowSeconds: z.number().int().positive().default(600).describe("how long after its PUBACK a sent frame's answer is still accepted (also across a crash)"),
         minFreeBytes: z
           .number()

@@ -46,9 +46,9 @@ export function commandTargets(deps: CommandTargetDeps): CommandTargets {
       const refused = asks.begin(id, prompt);
       if (refused) return refused;
       frames.requestNext({ prompt, requestId: id });
+      // Only while no frame carries the request yet: one that does is answered, or fails through requestFailed.
       const fail = () => {
-        frames.cancelRequest(id);
-        asks.failed(id);
+        if (frames.cancelRequest(id)) asks.failed(id);
       };
       if (capture.captureNow(fail)) return null; // `fail` runs later if no picture could be prepared for it after all
       fail();

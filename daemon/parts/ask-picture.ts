@@ -4,8 +4,9 @@
  * attaches the request there), so until one is prepared the ask is this
  * object's to finish. An attempt that prepares nothing (an image that does
  * not decode, a replay that ends on a corrupt file) takes another picture,
- * up to ASK_ATTEMPTS in all; a live camera with nothing new yet is asked
- * again every EMPTY_RETRY_MS for up to EMPTY_WAIT_MS; when no picture can
+ * up to ASK_ATTEMPTS in all; a camera with nothing new yet (or a file that
+ * could not be read) is asked again every EMPTY_RETRY_MS for up to
+ * EMPTY_WAIT_MS; when no picture can
  * be taken any more (a finished replay without a good image) or the
  * attempts run out, the ask fails at once instead of waiting out its
  * timeout with no frame on the way. Timers come from the injected clock.
@@ -14,9 +15,13 @@ import { type Clock, systemClock, type Timer } from '../link/clock.ts';
 
 /** Pictures tried for one ask before it fails (each a new image, or the last good one again). */
 export const ASK_ATTEMPTS = 4;
-/** A live camera runs at camera.fps >= 1: how often, and how long, an ask waits for its next image. */
+/**
+ * How often, and how long, an ask waits for a camera's next image: a live
+ * camera runs at camera.fps >= 1, and one being restarted is back within the
+ * restart backoff's default ceiling (30 s, stream-source.ts).
+ */
 export const EMPTY_RETRY_MS = 250;
-export const EMPTY_WAIT_MS = 10_000;
+export const EMPTY_WAIT_MS = 35_000;
 
 export interface AskPictureDeps {
   /** Takes one more picture (the camera's next image, or the last good one again once a replay is over). */
@@ -80,7 +85,9 @@ export class AskPicture {
     }
     this.#retry = this.#clock.setTimeout(() => {
       this.#retry = null;
-      if (this.#ask === ask) this.#deps.take();
+      if (this.#ask !== ask) return;
+      if (this.#deps.canTake()) this.#deps.take();
+      else this.#fail(ask);
     }, EMPTY_RETRY_MS);
   }
 

@@ -93,6 +93,7 @@ export class CapturePart<Prepared> implements Part {
           return prepared;
         },
         commit: (prepared) => stages.commit(prepared),
+        ...(stages.supersede && { supersede: stages.supersede }),
       },
       {
         onCaptured: () => metrics.captured.inc(),
@@ -142,7 +143,8 @@ export class CapturePart<Prepared> implements Part {
       pipeline.tick(); // an image being prepared now is taken first (the tick waits for it)
     } else {
       const image = this.#lastImage!;
-      // Serialised behind any earlier repeat; the pipeline itself is idle once finished.
+      // Serialised behind any earlier repeat. A finished pipeline prepares nothing more, though its last
+      // image may still be encoding: with this one, still within its bound of three images at once.
       this.#again = this.#again.then(() => this.#encodeAgain(image));
     }
   }

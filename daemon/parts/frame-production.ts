@@ -136,6 +136,11 @@ export class FrameProduction implements Part {
     }
   }
 
+  /** A waiting image replaced by a newer one: an ask's request goes on with the newer image (else the ask would get no frame). */
+  supersede(dropped: PreparedCapture, replacement: PreparedCapture): PreparedCapture {
+    return dropped.request && !replacement.request ? { ...replacement, request: dropped.request } : replacement;
+  }
+
   /** Stage two: the frame, encoded and signed, handed to the next part. */
   async commit(prepared: PreparedCapture): Promise<void> {
     const deps = this.#deps;

@@ -17,6 +17,8 @@ export interface CaptureStages<Prepared> {
   /** Preprocess; null when the image is unusable (the stage counts and logs it). */
   prepare(image: CapturedImage): Promise<Prepared | null>;
   commit(prepared: Prepared): Promise<void>;
+  /** A waiting image replaced by a newer one (a live camera): what goes on in its place (an ask's request moves to it). */
+  supersede?(dropped: Prepared, replacement: Prepared): Prepared;
 }
 
 export type DropReason = 'superseded' | 'capture-busy';
@@ -25,7 +27,7 @@ export interface CaptureEvents {
   onCaptured(): void;
   onDropped(reason: DropReason): void;
   onFinished(captures: number): void;
-  /** A tick found no image (a live camera with nothing new since the last grab). */
+  /** A tick found no image (a live camera with nothing new since the last grab, or a file that could not be read). */
   onEmpty?(): void;
   /** A stage threw: the image is lost, the pipeline carries on with the next one. */
   onFailed(stage: 'capture' | 'commit', error: unknown): void;
@@ -77,7 +79,10 @@ export class CapturePipeline<Prepared> {
   async #prepare(): Promise<void> {
     this.#preparing = true;
     try {
-      const image = await this.#source.grab();
+      const image = await this.#source.grab().catch((error: unknown) => {
+        this.#events.onEmpty?.();
+        throw error;
+      });
       if (!image) {
         this.#events.onEmpty?.();
         return;
@@ -86,8 +91,9 @@ export class CapturePipeline<Prepared> {
       this.#events.onCaptured();
       const prepared = await this.#stages.prepare(image);
       if (prepared === null) return;
-      if (this.#slot !== null) this.#events.onDropped('superseded');
-      this.#slot = prepared;
+      const dropped = this.#slot;
+      if (dropped !== null) this.#events.onDropped('superseded');
+      this.#slot = dropped !== null && this.#stages.supersede ? this.#stages.supersede(dropped, prepared) : prepared;
     } catch (error) {
       this.#events.onFailed('capture', error);
     } finally {

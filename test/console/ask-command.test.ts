@@ -22,7 +22,7 @@ const config = join(dir, 'cloud.json');
 let broker: Mosquitto;
 let device: MqttClient;
 /** What the scripted device does with an ask: answer with this text, an error, refuse it, or stay silent. */
-let behaviour: { answer: string } | { error: string } | { ends: 'failed' | 'timed-out' } | 'refuse' | 'silent' = 'silent';
+let behaviour: { answer: string } | { error: string; statusFirst?: boolean } | { ends: 'failed' | 'timed-out' } | 'refuse' | 'silent' = 'silent';
 const base = { version: '0.1.0', node: 'v24.21.0', codec: 'neural' as const, paused: false, intervalMs: 1000, prompt: null, captured: 1 };
 
 before(async () => {
@@ -58,6 +58,13 @@ before(async () => {
     };
     // Someone else's answer first: only the one with this request id counts.
     void device.publishAsync(topics.answer('cam1'), encodeAnswer({ ...envelope, requestId: null, text: 'not yours', error: undefined }), { qos: 1 });
+    if ('statusFirst' in behaviour) {
+      // The device's status saying the ask failed overtakes the error answer by 300 ms.
+      const status = onlineStatus('cam1', { ...base, lastAsk: { id: command.id!, outcome: 'failed', at: new Date().toISOString() } });
+      void device.publishAsync(topics.status('cam1'), encodeStatus(status), { qos: 1, retain: true });
+      setTimeout(() => void device.publishAsync(topics.answer('cam1'), encodeAnswer(envelope), { qos: 1 }), 300);
+      return;
+    }
     void device.publishAsync(topics.answer('cam1'), encodeAnswer(envelope), { qos: 1 });
   });
 });
@@ -83,10 +90,12 @@ it('a refusal by the device, an error answer, or no answer in time: one line, ex
   const refused = await ask('cam1', 'Again?', '--timeout', '20');
   assert.equal(refused.code, 1);
   assert.deepEqual(stderrLines(refused), ['splitoculo-cloud: error: ask cam1: refused by the device: an ask is pending (id earlier-1)']);
-  behaviour = { error: 'vLLM unreachable' };
-  const failed = await ask('cam1', 'Anything?', '--timeout', '20');
-  assert.equal(failed.code, 1);
-  assert.deepEqual(stderrLines(failed), ['splitoculo-cloud: error: ask cam1: the answer is an error: answerer-failed: vLLM unreachable']);
+  for (const statusFirst of [false, true]) {
+    behaviour = statusFirst ? { error: 'vLLM unreachable', statusFirst } : { error: 'vLLM unreachable' };
+    const failed = await ask('cam1', 'Anything?', '--timeout', '20');
+    assert.equal(failed.code, 1);
+    assert.deepEqual(stderrLines(failed), ['splitoculo-cloud: error: ask cam1: the answer is an error: answerer-failed: vLLM unreachable'], `status first: ${statusFirst}`);
+  }
   // The device ends the ask without an answer (no picture, or its own timeout): said at once, not after --timeout.
   for (const ends of ['failed', 'timed-out'] as const) {
     behaviour = { ends };

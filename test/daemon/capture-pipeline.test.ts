@@ -35,7 +35,7 @@ function gate() {
 
 const tick = () => new Promise((r) => setImmediate(r));
 
-function harness(source: CountingSource, maxFrames?: number) {
+function harness(source: CountingSource, maxFrames?: number, supersede?: (dropped: number, replacement: number) => number) {
   const log: string[] = [];
   const drops: string[] = [];
   const failures: string[] = [];
@@ -56,6 +56,7 @@ function harness(source: CountingSource, maxFrames?: number) {
         await g.promise;
         log.push(`commit ${n} end`);
       },
+      ...(supersede && { supersede }),
     },
     { onCaptured: () => undefined, onDropped: (reason) => drops.push(reason), onFinished: (n) => (finished = n), onEmpty: () => empties++, onFailed: (stage) => failures.push(stage) },
     maxFrames,
@@ -64,13 +65,20 @@ function harness(source: CountingSource, maxFrames?: number) {
 }
 
 describe('capture pipeline', () => {
-  it('says so when a live camera has no new image for a tick (an ask waiting on it tries again)', async () => {
+  it('says so when a tick gets no image: a live camera with nothing new, a file that cannot be read (an ask waiting on it tries again)', async () => {
     const source = new CountingSource(true);
     source.grab = async () => null;
     const h = harness(source);
     h.pipeline.tick();
     await tick();
     assert.deepEqual([h.empties(), h.log.length], [1, 0]);
+    source.grab = async () => {
+      throw new Error('EACCES');
+    };
+    h.pipeline.tick();
+    await tick();
+    await tick();
+    assert.deepEqual([h.empties(), h.failures], [2, ['capture']]);
   });
 
   it('prepares the next image while the current one is committed', async () => {
@@ -120,6 +128,26 @@ describe('capture pipeline', () => {
     await tick();
     assert.ok(h.log.includes('commit 5 start'), h.log.join(', '));
     assert.ok(!h.log.includes('commit 3 start'));
+  });
+
+  it("a replaced image hands on what the stage keeps of it (an ask's request): the supersede hook decides what waits", async () => {
+    const pairs: string[] = [];
+    // Image 2 "carries a request" (its number + 100 on the replacement says so).
+    const h = harness(new CountingSource(true), undefined, (dropped, replacement) => {
+      pairs.push(`${dropped}->${replacement}`);
+      return dropped >= 100 || dropped === 2 ? replacement + 100 : replacement;
+    });
+    h.pipeline.tick(); // 1 commits and blocks
+    await tick();
+    for (let i = 0; i < 3; i++) {
+      h.pipeline.tick();
+      await tick();
+    }
+    assert.deepEqual(pairs, ['2->3', '103->4']);
+    h.commitGates[0]!.open();
+    await tick();
+    await tick();
+    assert.ok(h.log.includes('commit 104 start'), h.log.join(', '));
   });
 
   it('reports a failing stage and goes on with the next image', async () => {

@@ -68,12 +68,13 @@ describe('pending ask', () => {
     const requests: string[] = [];
     let cancelled = '';
     let canCapture = false;
+    let onFrame = false;
     const frames = {
       prompt: null,
       requestNext: (r: { requestId: string }) => requests.push(r.requestId),
       cancelRequest: (id: string) => {
         cancelled = id;
-        return true;
+        return !onFrame;
       },
     };
     let later: (() => void) | null = null;
@@ -99,6 +100,11 @@ describe('pending ask', () => {
     later!();
     assert.equal(cancelled, 'b');
     assert.deepEqual([asks.pending, asks.last?.id, asks.last?.outcome], [null, 'b', 'failed']);
+    // A late failure once a frame carries the request (nothing left to withdraw) does not end the ask: its answer will.
+    onFrame = true;
+    assert.equal(targets.ask('Door?', 'c'), null);
+    later!();
+    assert.equal(asks.pending?.id, 'c');
     asks.stop();
   });
 });
@@ -162,6 +168,15 @@ describe("the ask's picture", () => {
     assert.equal(dead.events.failures, 1);
     assert.equal(dead.events.takes, 1 + EMPTY_WAIT_MS / EMPTY_RETRY_MS, 'asked again for EMPTY_WAIT_MS, then failed');
     assert.equal(dead.ask.waiting, false);
+
+    // A retry due when no picture can be taken any more (a live camera's maxFrames reached, none of them good): failed, not taken.
+    let more = true;
+    const ending = picture(() => more);
+    ending.begin();
+    ending.ask.empty();
+    more = false;
+    mock.timers.tick(EMPTY_RETRY_MS);
+    assert.deepEqual(ending.events, { takes: 1, failures: 1 });
   });
 });
 

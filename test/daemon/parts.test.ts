@@ -427,6 +427,14 @@ describe('frame production (the tiny model)', () => {
       production.prompt = null; // an operator's set-prompt reaches the next frame
       await production.commit((await production.prepare(image))!);
       assert.equal(await production.prepare({ bytes: readFileSync(join(FRAMES_DIR, 'truncated.jpg')), capturedAt: 1, label: 'truncated.jpg' }), null);
+      // An ask's image replaced by a newer one before its commit (a live camera): the newer one carries the ask.
+      production.requestNext({ prompt: 'Door?', requestId: 'r-1' });
+      const asked = (await production.prepare(image))!;
+      const newer = (await production.prepare(image))!;
+      assert.deepEqual([asked.request?.requestId, newer.request], ['r-1', undefined]);
+      assert.equal(production.supersede(asked, newer).request?.requestId, 'r-1');
+      assert.equal(production.supersede(newer, asked), asked, 'a replacement that has a request keeps its own');
+      assert.equal(production.supersede(newer, newer).request, undefined);
 
       assert.equal(produced.length, 2);
       const [first, second] = produced as [ProducedFrame, ProducedFrame];
