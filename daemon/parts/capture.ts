@@ -149,7 +149,12 @@ export class CapturePart<Prepared> implements Part {
     }
   }
 
-  /** Frame production's prepare; the waiting ask hears whether it made an image. */
+  /**
+   * Frame production's prepare; the waiting ask hears whether it made an image. Every prepare counts, even
+   * one begun before the ask: frame production gives the request to the first image prepared after the ask,
+   * whenever its prepare began, and a failed one may have been a replay's last file, after which the ask's
+   * own tick does nothing (the replay is over): not counting it would strand the ask.
+   */
   async #prepare(image: CapturedImage): Promise<Prepared | null> {
     let prepared: Prepared | null = null;
     try {
