@@ -6,10 +6,10 @@
  * not decode, a replay that ends on a corrupt file) takes another picture,
  * up to ASK_ATTEMPTS in all; a camera with nothing new yet (or a file that
  * could not be read) is asked again every EMPTY_RETRY_MS for up to
- * EMPTY_WAIT_MS; when no picture can
- * be taken any more (a finished replay without a good image) or the
- * attempts run out, the ask fails at once instead of waiting out its
- * timeout with no frame on the way. Timers come from the injected clock.
+ * EMPTY_WAIT_MS. When no picture can be taken any more (a finished replay
+ * without a good image) or the tries run out, the ask fails at once instead
+ * of waiting out its timeout with no frame on the way. Timers come from the
+ * injected clock.
  */
 import { type Clock, systemClock, type Timer } from '../link/clock.ts';
 
