@@ -38,6 +38,13 @@ export const EDGE_MAX_PACKET_BYTES = 2 * MAX_JSON_INPUT_BYTES;
 /** MQTT 5's longest Session Expiry Interval: the session never expires, as a 3.1.1 persistent session. */
 const SESSION_NEVER_EXPIRES = 0xffffffff;
 
+/** What the publisher's pieces read of a packet: its command, and for acknowledgements their id and MQTT 5 reason code. */
+export interface PacketSeen {
+  cmd: string;
+  messageId?: number | undefined;
+  reasonCode?: number | undefined;
+}
+
 export interface EdgeConnectionOptions {
   mqtt: EdgeConfig['mqtt'];
   clientId: string;
@@ -51,8 +58,8 @@ export interface EdgeConnectionOptions {
   /** After every close; `wasConnected` is false for a connect attempt that failed. */
   onClose(wasConnected: boolean): void;
   onMessage(topic: string, payload: Buffer): void;
-  /** Every packet written ('packetsend') and read ('packetreceive'): its command, and for acknowledgements their id and MQTT 5 reason code. */
-  onPacket?(direction: 'sent' | 'received', packet: { cmd: string; messageId?: number | undefined; reasonCode?: number | undefined }): void;
+  /** Every packet written ('packetsend') and read ('packetreceive'). */
+  onPacket?(direction: 'sent' | 'received', packet: PacketSeen): void;
   /** A packet announced larger than EDGE_MAX_PACKET_BYTES: a PUBLISH discarded unread and acknowledged, anything else refused (connection closed). */
   onOversize?(announcedBytes: number, outcome: 'discarded' | 'refused'): void;
 }

@@ -16,6 +16,7 @@
  */
 import type { Logger } from 'pino';
 import type { Clock } from './clock.ts';
+import type { PacketSeen } from './edge-connection.ts';
 
 export interface DenialState {
   code: number;
@@ -58,7 +59,7 @@ export class UnroutedAcks {
   readonly #ids = new Set<number>();
 
   /** Every packet read. */
-  note(packet: { cmd: string; messageId?: number | undefined; reasonCode?: number | undefined }): void {
+  note(packet: PacketSeen): void {
     if (packet.cmd !== 'puback' || packet.messageId === undefined) return;
     if (packet.reasonCode === NO_MATCHING_SUBSCRIBERS) this.#ids.add(packet.messageId);
     else this.#ids.delete(packet.messageId);

@@ -44,7 +44,7 @@ export class CapturePart<Prepared> implements Part {
   #again: Promise<void> = Promise.resolve();
   readonly #ask = new AskPicture({
     take: () => this.#takeForAsk(),
-    canTake: () => !this.#stopped && !(this.#pipeline?.finished && !this.#lastImage),
+    canTake: () => this.#canTake(),
   });
 
   constructor(deps: CaptureDeps<Prepared>) {
@@ -130,9 +130,14 @@ export class CapturePart<Prepared> implements Part {
    * when no picture could be prepared for it after all (ask-picture.ts).
    */
   captureNow(failed: () => void): boolean {
-    if (this.#stopped || (this.#pipeline?.finished && !this.#lastImage)) return false;
+    if (!this.#canTake()) return false;
     this.#ask.begin(failed);
     return true;
+  }
+
+  /** False once no picture can be taken: capture stopped, or a finished source that never produced a good image. */
+  #canTake(): boolean {
+    return !this.#stopped && !(this.#pipeline?.finished && !this.#lastImage);
   }
 
   #takeForAsk(): void {

@@ -9,9 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, it } from 'node:test';
-import mqtt from 'mqtt';
-import { decodeFrame } from '../../protocol/wire/frame.ts';
 import { edgeCase } from '../helpers/edge-case.ts';
+import { FrameCollector } from '../helpers/frame-collector.ts';
 import { EdgeProcess, stopAllEdges } from '../helpers/edge-process.ts';
 import { scrapeMetric, waitForMetric } from '../helpers/metrics.ts';
 import { freePort, Mosquitto } from '../helpers/mosquitto.ts';
@@ -36,22 +35,21 @@ it('frames nobody subscribes to stay queued and reach the first subscriber, ever
     metrics: { port: metricsPort },
   });
   const edge = new EdgeProcess(path);
-  let worker: mqtt.MqttClient | null = null;
+  let worker: FrameCollector | null = null;
   try {
     await waitForMetric(metricsPort, 'splitoculo_publish_denied_total', (n) => n >= 1, { labels: { reason: 'no matching subscribers' }, timeoutMs: 60_000 });
     assert.equal(await scrapeMetric(metricsPort, 'splitoculo_frames_published_total'), 0, 'nothing counted delivered');
     assert.ok((await scrapeMetric(metricsPort, 'splitoculo_queue_frames')) > 0, 'the frames are still queued');
 
-    const ids = new Set<string>();
-    worker = await mqtt.connectAsync(broker.url, { clientId: 'unrouted-worker', protocolVersion: 5 });
-    worker.on('message', (_topic, payload) => ids.add(decodeFrame(payload).frameId));
-    await worker.subscribeAsync(`splitoculo/v1/${DEVICE}/frame`, { qos: 1 });
-    await waitFor(() => ids.size >= FRAMES, { what: `all ${FRAMES} frames at the subscriber`, timeoutMs: 30_000 });
+    const collector = await FrameCollector.connect(broker.url, 'unrouted-worker', `splitoculo/v1/${DEVICE}/frame`, { protocolVersion: 5 });
+    worker = collector;
+    const ids = () => new Set(collector.frames.map((f) => f.frameId));
+    await waitFor(() => ids().size >= FRAMES, { what: `all ${FRAMES} frames at the subscriber`, timeoutMs: 30_000 });
     await waitForMetric(metricsPort, 'splitoculo_queue_frames', (n) => n === 0, { timeoutMs: 10_000 });
-    assert.equal(ids.size, FRAMES);
+    assert.equal(ids().size, FRAMES);
     assert.equal(edge.child.exitCode, null);
   } finally {
-    await worker?.endAsync(true);
+    await worker?.close();
     await edge.stop();
     await broker.dispose();
   }
